@@ -1,0 +1,474 @@
+//! Custody events, their canonical bytes and their signatures.
+//!
+//! An [`Event`] is what an actor states; its canonical bytes are
+//! `codec::encode(&event)`. The signature is Ed25519 over
+//! `SIGNATURE_CONTEXT || canonical event bytes`, and since every event names
+//! its ledger id, a signature binds the event to one ledger.
+
+use crate::codec::{self, CodecError};
+use crate::ids::{ActorId, LedgerId, LotId};
+use crate::units::{check_country, check_required, check_text, GeoPoint, Material, Role, Timestamp, MAX_GRADE_PPM};
+use bincode::{Decode, Encode};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Prefix of every signed message (ASCII, ending in a NUL byte).
+pub const SIGNATURE_CONTEXT: &[u8] = b"tinledger-event-v1\0";
+/// Prefix of the event id hash (ASCII, ending in a NUL byte).
+pub const EVENT_ID_CONTEXT: &[u8] = b"tinledger-event-id-v1\0";
+
+/// Longest note, in bytes.
+pub const MAX_NOTE: usize = 1024;
+/// Longest short text field (names, document numbers, reasons), in bytes.
+pub const MAX_FIELD: usize = 256;
+/// Most inputs or outputs in one smelt, split, merge or manufacture.
+pub const MAX_LOTS_PER_EVENT: usize = 1000;
+
+/// An Ed25519 public key (32 bytes). Hex in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+    /// A short id for people: the first 8 bytes of SHA-256 of the key, in hex.
+    pub fn key_id(&self) -> String {
+        hex::encode(&Sha256::digest(self.0)[..8])
+    }
+    pub fn verifying_key(&self) -> Result<VerifyingKey, String> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| format!("public key {} is not a valid Ed25519 point", self.to_hex()))
+    }
+    /// Keys must decode and must not be of small order.
+    pub fn check(&self) -> Result<(), String> {
+        let vk = self.verifying_key()?;
+        if vk.is_weak() {
+            return Err(format!("public key {} is a weak (small-order) key", self.to_hex()));
+        }
+        Ok(())
+    }
+}
+impl From<&SigningKey> for PublicKey {
+    fn from(k: &SigningKey) -> Self {
+        PublicKey(k.verifying_key().to_bytes())
+    }
+}
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_hex())
+    }
+}
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+impl std::str::FromStr for PublicKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("public key {s:?} is not 64 hex digits"))?;
+        Ok(PublicKey(out))
+    }
+}
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional attributes the trade relies on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorAttrs {
+    /// Mining business licence (IUP) number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iup: Option<String>,
+    /// RMI smelter id: `CID` followed by 6 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rmi_cid: Option<String>,
+    /// Indonesian business id (NIB), 13 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nib: Option<String>,
+    /// ISO 3166-1 alpha-2 country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// WGS84 location of the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<GeoPoint>,
+}
+
+impl ActorAttrs {
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(iup) = &self.iup {
+            check_required("IUP licence", iup, MAX_FIELD)?;
+        }
+        if let Some(cid) = &self.rmi_cid {
+            let ok = cid.len() == 9 && cid.starts_with("CID") && cid[3..].chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                return Err(format!("RMI smelter id {cid:?} is not CID followed by 6 digits"));
+            }
+        }
+        if let Some(nib) = &self.nib {
+            if nib.len() != 13 || !nib.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!("NIB {nib:?} is not 13 digits"));
+            }
+        }
+        if let Some(c) = &self.country {
+            check_country("country", c)?;
+        }
+        if let Some(p) = &self.location {
+            p.check()?;
+        }
+        Ok(())
+    }
+}
+
+/// An actor as registered by the ledger authority.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorRecord {
+    pub id: ActorId,
+    pub name: String,
+    /// Sorted, without repeats (canonical form).
+    pub roles: Vec<Role>,
+    pub key: PublicKey,
+    #[serde(default)]
+    pub attrs: ActorAttrs,
+}
+
+/// A quantity taken from an existing lot.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Take {
+    pub lot: LotId,
+    pub mass_g: u64,
+}
+
+/// A lot created by a smelt or manufacture.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub lot: LotId,
+    pub material: Material,
+    pub mass_g: u64,
+    pub grade_ppm: u32,
+}
+
+/// What happened. The canonical variant index is the declaration order
+/// (docs/formats.md lists it); never reorder, only append.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventBody {
+    /// 0. First entry of every ledger: names the authority and its key.
+    Genesis { ledger_name: String, authority: ActorId, authority_name: String, authority_key: PublicKey },
+    /// 1. The authority registers an actor.
+    RegisterActor { actor: ActorRecord },
+    /// 2. The authority suspends an actor: its key signs nothing until reinstated.
+    SuspendActor { actor: ActorId, reason: String },
+    /// 3. The authority lifts a suspension.
+    ReinstateActor { actor: ActorId },
+    /// 4. The authority revokes an actor for good. `compromised_since` marks
+    ///    the actor's entries from that sequence number on as untrusted.
+    RevokeActor { actor: ActorId, reason: String, compromised_since: Option<u64> },
+    /// 5. The authority replaces an actor's key.
+    RotateKey { actor: ActorId, new_key: PublicKey, compromised_since: Option<u64> },
+    /// 6. A mine creates a lot of ore or concentrate.
+    Extract { lot: LotId, material: Material, mass_g: u64, grade_ppm: Option<u32>, licence: String, location: GeoPoint },
+    /// 7. The custodian hands a lot to a receiver.
+    Dispatch { lot: LotId, to: ActorId, transporter: Option<ActorId>, document: String },
+    /// 8. The receiver confirms with its measured mass; custody moves.
+    Receive { lot: LotId, mass_g: u64 },
+    /// 9. A lab attests a lot's grade.
+    Assay { lot: LotId, grade_ppm: u32, method: String, report: String },
+    /// 10. A smelter consumes inputs (whole or in part) and produces ingots.
+    Smelt { inputs: Vec<Take>, outputs: Vec<Output> },
+    /// 11. The custodian splits parts off a lot; parts keep its material and grade.
+    Split { lot: LotId, parts: Vec<Take> },
+    /// 12. The custodian merges whole lots of one material into a new lot.
+    Merge { inputs: Vec<LotId>, output: LotId },
+    /// 13. A manufacturer turns tin lots into product lots.
+    Manufacture { inputs: Vec<Take>, outputs: Vec<Output> },
+    /// 14. An exporter ships a lot out of the country.
+    Export { lot: LotId, destination: String, hs_code: String, permit: String, surveyor_report: String, consignee: String },
+}
+
+impl EventBody {
+    /// The event kind as written in JSON and on the command line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Genesis { .. } => "genesis",
+            EventBody::RegisterActor { .. } => "register_actor",
+            EventBody::SuspendActor { .. } => "suspend_actor",
+            EventBody::ReinstateActor { .. } => "reinstate_actor",
+            EventBody::RevokeActor { .. } => "revoke_actor",
+            EventBody::RotateKey { .. } => "rotate_key",
+            EventBody::Extract { .. } => "extract",
+            EventBody::Dispatch { .. } => "dispatch",
+            EventBody::Receive { .. } => "receive",
+            EventBody::Assay { .. } => "assay",
+            EventBody::Smelt { .. } => "smelt",
+            EventBody::Split { .. } => "split",
+            EventBody::Merge { .. } => "merge",
+            EventBody::Manufacture { .. } => "manufacture",
+            EventBody::Export { .. } => "export",
+        }
+    }
+
+    /// Every lot id the event names (inputs, outputs, subject).
+    pub fn lots(&self) -> Vec<&LotId> {
+        match self {
+            EventBody::Extract { lot, .. }
+            | EventBody::Dispatch { lot, .. }
+            | EventBody::Receive { lot, .. }
+            | EventBody::Assay { lot, .. }
+            | EventBody::Export { lot, .. } => vec![lot],
+            EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+                inputs.iter().map(|t| &t.lot).chain(outputs.iter().map(|o| &o.lot)).collect()
+            }
+            EventBody::Split { lot, parts } => std::iter::once(lot).chain(parts.iter().map(|p| &p.lot)).collect(),
+            EventBody::Merge { inputs, output } => inputs.iter().chain(std::iter::once(output)).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The actor an actor-management event is about.
+    pub fn subject_actor(&self) -> Option<&ActorId> {
+        match self {
+            EventBody::Genesis { authority, .. } => Some(authority),
+            EventBody::RegisterActor { actor } => Some(&actor.id),
+            EventBody::SuspendActor { actor, .. }
+            | EventBody::ReinstateActor { actor }
+            | EventBody::RevokeActor { actor, .. }
+            | EventBody::RotateKey { actor, .. } => Some(actor),
+            _ => None,
+        }
+    }
+
+    /// Field syntax: ids, text lengths, non-zero masses, grades in range.
+    /// Rules that need ledger state live in [`crate::rules`].
+    pub fn check(&self) -> Result<(), String> {
+        let grade = |g: u32| {
+            if g > MAX_GRADE_PPM {
+                Err(format!("grade {g} ppm is above 1,000,000 ppm"))
+            } else {
+                Ok(())
+            }
+        };
+        let mass = |what: &str, m: u64| if m == 0 { Err(format!("{what} mass is zero")) } else { Ok(()) };
+        let many = |what: &str, n: usize, min: usize| {
+            if n < min {
+                Err(format!("{what}: needs at least {min}"))
+            } else if n > MAX_LOTS_PER_EVENT {
+                Err(format!("{what}: more than {MAX_LOTS_PER_EVENT}"))
+            } else {
+                Ok(())
+            }
+        };
+        for lot in self.lots() {
+            lot.check()?;
+        }
+        if let Some(a) = self.subject_actor() {
+            a.check()?;
+        }
+        match self {
+            EventBody::Genesis { ledger_name, authority_name, authority_key, .. } => {
+                check_required("ledger name", ledger_name, MAX_FIELD)?;
+                check_required("authority name", authority_name, MAX_FIELD)?;
+                authority_key.check()?;
+            }
+            EventBody::RegisterActor { actor } => {
+                check_required("actor name", &actor.name, MAX_FIELD)?;
+                if actor.roles.is_empty() {
+                    return Err(format!("actor {} has no role", actor.id));
+                }
+                if actor.roles.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("roles must be sorted and without repeats".into());
+                }
+                actor.key.check()?;
+                actor.attrs.check()?;
+            }
+            EventBody::SuspendActor { reason, .. } | EventBody::RevokeActor { reason, .. } => {
+                check_required("reason", reason, MAX_FIELD)?;
+            }
+            EventBody::ReinstateActor { .. } => {}
+            EventBody::RotateKey { new_key, .. } => new_key.check()?,
+            EventBody::Extract { material, mass_g, grade_ppm, licence, location, .. } => {
+                if !material.is_raw() {
+                    return Err(format!("a mine extracts ore or concentrate, not {material}"));
+                }
+                mass("extracted", *mass_g)?;
+                if let Some(g) = grade_ppm {
+                    grade(*g)?;
+                }
+                check_required("licence", licence, MAX_FIELD)?;
+                location.check()?;
+            }
+            EventBody::Dispatch { to, transporter, document, .. } => {
+                to.check()?;
+                if let Some(t) = transporter {
+                    t.check()?;
+                }
+                check_required("document number", document, MAX_FIELD)?;
+            }
+            EventBody::Receive { mass_g, .. } => mass("received", *mass_g)?,
+            EventBody::Assay { grade_ppm, method, report, .. } => {
+                grade(*grade_ppm)?;
+                check_required("assay method", method, MAX_FIELD)?;
+                check_required("assay report", report, MAX_FIELD)?;
+            }
+            EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+                let what = self.kind();
+                many(&format!("{what} inputs"), inputs.len(), 1)?;
+                many(&format!("{what} outputs"), outputs.len(), 1)?;
+                for t in inputs {
+                    mass(&format!("input {}", t.lot), t.mass_g)?;
+                }
+                for o in outputs {
+                    mass(&format!("output {}", o.lot), o.mass_g)?;
+                    grade(o.grade_ppm)?;
+                    let ok = if matches!(self, EventBody::Smelt { .. }) {
+                        o.material == Material::Ingot
+                    } else {
+                        o.material.is_product()
+                    };
+                    if !ok {
+                        return Err(format!("{what} cannot produce {} (output {})", o.material, o.lot));
+                    }
+                }
+            }
+            EventBody::Split { parts, .. } => {
+                many("split parts", parts.len(), 1)?;
+                for p in parts {
+                    mass(&format!("part {}", p.lot), p.mass_g)?;
+                }
+            }
+            EventBody::Merge { inputs, .. } => many("merge inputs", inputs.len(), 2)?,
+            EventBody::Export { destination, hs_code, permit, surveyor_report, consignee, .. } => {
+                check_country("destination", destination)?;
+                let hs_ok = hs_code.len() >= 4
+                    && hs_code.len() <= 12
+                    && hs_code.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if !hs_ok {
+                    return Err(format!("HS code {hs_code:?} is not digits and dots (for example 8001.10)"));
+                }
+                check_required("export permit", permit, MAX_FIELD)?;
+                check_required("surveyor report", surveyor_report, MAX_FIELD)?;
+                check_required("consignee", consignee, MAX_FIELD)?;
+            }
+        }
+        // No lot may appear twice in one event.
+        let mut seen = std::collections::BTreeSet::new();
+        for lot in self.lots() {
+            if !seen.insert(lot) {
+                return Err(format!("lot {lot} appears twice in one event"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an actor signs.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub ledger_id: LedgerId,
+    pub signer: ActorId,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub body: EventBody,
+}
+
+impl Event {
+    /// Canonical bytes (docs/formats.md, "Event").
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Strictly decode canonical bytes and check field syntax.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Event, CodecError> {
+        let ev: Event = codec::decode_strict(bytes, "event")?;
+        ev.check().map_err(|reason| CodecError::Malformed { what: "event", reason })?;
+        Ok(ev)
+    }
+
+    /// Field syntax of the whole event.
+    pub fn check(&self) -> Result<(), String> {
+        self.signer.check()?;
+        self.at.check()?;
+        if let Some(n) = &self.note {
+            check_text("note", n, MAX_NOTE)?;
+        }
+        self.body.check()
+    }
+
+    /// Sign with `key`. Fails if the event is malformed.
+    pub fn sign(&self, key: &SigningKey) -> Result<SignedEvent, String> {
+        self.check()?;
+        let bytes = codec::try_encode(self, "event").map_err(|e| e.to_string())?;
+        let signature = key.sign(&signing_message(&bytes)).to_bytes();
+        Ok(SignedEvent { bytes, signature, event: self.clone() })
+    }
+}
+
+/// The exact message an Ed25519 signature covers.
+pub fn signing_message(event_bytes: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNATURE_CONTEXT.len() + event_bytes.len());
+    m.extend_from_slice(SIGNATURE_CONTEXT);
+    m.extend_from_slice(event_bytes);
+    m
+}
+
+/// A signed event: the canonical bytes that were signed, the signature, and
+/// the decoded event (always equal to decoding `bytes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedEvent {
+    bytes: Vec<u8>,
+    signature: [u8; 64],
+    event: Event,
+}
+
+impl SignedEvent {
+    /// Build from untrusted parts: decodes and checks the bytes. The signature
+    /// is checked by the rules, which know the signer's key.
+    pub fn from_parts(bytes: Vec<u8>, signature: [u8; 64]) -> Result<SignedEvent, CodecError> {
+        let event = Event::from_bytes(&bytes)?;
+        Ok(SignedEvent { bytes, signature, event })
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+    /// The event id: SHA-256(EVENT_ID_CONTEXT || canonical event bytes).
+    /// Two submissions of the same event have the same id.
+    pub fn id(&self) -> [u8; 32] {
+        event_id(&self.bytes)
+    }
+    /// `verify_strict` of the signature against `key`.
+    pub fn verify(&self, key: &PublicKey) -> bool {
+        let Ok(vk) = key.verifying_key() else { return false };
+        let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
+        vk.verify_strict(&signing_message(&self.bytes), &sig).is_ok()
+    }
+}
+
+/// SHA-256(EVENT_ID_CONTEXT || event bytes).
+pub fn event_id(event_bytes: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(EVENT_ID_CONTEXT);
+    h.update(event_bytes);
+    h.finalize().into()
+}

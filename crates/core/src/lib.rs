@@ -1,0 +1,24 @@
+//! # tinledger-core
+//!
+//! The domain of tinledger: identifiers, custody events, their canonical
+//! bytes, hashes and signatures, and the custody rules every event must pass.
+//!
+//! What this crate owns: every byte that is signed or hashed, and every
+//! decision about whether an event may join the ledger.
+//! What it never does: file, clock, network or database I/O, and randomness.
+//! Time, keys and ledger state come in from the caller (see [`rules::StateView`]).
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod entry;
+pub mod event;
+pub mod ids;
+pub mod rules;
+pub mod testkeys;
+pub mod units;
+
+pub use codec::CodecError;
+pub use entry::{Entry, EntryHash, ENTRY_VERSION};
+pub use event::{Event, EventBody, SignedEvent};
+pub use ids::{ActorId, LedgerId, LotId};
+pub use rules::{apply, Delta, RuleError, StateView};

@@ -1,0 +1,833 @@
+//! The custody rules: whether a signed event may join the ledger at a given
+//! sequence number, and what it changes.
+//!
+//! [`apply`] reads ledger state through [`StateView`] and returns a [`Delta`]
+//! (new actor and lot states, flags, index entries) without changing
+//! anything; the caller writes the delta. Appending and verifying call the
+//! same function, so the rules are enforced identically at both points.
+
+use crate::event::{ActorRecord, EventBody, PublicKey, SignedEvent, Take};
+use crate::ids::{ActorId, LedgerId, LotId};
+use crate::units::{format_grade, format_mass, Material, Role};
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+/// A receive whose measured mass differs from the dispatched mass by more
+/// than this (parts per million of the dispatched mass) raises a flag.
+pub const RECEIVE_TOLERANCE_PPM: u64 = 5_000; // 0.5 %
+/// An assay differing from the declared grade by more than this (ppm of the
+/// declared grade, i.e. relative) raises a flag.
+pub const ASSAY_TOLERANCE_PPM: u64 = 50_000; // 5 % relative
+/// Contained tin out of a smelt or manufacture may exceed the tin in by at
+/// most this (ppm of the tin in), to absorb assay uncertainty.
+pub const TIN_TOLERANCE_PPM: u128 = 10_000; // 1 %
+
+/// Facts fixed by the genesis entry.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct LedgerInfo {
+    pub ledger_id: LedgerId,
+    pub name: String,
+    pub authority: ActorId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorStatus {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+/// One key an actor held, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct KeyEpoch {
+    pub key: PublicKey,
+    /// Sequence number of the entry that registered or rotated in this key.
+    pub from_seq: u64,
+    /// Sequence number of the entry that rotated it out or revoked the actor.
+    pub until_seq: Option<u64>,
+    /// Entries signed with this key from this sequence number on (up to
+    /// `until_seq`) are untrusted: the key was reported compromised.
+    pub compromised_since: Option<u64>,
+}
+
+/// An actor's state at some point of the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ActorState {
+    /// As registered; `record.key` is the current key.
+    pub record: ActorRecord,
+    pub is_authority: bool,
+    pub status: ActorStatus,
+    /// Every key the actor held, oldest first; the last is current.
+    pub keys: Vec<KeyEpoch>,
+    pub registered_seq: u64,
+    pub last_seq: u64,
+}
+
+impl ActorState {
+    pub fn has_role(&self, r: Role) -> bool {
+        self.record.roles.contains(&r)
+    }
+    fn current_epoch_start(&self) -> u64 {
+        self.keys.last().map_or(self.registered_seq, |k| k.from_seq)
+    }
+}
+
+/// Where a lot is.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LotStatus {
+    /// With its custodian.
+    Active,
+    /// Dispatched, awaiting the receiver's confirmation.
+    InTransit { to: ActorId, transporter: Option<ActorId>, dispatched_seq: u64 },
+    /// Nothing left: smelted, merged or split away.
+    Consumed { seq: u64 },
+    /// Shipped out of the country.
+    Exported { seq: u64, destination: String },
+}
+
+/// Something a reader should notice; flags never refuse an event.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "flag", rename_all = "snake_case")]
+pub enum Flag {
+    /// Received mass differs from dispatched mass beyond RECEIVE_TOLERANCE_PPM.
+    MassDiscrepancy { seq: u64, lot: LotId, dispatched_g: u64, received_g: u64 },
+    /// Assayed grade differs from the declared grade beyond ASSAY_TOLERANCE_PPM.
+    AssayDisagrees { seq: u64, lot: LotId, declared_ppm: u32, assayed_ppm: u32 },
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Flag::MassDiscrepancy { seq, lot, dispatched_g, received_g } => write!(
+                f,
+                "seq {seq}: mass discrepancy on lot {lot}: dispatched {}, received {}",
+                format_mass(*dispatched_g),
+                format_mass(*received_g)
+            ),
+            Flag::AssayDisagrees { seq, lot, declared_ppm, assayed_ppm } => write!(
+                f,
+                "seq {seq}: assay of lot {lot} disagrees with declared grade: declared {}, assayed {}",
+                format_grade(*declared_ppm),
+                format_grade(*assayed_ppm)
+            ),
+        }
+    }
+}
+
+/// A lot's state at some point of the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct LotState {
+    pub id: LotId,
+    pub material: Material,
+    /// Mass still in the lot, grams.
+    pub mass_g: u64,
+    /// Best known grade: the latest assay, else the declared grade.
+    pub grade_ppm: Option<u32>,
+    /// Grade declared when the lot was created.
+    pub declared_grade_ppm: Option<u32>,
+    pub custodian: ActorId,
+    pub status: LotStatus,
+    pub created_seq: u64,
+    pub last_seq: u64,
+    /// Lots this one was made from (empty for extracted lots).
+    pub parents: Vec<LotId>,
+    pub flags: Vec<Flag>,
+}
+
+/// A key reported compromised: entries by `actor` signed with `key` in
+/// `from_seq..until_seq` are untrusted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compromise {
+    pub actor: ActorId,
+    pub key: PublicKey,
+    pub from_seq: u64,
+    pub until_seq: u64,
+}
+
+/// What an accepted event changes. Written by the caller, atomically.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// Set by the genesis entry only.
+    pub ledger: Option<LedgerInfo>,
+    pub actors: Vec<ActorState>,
+    pub lots: Vec<LotState>,
+    /// Keys newly bound to actors (a key is never bound twice).
+    pub keys: Vec<(PublicKey, ActorId)>,
+    /// Lots whose history includes this entry.
+    pub touched_lots: Vec<LotId>,
+    pub flags: Vec<Flag>,
+    pub compromise: Option<Compromise>,
+    /// The event id, for refusing duplicates.
+    pub event_id: [u8; 32],
+}
+
+/// A storage failure while reading state (not a rule violation).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ViewError(pub String);
+
+/// Read access to ledger state, as of just before the entry being checked.
+pub trait StateView {
+    fn ledger(&self) -> Option<LedgerInfo>;
+    fn actor(&self, id: &ActorId) -> Result<Option<ActorState>, ViewError>;
+    fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError>;
+    fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError>;
+    /// Sequence number of an earlier entry with this event id.
+    fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError>;
+}
+
+/// Why an event was refused. Every message names what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    #[error("the first entry must be a genesis event")]
+    NotGenesis,
+    #[error("a genesis event may only be the first entry")]
+    GenesisNotFirst,
+    #[error("genesis signer {signer} is not the authority it names ({authority})")]
+    GenesisSigner { signer: ActorId, authority: ActorId },
+    #[error("event was signed for ledger {found}, this is ledger {expected}")]
+    WrongLedger { expected: LedgerId, found: LedgerId },
+    #[error("identical event already recorded at seq {0}")]
+    Duplicate(u64),
+    #[error("unknown actor {0}")]
+    UnknownActor(ActorId),
+    #[error("actor {actor} is {status}: its key may not sign")]
+    ActorNotActive { actor: ActorId, status: &'static str },
+    #[error("signature does not verify with the current key of {actor} (key id {key_id}){hint}")]
+    BadSignature { actor: ActorId, key_id: String, hint: String },
+    #[error("{actor} may not record {kind}: needs role {needs}")]
+    RoleNotAllowed { actor: ActorId, kind: &'static str, needs: String },
+    #[error("only the ledger authority ({authority}) may record {kind}, not {signer}")]
+    NotAuthority { signer: ActorId, authority: ActorId, kind: &'static str },
+    #[error("actor {0} is already registered")]
+    ActorExists(ActorId),
+    #[error("key {key_id} is already registered to {actor}")]
+    KeyInUse { key_id: String, actor: ActorId },
+    #[error("{0}")]
+    ActorState(String),
+    #[error("lot {0} already exists")]
+    LotExists(LotId),
+    #[error("unknown lot {0}")]
+    UnknownLot(LotId),
+    #[error("lot {lot} is in the custody of {custodian}, not {signer}")]
+    NotCustodian { lot: LotId, custodian: ActorId, signer: ActorId },
+    #[error("lot {lot} is in transit to {to}; it must be received first")]
+    InTransit { lot: LotId, to: ActorId },
+    #[error("lot {0} was not dispatched; nothing to receive")]
+    NotInTransit(LotId),
+    #[error("lot {lot} was dispatched to {to}, not to {signer}")]
+    WrongReceiver { lot: LotId, to: ActorId, signer: ActorId },
+    #[error("lot {lot} is fully consumed (seq {seq}); nothing more can happen to it")]
+    Consumed { lot: LotId, seq: u64 },
+    #[error("lot {lot} was exported (seq {seq}); nothing more can happen to it")]
+    Exported { lot: LotId, seq: u64 },
+    #[error("lot {lot} holds {remaining} but {wanted} was taken from it")]
+    MassExceeded { lot: LotId, remaining: String, wanted: String },
+    #[error("grade of lot {0} is unknown: declare it or assay the lot before it is smelted")]
+    GradeUnknown(LotId),
+    #[error("contained tin would grow: {kind} puts out {out_g} g Sn from {in_g} g Sn in (tolerance {tol_pct}%)")]
+    TinBalance { kind: &'static str, in_g: String, out_g: String, tol_pct: String },
+    #[error("{0}")]
+    Material(String),
+    #[error("{0}")]
+    Party(String),
+    #[error("storage error while checking: {0}")]
+    Storage(String),
+}
+
+impl From<ViewError> for RuleError {
+    fn from(e: ViewError) -> Self {
+        RuleError::Storage(e.0)
+    }
+}
+
+fn status_name(s: ActorStatus) -> &'static str {
+    match s {
+        ActorStatus::Active => "active",
+        ActorStatus::Suspended => "suspended",
+        ActorStatus::Revoked => "revoked",
+    }
+}
+
+fn roles_for(body: &EventBody) -> &'static [Role] {
+    use Role::*;
+    match body {
+        EventBody::Extract { .. } => &[Mine],
+        EventBody::Dispatch { .. } => &[Mine, Collector, Smelter, Manufacturer, Exporter],
+        EventBody::Receive { .. } => RECEIVERS,
+        EventBody::Assay { .. } => &[Lab],
+        EventBody::Smelt { .. } => &[Smelter],
+        EventBody::Split { .. } | EventBody::Merge { .. } => &[Collector, Smelter, Manufacturer, Exporter],
+        EventBody::Manufacture { .. } => &[Manufacturer],
+        EventBody::Export { .. } => &[Exporter],
+        _ => &[],
+    }
+}
+
+/// Roles that may take custody of a dispatched lot.
+pub const RECEIVERS: &[Role] = &[Role::Collector, Role::Smelter, Role::Manufacturer, Role::Exporter];
+
+/// Check `signed` as the entry at `seq` against `view`, and return what it changes.
+pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<Delta, RuleError> {
+    let ev = signed.event();
+    ev.check().map_err(RuleError::Malformed)?;
+    let mut d = Delta { event_id: signed.id(), ..Delta::default() };
+
+    // Genesis: only at seq 0, signed by the key it introduces.
+    let ledger = match (&ev.body, view.ledger()) {
+        (EventBody::Genesis { ledger_name, authority, authority_name, authority_key }, None) => {
+            if seq != 0 {
+                return Err(RuleError::GenesisNotFirst);
+            }
+            if &ev.signer != authority {
+                return Err(RuleError::GenesisSigner { signer: ev.signer.clone(), authority: authority.clone() });
+            }
+            if !signed.verify(authority_key) {
+                return Err(RuleError::BadSignature {
+                    actor: authority.clone(),
+                    key_id: authority_key.key_id(),
+                    hint: String::new(),
+                });
+            }
+            let info = LedgerInfo { ledger_id: ev.ledger_id, name: ledger_name.clone(), authority: authority.clone() };
+            d.actors.push(ActorState {
+                record: ActorRecord {
+                    id: authority.clone(),
+                    name: authority_name.clone(),
+                    roles: vec![],
+                    key: *authority_key,
+                    attrs: Default::default(),
+                },
+                is_authority: true,
+                status: ActorStatus::Active,
+                keys: vec![KeyEpoch { key: *authority_key, from_seq: seq, until_seq: None, compromised_since: None }],
+                registered_seq: seq,
+                last_seq: seq,
+            });
+            d.keys.push((*authority_key, authority.clone()));
+            d.ledger = Some(info);
+            return Ok(d);
+        }
+        (EventBody::Genesis { .. }, Some(_)) => return Err(RuleError::GenesisNotFirst),
+        (_, None) => return Err(RuleError::NotGenesis),
+        (_, Some(l)) => l,
+    };
+
+    if ev.ledger_id != ledger.ledger_id {
+        return Err(RuleError::WrongLedger { expected: ledger.ledger_id, found: ev.ledger_id });
+    }
+    if let Some(first) = view.seen_event(&d.event_id)? {
+        return Err(RuleError::Duplicate(first));
+    }
+
+    // The signer: registered, active, and this is its current key.
+    let mut signer = view.actor(&ev.signer)?.ok_or_else(|| RuleError::UnknownActor(ev.signer.clone()))?;
+    if signer.status != ActorStatus::Active {
+        return Err(RuleError::ActorNotActive { actor: ev.signer.clone(), status: status_name(signer.status) });
+    }
+    if !signed.verify(&signer.record.key) {
+        let old = signer.keys.iter().rev().skip(1).find(|k| signed.verify(&k.key));
+        let hint = match old {
+            Some(k) => format!(
+                "; it was signed with key {} which was replaced at seq {}",
+                k.key.key_id(),
+                k.until_seq.unwrap_or(k.from_seq)
+            ),
+            None => String::new(),
+        };
+        return Err(RuleError::BadSignature { actor: ev.signer.clone(), key_id: signer.record.key.key_id(), hint });
+    }
+
+    // Role.
+    let is_actor_event = matches!(
+        ev.body,
+        EventBody::RegisterActor { .. }
+            | EventBody::SuspendActor { .. }
+            | EventBody::ReinstateActor { .. }
+            | EventBody::RevokeActor { .. }
+            | EventBody::RotateKey { .. }
+    );
+    if is_actor_event {
+        if ev.signer != ledger.authority {
+            return Err(RuleError::NotAuthority {
+                signer: ev.signer.clone(),
+                authority: ledger.authority.clone(),
+                kind: ev.body.kind(),
+            });
+        }
+    } else {
+        let allowed = roles_for(&ev.body);
+        if !allowed.iter().any(|r| signer.has_role(*r)) {
+            return Err(RuleError::RoleNotAllowed {
+                actor: ev.signer.clone(),
+                kind: ev.body.kind(),
+                needs: allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
+            });
+        }
+    }
+
+    let mut lots = LotWork::new(view, seq, &ev.signer);
+    match &ev.body {
+        EventBody::Genesis { .. } => return Err(RuleError::GenesisNotFirst),
+        EventBody::RegisterActor { actor } => {
+            if view.actor(&actor.id)?.is_some() {
+                return Err(RuleError::ActorExists(actor.id.clone()));
+            }
+            fresh_key(view, &actor.key)?;
+            d.keys.push((actor.key, actor.id.clone()));
+            d.actors.push(ActorState {
+                record: actor.clone(),
+                is_authority: false,
+                status: ActorStatus::Active,
+                keys: vec![KeyEpoch { key: actor.key, from_seq: seq, until_seq: None, compromised_since: None }],
+                registered_seq: seq,
+                last_seq: seq,
+            });
+        }
+        EventBody::SuspendActor { actor, .. } => {
+            let mut a = subject(view, actor, &ledger)?;
+            if a.status != ActorStatus::Active {
+                return Err(RuleError::ActorState(format!("{actor} is {}, not active", status_name(a.status))));
+            }
+            a.status = ActorStatus::Suspended;
+            a.last_seq = seq;
+            d.actors.push(a);
+        }
+        EventBody::ReinstateActor { actor } => {
+            let mut a = subject(view, actor, &ledger)?;
+            if a.status != ActorStatus::Suspended {
+                return Err(RuleError::ActorState(format!("{actor} is {}, not suspended", status_name(a.status))));
+            }
+            a.status = ActorStatus::Active;
+            a.last_seq = seq;
+            d.actors.push(a);
+        }
+        EventBody::RevokeActor { actor, compromised_since, .. } => {
+            let mut a = subject(view, actor, &ledger)?;
+            if a.status == ActorStatus::Revoked {
+                return Err(RuleError::ActorState(format!("{actor} is already revoked")));
+            }
+            d.compromise = close_epoch(&mut a, seq, *compromised_since)?;
+            a.status = ActorStatus::Revoked;
+            a.last_seq = seq;
+            d.actors.push(a);
+        }
+        EventBody::RotateKey { actor, new_key, compromised_since } => {
+            let mut a = view.actor(actor)?.ok_or_else(|| RuleError::UnknownActor(actor.clone()))?;
+            if a.status == ActorStatus::Revoked {
+                return Err(RuleError::ActorState(format!("{actor} is revoked; register a new actor instead")));
+            }
+            fresh_key(view, new_key)?;
+            if a.record.id == signer.record.id {
+                // The authority rotating its own key: keep `signer` in step.
+                signer = a.clone();
+            }
+            d.compromise = close_epoch(&mut a, seq, *compromised_since)?;
+            a.keys.push(KeyEpoch { key: *new_key, from_seq: seq, until_seq: None, compromised_since: None });
+            a.record.key = *new_key;
+            a.last_seq = seq;
+            d.keys.push((*new_key, actor.clone()));
+            d.actors.push(a);
+        }
+        EventBody::Extract { lot, material, mass_g, grade_ppm, licence, .. } => {
+            match &signer.record.attrs.iup {
+                Some(iup) if iup == licence => {}
+                Some(iup) => {
+                    return Err(RuleError::Party(format!(
+                        "licence {licence:?} is not {}'s registered IUP {iup:?}",
+                        ev.signer
+                    )))
+                }
+                None => return Err(RuleError::Party(format!("{} has no registered IUP licence", ev.signer))),
+            }
+            lots.create(lot, *material, *mass_g, *grade_ppm, vec![])?;
+        }
+        EventBody::Dispatch { lot, to, transporter, .. } => {
+            let mut l = lots.held(lot)?;
+            if to == &ev.signer {
+                return Err(RuleError::Party(format!("{to} cannot dispatch lot {lot} to itself")));
+            }
+            let recv = view.actor(to)?.ok_or_else(|| RuleError::UnknownActor(to.clone()))?;
+            if recv.status != ActorStatus::Active {
+                return Err(RuleError::ActorNotActive { actor: to.clone(), status: status_name(recv.status) });
+            }
+            if !RECEIVERS.iter().any(|r| recv.has_role(*r)) {
+                return Err(RuleError::Party(format!(
+                    "receiver {to} cannot take custody: needs role collector, smelter, manufacturer or exporter"
+                )));
+            }
+            if let Some(t) = transporter {
+                let ta = view.actor(t)?.ok_or_else(|| RuleError::UnknownActor(t.clone()))?;
+                if !ta.has_role(Role::Transporter) {
+                    return Err(RuleError::Party(format!("{t} is not a registered transporter")));
+                }
+                if ta.status != ActorStatus::Active {
+                    return Err(RuleError::ActorNotActive { actor: t.clone(), status: status_name(ta.status) });
+                }
+            }
+            l.status = LotStatus::InTransit { to: to.clone(), transporter: transporter.clone(), dispatched_seq: seq };
+            lots.put(l);
+        }
+        EventBody::Receive { lot, mass_g } => {
+            let mut l = lots.get(lot)?;
+            lots.live(&l)?;
+            match &l.status {
+                LotStatus::InTransit { to, .. } if to == &ev.signer => {}
+                LotStatus::InTransit { to, .. } => {
+                    return Err(RuleError::WrongReceiver { lot: lot.clone(), to: to.clone(), signer: ev.signer.clone() })
+                }
+                _ => return Err(RuleError::NotInTransit(lot.clone())),
+            }
+            let diff = l.mass_g.abs_diff(*mass_g);
+            if u128::from(diff) * 1_000_000 > u128::from(l.mass_g) * u128::from(RECEIVE_TOLERANCE_PPM) {
+                let f = Flag::MassDiscrepancy { seq, lot: lot.clone(), dispatched_g: l.mass_g, received_g: *mass_g };
+                l.flags.push(f.clone());
+                d.flags.push(f);
+            }
+            l.mass_g = *mass_g;
+            l.custodian = ev.signer.clone();
+            l.status = LotStatus::Active;
+            lots.put(l);
+        }
+        EventBody::Assay { lot, grade_ppm, .. } => {
+            let mut l = lots.get(lot)?;
+            lots.live(&l)?;
+            if let Some(decl) = l.declared_grade_ppm {
+                let diff = u64::from(decl.abs_diff(*grade_ppm));
+                if diff * 1_000_000 > u64::from(decl) * ASSAY_TOLERANCE_PPM {
+                    let f = Flag::AssayDisagrees { seq, lot: lot.clone(), declared_ppm: decl, assayed_ppm: *grade_ppm };
+                    l.flags.push(f.clone());
+                    d.flags.push(f);
+                }
+            }
+            l.grade_ppm = Some(*grade_ppm);
+            lots.put(l);
+        }
+        EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+            let smelt = matches!(ev.body, EventBody::Smelt { .. });
+            let mut tin_in: u128 = 0;
+            let mut parents = Vec::new();
+            for t in inputs {
+                let l = lots.held(&t.lot)?;
+                if smelt && !l.material.is_raw() {
+                    return Err(RuleError::Material(format!("a smelter smelts ore or concentrate; lot {} is {}", t.lot, l.material)));
+                }
+                if !smelt && l.material.is_raw() {
+                    return Err(RuleError::Material(format!(
+                        "a manufacturer uses refined tin; lot {} is {} (smelt it first)",
+                        t.lot, l.material
+                    )));
+                }
+                let g = l.grade_ppm.ok_or_else(|| RuleError::GradeUnknown(t.lot.clone()))?;
+                tin_in += u128::from(t.mass_g) * u128::from(g);
+                parents.push(t.lot.clone());
+                lots.take(l, t)?;
+            }
+            let tin_out: u128 = outputs.iter().map(|o| u128::from(o.mass_g) * u128::from(o.grade_ppm)).sum();
+            if tin_out * 1_000_000 > tin_in * (1_000_000 + TIN_TOLERANCE_PPM) {
+                return Err(RuleError::TinBalance {
+                    kind: ev.body.kind(),
+                    in_g: tin_grams(tin_in),
+                    out_g: tin_grams(tin_out),
+                    tol_pct: format!("{}", TIN_TOLERANCE_PPM as f64 / 10_000.0),
+                });
+            }
+            for o in outputs {
+                lots.create(&o.lot, o.material, o.mass_g, Some(o.grade_ppm), parents.clone())?;
+            }
+        }
+        EventBody::Split { lot, parts } => {
+            let mut src = lots.held(lot)?;
+            let total: u128 = parts.iter().map(|p| u128::from(p.mass_g)).sum();
+            if total > u128::from(src.mass_g) {
+                return Err(RuleError::MassExceeded {
+                    lot: lot.clone(),
+                    remaining: format_mass(src.mass_g),
+                    wanted: format_mass(u64::try_from(total).unwrap_or(u64::MAX)),
+                });
+            }
+            for p in parts {
+                lots.create(&p.lot, src.material, p.mass_g, src.grade_ppm, vec![lot.clone()])?;
+                if let Some(new) = lots.pending.get_mut(&p.lot) {
+                    new.declared_grade_ppm = src.declared_grade_ppm;
+                }
+            }
+            src.mass_g -= u64::try_from(total).unwrap_or(u64::MAX).min(src.mass_g);
+            if src.mass_g == 0 {
+                src.status = LotStatus::Consumed { seq };
+            }
+            lots.put(src);
+        }
+        EventBody::Merge { inputs, output } => {
+            let mut total: u64 = 0;
+            let mut tin: u128 = 0;
+            let mut all_graded = true;
+            let mut material = None;
+            for id in inputs {
+                let mut l = lots.held(id)?;
+                match material {
+                    None => material = Some(l.material),
+                    Some(m) if m != l.material => {
+                        return Err(RuleError::Material(format!("cannot merge {m} with {} (lot {id})", l.material)))
+                    }
+                    _ => {}
+                }
+                total = total
+                    .checked_add(l.mass_g)
+                    .ok_or_else(|| RuleError::Malformed("merged mass overflows".into()))?;
+                match l.grade_ppm {
+                    Some(g) => tin += u128::from(l.mass_g) * u128::from(g),
+                    None => all_graded = false,
+                }
+                l.mass_g = 0;
+                l.status = LotStatus::Consumed { seq };
+                lots.put(l);
+            }
+            let grade = if all_graded && total > 0 { u32::try_from(tin / u128::from(total)).ok() } else { None };
+            let material = material.ok_or_else(|| RuleError::Malformed("merge has no inputs".into()))?;
+            lots.create(output, material, total, grade, inputs.clone())?;
+        }
+        EventBody::Export { lot, destination, .. } => {
+            let mut l = lots.held(lot)?;
+            l.status = LotStatus::Exported { seq, destination: destination.clone() };
+            lots.put(l);
+        }
+    }
+    if !is_actor_event {
+        let mut s = signer;
+        s.last_seq = seq;
+        d.actors.push(s);
+    }
+    d.touched_lots = ev.body.lots().into_iter().cloned().collect();
+    d.lots = lots.finish();
+    Ok(d)
+}
+
+fn tin_grams(gram_ppm: u128) -> String {
+    let g = gram_ppm / 1_000_000;
+    format!("{g}")
+}
+
+fn fresh_key(view: &impl StateView, key: &PublicKey) -> Result<(), RuleError> {
+    if let Some(owner) = view.actor_by_key(key)? {
+        return Err(RuleError::KeyInUse { key_id: key.key_id(), actor: owner });
+    }
+    Ok(())
+}
+
+fn subject(view: &impl StateView, id: &ActorId, ledger: &LedgerInfo) -> Result<ActorState, RuleError> {
+    if id == &ledger.authority {
+        return Err(RuleError::ActorState(format!("the ledger authority {id} cannot be suspended or revoked")));
+    }
+    view.actor(id)?.ok_or_else(|| RuleError::UnknownActor(id.clone()))
+}
+
+/// End the current key epoch at `seq`, marking it compromised from `since`.
+fn close_epoch(a: &mut ActorState, seq: u64, since: Option<u64>) -> Result<Option<Compromise>, RuleError> {
+    let start = a.current_epoch_start();
+    if let Some(n) = since {
+        if n < start || n > seq {
+            return Err(RuleError::ActorState(format!(
+                "compromised-since {n} must lie between seq {start}, when the current key of {} took effect, and this entry ({seq})",
+                a.record.id
+            )));
+        }
+    }
+    let key = a.record.key;
+    if let Some(last) = a.keys.last_mut() {
+        last.until_seq = Some(seq);
+        last.compromised_since = since;
+    }
+    Ok(since.map(|n| Compromise { actor: a.record.id.clone(), key, from_seq: n, until_seq: seq }))
+}
+
+/// Lot reads and writes within one event: reads see earlier writes.
+struct LotWork<'a, V: StateView> {
+    view: &'a V,
+    seq: u64,
+    signer: &'a ActorId,
+    pending: BTreeMap<LotId, LotState>,
+    order: Vec<LotId>,
+}
+
+impl<'a, V: StateView> LotWork<'a, V> {
+    fn new(view: &'a V, seq: u64, signer: &'a ActorId) -> Self {
+        LotWork { view, seq, signer, pending: BTreeMap::new(), order: Vec::new() }
+    }
+
+    fn get(&self, id: &LotId) -> Result<LotState, RuleError> {
+        if let Some(l) = self.pending.get(id) {
+            return Ok(l.clone());
+        }
+        self.view.lot(id)?.ok_or_else(|| RuleError::UnknownLot(id.clone()))
+    }
+
+    /// Neither consumed nor exported.
+    fn live(&self, l: &LotState) -> Result<(), RuleError> {
+        match &l.status {
+            LotStatus::Consumed { seq } => Err(RuleError::Consumed { lot: l.id.clone(), seq: *seq }),
+            LotStatus::Exported { seq, .. } => Err(RuleError::Exported { lot: l.id.clone(), seq: *seq }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A live lot, at rest, in the signer's custody.
+    fn held(&self, id: &LotId) -> Result<LotState, RuleError> {
+        let l = self.get(id)?;
+        self.live(&l)?;
+        if &l.custodian != self.signer {
+            return Err(RuleError::NotCustodian { lot: id.clone(), custodian: l.custodian.clone(), signer: self.signer.clone() });
+        }
+        if let LotStatus::InTransit { to, .. } = &l.status {
+            return Err(RuleError::InTransit { lot: id.clone(), to: to.clone() });
+        }
+        Ok(l)
+    }
+
+    /// Take `t.mass_g` from `l`, consuming it when nothing is left.
+    fn take(&mut self, mut l: LotState, t: &Take) -> Result<(), RuleError> {
+        if t.mass_g > l.mass_g {
+            return Err(RuleError::MassExceeded {
+                lot: l.id.clone(),
+                remaining: format_mass(l.mass_g),
+                wanted: format_mass(t.mass_g),
+            });
+        }
+        l.mass_g -= t.mass_g;
+        if l.mass_g == 0 {
+            l.status = LotStatus::Consumed { seq: self.seq };
+        }
+        self.put(l);
+        Ok(())
+    }
+
+    fn create(
+        &mut self,
+        id: &LotId,
+        material: Material,
+        mass_g: u64,
+        grade: Option<u32>,
+        parents: Vec<LotId>,
+    ) -> Result<(), RuleError> {
+        if self.pending.contains_key(id) || self.view.lot(id)?.is_some() {
+            return Err(RuleError::LotExists(id.clone()));
+        }
+        self.put(LotState {
+            id: id.clone(),
+            material,
+            mass_g,
+            grade_ppm: grade,
+            declared_grade_ppm: grade,
+            custodian: self.signer.clone(),
+            status: LotStatus::Active,
+            created_seq: self.seq,
+            last_seq: self.seq,
+            parents,
+            flags: vec![],
+        });
+        Ok(())
+    }
+
+    fn put(&mut self, mut l: LotState) {
+        l.last_seq = self.seq;
+        if !self.pending.contains_key(&l.id) {
+            self.order.push(l.id.clone());
+        }
+        self.pending.insert(l.id.clone(), l);
+    }
+
+    fn finish(mut self) -> Vec<LotState> {
+        self.order.iter().filter_map(|id| self.pending.remove(id)).collect()
+    }
+}
+
+/// Ledger state held in memory: used to replay a chain (verify) and as an
+/// overlay that stacks a batch's deltas on top of a stored state.
+#[derive(Default)]
+pub struct Overlay<'a> {
+    base: Option<&'a dyn StateView>,
+    pub ledger: Option<LedgerInfo>,
+    pub actors: HashMap<ActorId, ActorState>,
+    pub lots: HashMap<LotId, LotState>,
+    pub keys: HashMap<PublicKey, ActorId>,
+    pub events: HashMap<[u8; 32], u64>,
+    pub compromises: Vec<Compromise>,
+    pub flags: Vec<Flag>,
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty state (before genesis).
+    pub fn empty() -> Overlay<'static> {
+        Overlay::default()
+    }
+    /// Changes on top of `base`.
+    pub fn over(base: &'a dyn StateView) -> Overlay<'a> {
+        Overlay { base: Some(base), ledger: base.ledger(), ..Overlay::default() }
+    }
+    /// Record an accepted delta for entry `seq`.
+    pub fn absorb(&mut self, seq: u64, d: &Delta) {
+        if let Some(l) = &d.ledger {
+            self.ledger = Some(l.clone());
+        }
+        for a in &d.actors {
+            self.actors.insert(a.record.id.clone(), a.clone());
+        }
+        for l in &d.lots {
+            self.lots.insert(l.id.clone(), l.clone());
+        }
+        for (k, a) in &d.keys {
+            self.keys.insert(*k, a.clone());
+        }
+        self.events.insert(d.event_id, seq);
+        if let Some(c) = &d.compromise {
+            self.compromises.push(c.clone());
+        }
+        self.flags.extend(d.flags.iter().cloned());
+    }
+    /// Lots in id order (for comparisons and listings).
+    pub fn lots_sorted(&self) -> Vec<&LotState> {
+        let ids: BTreeSet<&LotId> = self.lots.keys().collect();
+        ids.into_iter().filter_map(|id| self.lots.get(id)).collect()
+    }
+}
+
+impl StateView for Overlay<'_> {
+    fn ledger(&self) -> Option<LedgerInfo> {
+        self.ledger.clone()
+    }
+    fn actor(&self, id: &ActorId) -> Result<Option<ActorState>, ViewError> {
+        match (self.actors.get(id), self.base) {
+            (Some(a), _) => Ok(Some(a.clone())),
+            (None, Some(b)) => b.actor(id),
+            (None, None) => Ok(None),
+        }
+    }
+    fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError> {
+        match (self.lots.get(id), self.base) {
+            (Some(l), _) => Ok(Some(l.clone())),
+            (None, Some(b)) => b.lot(id),
+            (None, None) => Ok(None),
+        }
+    }
+    fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
+        match (self.keys.get(key), self.base) {
+            (Some(a), _) => Ok(Some(a.clone())),
+            (None, Some(b)) => b.actor_by_key(key),
+            (None, None) => Ok(None),
+        }
+    }
+    fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
+        match (self.events.get(id), self.base) {
+            (Some(s), _) => Ok(Some(*s)),
+            (None, Some(b)) => b.seen_event(id),
+            (None, None) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! # tinledger-ledger
+//!
+//! The storage of a tinledger ledger: an append-only, hash-chained log of
+//! signed entries in sled, with indices that can always be rebuilt from the
+//! entries.
+//!
+//! What this crate owns: the on-disk layout (see [`schema`] and
+//! docs/storage.md), locking, atomic and durable appends, and the audit that
+//! replays the chain. What it never does: decide a rule (that is
+//! `tinledger_core::rules`), update or delete an entry, or print anything.
+#![forbid(unsafe_code)]
+
+mod audit;
+mod error;
+pub mod schema;
+mod store;
+
+pub use audit::{AuditOptions, AuditReport, Fault};
+pub use error::LedgerError;
+pub use store::{Head, Ledger, Receipt};

@@ -1,0 +1,50 @@
+//! On-disk layout. docs/storage.md draws each key and value.
+//!
+//! A ledger directory holds `LOCK` (an advisory lock held while open) and
+//! `db/` (sled). All integers in keys are big-endian so that sled's byte
+//! order is numeric order.
+
+/// Version of this layout, stored under `meta/format`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Lock file inside the ledger directory.
+pub const LOCK_FILE: &str = "LOCK";
+/// sled's directory inside the ledger directory.
+pub const DB_DIR: &str = "db";
+
+/// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash[32].
+pub const T_META: &str = "meta";
+/// `entries`: seq u64 BE → canonical entry bytes. Never updated or deleted.
+pub const T_ENTRIES: &str = "entries";
+/// `lot_entries`: lot id ‖ 0x00 ‖ seq u64 BE → empty. Every entry naming the lot.
+pub const T_LOT_ENTRIES: &str = "lot_entries";
+/// `lot_state`: lot id → LotState (current).
+pub const T_LOT_STATE: &str = "lot_state";
+/// `actor_state`: actor id → ActorState (current, with its whole key history).
+pub const T_ACTOR_STATE: &str = "actor_state";
+/// `key_actor`: public key[32] → actor id. A key, once bound, stays bound.
+pub const T_KEY_ACTOR: &str = "key_actor";
+/// `event_ids`: event id[32] → seq u64 BE. Refuses duplicate events.
+pub const T_EVENT_IDS: &str = "event_ids";
+
+pub const META_FORMAT: &[u8] = b"format";
+pub const META_LEDGER: &[u8] = b"ledger";
+pub const META_HEAD: &[u8] = b"head";
+
+pub fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(lot.len() + 9);
+    k.extend_from_slice(lot.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
+    let mut k = lot.as_bytes().to_vec();
+    k.push(0);
+    k
+}

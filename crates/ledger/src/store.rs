@@ -1,0 +1,499 @@
+//! The sled seam: opening, locking, reading and appending.
+//!
+//! Write path and crash windows (docs/storage.md, "Durability"):
+//! 1. Rules run against the stored state (plus earlier events of the same
+//!    batch); a refusal writes nothing.
+//! 2. One sled transaction over all trees writes the entries, every index
+//!    and the new head. sled applies a transaction atomically: after a crash
+//!    either all of it is present or none of it.
+//! 3. `Db::flush` writes sled's log; on Linux it ends in `sync_file_range`,
+//!    which neither syncs metadata nor flushes the disk cache, so we then
+//!    `fsync` every file and directory under `db/`.
+//! 4. Only then is success reported. If we crash before step 3 completes the
+//!    append may or may not be present after restart, but it was never
+//!    acknowledged; `open` re-checks that the head matches the last entry.
+
+use crate::error::LedgerError;
+use crate::schema::*;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::fs::{File, OpenOptions};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use tinledger_core::codec;
+use tinledger_core::event::PublicKey;
+use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
+use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
+
+/// Number of entries and hash of the last one (zero hash when empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub hash: EntryHash,
+}
+
+impl Head {
+    fn to_bytes(self) -> [u8; 40] {
+        let mut b = [0u8; 40];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..].copy_from_slice(&self.hash.0);
+        b
+    }
+    fn from_bytes(b: &[u8]) -> Option<Head> {
+        if b.len() != 40 {
+            return None;
+        }
+        let size = u64::from_be_bytes(b[..8].try_into().ok()?);
+        let hash = EntryHash(b[8..].try_into().ok()?);
+        Some(Head { size, hash })
+    }
+}
+
+/// What a successful append reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    pub hash: EntryHash,
+    pub flags: Vec<rules::Flag>,
+}
+
+pub(crate) struct Trees {
+    pub meta: sled::Tree,
+    pub entries: sled::Tree,
+    pub lot_entries: sled::Tree,
+    pub lot_state: sled::Tree,
+    pub actor_state: sled::Tree,
+    pub key_actor: sled::Tree,
+    pub event_ids: sled::Tree,
+}
+
+/// An open ledger. Holds the directory's lock until dropped.
+pub struct Ledger {
+    dir: PathBuf,
+    db: sled::Db,
+    pub(crate) t: Trees,
+    info: Option<LedgerInfo>,
+    head: Head,
+    _lock: File,
+}
+
+/// Run storage-engine code, turning a panic inside it into an error: sled
+/// 0.34 can panic on damaged files, and a damaged file must never crash us.
+pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown failure");
+            Err(LedgerError::Corrupt { seq: None, reason: format!("storage engine failed while {what}: {msg}") })
+        }
+    }
+}
+
+fn lock(dir: &Path) -> Result<File, LedgerError> {
+    let path = dir.join(LOCK_FILE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LedgerError::io(format!("cannot open lock file {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
+    guard("opening the database", || {
+        let db = sled::Config::new()
+            .path(dir.join(DB_DIR))
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let t = Trees {
+            meta: db.open_tree(T_META)?,
+            entries: db.open_tree(T_ENTRIES)?,
+            lot_entries: db.open_tree(T_LOT_ENTRIES)?,
+            lot_state: db.open_tree(T_LOT_STATE)?,
+            actor_state: db.open_tree(T_ACTOR_STATE)?,
+            key_actor: db.open_tree(T_KEY_ACTOR)?,
+            event_ids: db.open_tree(T_EVENT_IDS)?,
+        };
+        Ok((db, t))
+    })
+}
+
+/// fsync every file and directory below `path`, then `path` itself.
+fn sync_tree(path: &Path) -> Result<(), LedgerError> {
+    let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
+    for ent in rd {
+        let ent = ent.map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
+        let p = ent.path();
+        let ft = ent.file_type().map_err(|e| LedgerError::io(format!("cannot stat {}", p.display()), e))?;
+        if ft.is_dir() {
+            sync_tree(&p)?;
+        } else if ft.is_file() {
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| LedgerError::io(format!("cannot fsync {}", p.display()), e))?;
+        }
+    }
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| LedgerError::io(format!("cannot fsync {}", path.display()), e))
+}
+
+impl Ledger {
+    /// Create a ledger in `dir` from its genesis event. Refuses if `dir`
+    /// already holds a ledger.
+    pub fn create(dir: &Path, genesis: &SignedEvent) -> Result<(Ledger, Receipt), LedgerError> {
+        if dir.join(DB_DIR).exists() {
+            return Err(LedgerError::Exists(dir.to_path_buf()));
+        }
+        // Check the genesis before touching the disk.
+        let empty = Overlay::empty();
+        rules::apply(&empty, 0, genesis).map_err(|source| LedgerError::Refused { item: 0, seq: 0, batch: false, source })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
+        let lock = lock(dir)?;
+        if dir.join(DB_DIR).exists() {
+            return Err(LedgerError::Exists(dir.to_path_buf()));
+        }
+        let (db, t) = open_db(dir)?;
+        guard("writing the format version", || {
+            t.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+            Ok(())
+        })?;
+        let mut l = Ledger { dir: dir.to_path_buf(), db, t, info: None, head: Head { size: 0, hash: EntryHash::ZERO }, _lock: lock };
+        let r = l.append(genesis)?;
+        Ok((l, r))
+    }
+
+    /// Open an existing ledger for reading and appending. Refuses, naming
+    /// both values, when the recorded head does not match the last entry.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        let l = Self::open_unchecked(dir)?;
+        l.check_head()?;
+        Ok(l)
+    }
+
+    /// Open without checking the head against the entries: for auditing a
+    /// ledger that may be damaged. Never use it to append.
+    pub fn open_for_audit(dir: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_unchecked(dir)
+    }
+
+    fn open_unchecked(dir: &Path) -> Result<Ledger, LedgerError> {
+        if !dir.join(DB_DIR).is_dir() {
+            return Err(LedgerError::NotFound(dir.to_path_buf()));
+        }
+        let lock = lock(dir)?;
+        let (db, t) = open_db(dir)?;
+        let (info, head) = guard("reading the ledger header", || {
+            match t.meta.get(META_FORMAT)? {
+                Some(v) if v.as_ref() == FORMAT_VERSION.to_be_bytes() => {}
+                Some(v) => {
+                    return Err(LedgerError::Corrupt { seq: None, reason: format!("unknown storage format {}", hex::encode(v)) })
+                }
+                None => return Err(LedgerError::NotFound(dir.to_path_buf())),
+            }
+            let info = match t.meta.get(META_LEDGER)? {
+                Some(v) => Some(codec::decode_strict::<LedgerInfo>(&v, "ledger header").map_err(|e| {
+                    LedgerError::Corrupt { seq: None, reason: e.to_string() }
+                })?),
+                None => None,
+            };
+            let head = match t.meta.get(META_HEAD)? {
+                Some(v) => Head::from_bytes(&v)
+                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
+                None => Head { size: 0, hash: EntryHash::ZERO },
+            };
+            Ok((info, head))
+        })?;
+        Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
+    }
+
+    fn check_head(&self) -> Result<(), LedgerError> {
+        if self.info.is_none() || self.head.size == 0 {
+            return Err(LedgerError::Corrupt { seq: Some(0), reason: "ledger has no genesis entry".into() });
+        }
+        let last = self.head.size - 1;
+        let e = self.get(last)?.ok_or_else(|| LedgerError::Corrupt {
+            seq: Some(last),
+            reason: format!("head records {} entries but entry {last} is missing; run `tinledger verify`", self.head.size),
+        })?;
+        let h = e.hash();
+        if h != self.head.hash {
+            return Err(LedgerError::Corrupt {
+                seq: Some(last),
+                reason: format!("head records hash {} but entry {last} hashes to {h}; run `tinledger verify`", self.head.hash),
+            });
+        }
+        if guard("reading entries", || Ok(self.t.entries.get(seq_key(self.head.size))?))?.is_some() {
+            return Err(LedgerError::Corrupt {
+                seq: Some(self.head.size),
+                reason: "entries exist beyond the recorded head; run `tinledger verify`".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn head(&self) -> Head {
+        self.head
+    }
+    /// Facts from the genesis entry.
+    pub fn info(&self) -> Option<&LedgerInfo> {
+        self.info.as_ref()
+    }
+
+    /// The entry at `seq`, decoded strictly.
+    pub fn get(&self, seq: u64) -> Result<Option<Entry>, LedgerError> {
+        guard("reading an entry", || match self.t.entries.get(seq_key(seq))? {
+            None => Ok(None),
+            Some(v) => Entry::from_bytes(&v)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt { seq: Some(seq), reason: e.to_string() }),
+        })
+    }
+
+    /// Entries `from..=to` (clamped to the head), in order.
+    pub fn range(&self, from: u64, to: u64) -> Result<Vec<Entry>, LedgerError> {
+        let mut out = Vec::new();
+        let to = to.min(self.head.size.saturating_sub(1));
+        let mut s = from;
+        while s <= to && s < self.head.size {
+            match self.get(s)? {
+                Some(e) => out.push(e),
+                None => return Err(LedgerError::Corrupt { seq: Some(s), reason: format!("entry {s} is missing") }),
+            }
+            s += 1;
+        }
+        Ok(out)
+    }
+
+    /// Sequence numbers of every entry that names `lot`, in order.
+    pub fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, LedgerError> {
+        guard("reading the lot index", || {
+            let mut out = Vec::new();
+            for kv in self.t.lot_entries.scan_prefix(lot_entry_prefix(lot.as_str())) {
+                let (k, _) = kv?;
+                let tail = k.len().checked_sub(8).and_then(|i| k.get(i..)).and_then(|b| <[u8; 8]>::try_from(b).ok());
+                match tail {
+                    Some(b) => out.push(u64::from_be_bytes(b)),
+                    None => return Err(LedgerError::Corrupt { seq: None, reason: "malformed lot index key".into() }),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every actor, in id order.
+    pub fn actors(&self) -> Result<Vec<ActorState>, LedgerError> {
+        guard("reading actors", || {
+            let mut out = Vec::new();
+            for kv in self.t.actor_state.iter() {
+                let (_, v) = kv?;
+                out.push(
+                    codec::decode_strict(&v, "actor state")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every lot, in id order.
+    pub fn lots(&self) -> Result<Vec<LotState>, LedgerError> {
+        guard("reading lots", || {
+            let mut out = Vec::new();
+            for kv in self.t.lot_state.iter() {
+                let (_, v) = kv?;
+                out.push(
+                    codec::decode_strict(&v, "lot state")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// State reader over the stored indices.
+    pub fn view(&self) -> StoredView<'_> {
+        StoredView { l: self }
+    }
+
+    /// Append one signed event. Validates, writes atomically, makes the
+    /// write durable, and only then returns.
+    pub fn append(&mut self, ev: &SignedEvent) -> Result<Receipt, LedgerError> {
+        let mut r = self.append_all(std::slice::from_ref(ev), false)?;
+        r.pop().ok_or_else(|| LedgerError::Storage("empty append".into()))
+    }
+
+    /// Append several signed events all-or-nothing: every event is checked
+    /// (later ones see the effects of earlier ones) before anything is
+    /// written, then all are written in one transaction and made durable.
+    pub fn append_batch(&mut self, evs: &[SignedEvent]) -> Result<Vec<Receipt>, LedgerError> {
+        self.append_all(evs, true)
+    }
+
+    fn append_all(&mut self, evs: &[SignedEvent], batch: bool) -> Result<Vec<Receipt>, LedgerError> {
+        if evs.is_empty() {
+            return Ok(vec![]);
+        }
+        let stored = StoredView { l: self };
+        let mut over = Overlay::over(&stored);
+        let mut head = self.head;
+        let mut entries: Vec<(u64, Vec<u8>)> = Vec::with_capacity(evs.len());
+        let mut lot_keys: Vec<Vec<u8>> = Vec::new();
+        let mut receipts = Vec::with_capacity(evs.len());
+        for (item, ev) in evs.iter().enumerate() {
+            let seq = head.size;
+            let delta = rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused { item, seq, batch, source })?;
+            let entry = Entry::new(seq, head.hash, ev);
+            let bytes = entry.to_bytes();
+            let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
+            for lot in &delta.touched_lots {
+                lot_keys.push(lot_entry_key(lot.as_str(), seq));
+            }
+            over.absorb(seq, &delta);
+            entries.push((seq, bytes));
+            receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
+            head = Head { size: seq + 1, hash };
+        }
+        let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
+        let actors: Vec<(Vec<u8>, Vec<u8>)> =
+            over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
+        let lots: Vec<(Vec<u8>, Vec<u8>)> =
+            over.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))).collect();
+        let keys: Vec<([u8; 32], Vec<u8>)> = over.keys.iter().map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec())).collect();
+        let events: Vec<([u8; 32], [u8; 8])> = over.events.iter().map(|(id, s)| (*id, seq_key(*s))).collect();
+        drop(over);
+
+        let t = &self.t;
+        let head_bytes = head.to_bytes();
+        let info_bytes = new_info.as_ref().map(codec::encode);
+        guard("appending", || {
+            let res: Result<(), TransactionError<String>> = (
+                &t.meta,
+                &t.entries,
+                &t.lot_entries,
+                &t.lot_state,
+                &t.actor_state,
+                &t.key_actor,
+                &t.event_ids,
+            )
+                .transaction(|(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids)| {
+                    for (seq, bytes) in &entries {
+                        // Append-only: never overwrite an existing entry.
+                        if ent.get(seq_key(*seq))?.is_some() {
+                            return Err(ConflictableTransactionError::Abort(format!("entry {seq} already exists")));
+                        }
+                        ent.insert(&seq_key(*seq), bytes.as_slice())?;
+                    }
+                    for k in &lot_keys {
+                        lot_ent.insert(k.as_slice(), &[] as &[u8])?;
+                    }
+                    for (k, v) in &lots {
+                        lot_st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (k, v) in &actors {
+                        act_st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (k, v) in &keys {
+                        key_act.insert(&k[..], v.as_slice())?;
+                    }
+                    for (k, v) in &events {
+                        ev_ids.insert(&k[..], &v[..])?;
+                    }
+                    if let Some(info) = &info_bytes {
+                        meta.insert(META_LEDGER, info.as_slice())?;
+                    }
+                    meta.insert(META_HEAD, &head_bytes[..])?;
+                    Ok(())
+                });
+            res.map_err(|e| match e {
+                TransactionError::Abort(msg) => LedgerError::Corrupt { seq: None, reason: msg },
+                TransactionError::Storage(e) => e.into(),
+            })
+        })?;
+        self.sync()?;
+        if new_info.is_some() {
+            self.info = new_info;
+        }
+        self.head = head;
+        Ok(receipts)
+    }
+
+    /// Make everything written so far durable: sled's flush, then fsync of
+    /// every file and directory it uses (see the module docs).
+    pub fn sync(&self) -> Result<(), LedgerError> {
+        guard("flushing", || {
+            self.db.flush()?;
+            Ok(())
+        })?;
+        sync_tree(&self.dir.join(DB_DIR))
+    }
+}
+
+/// [`StateView`] over the stored indices.
+pub struct StoredView<'a> {
+    l: &'a Ledger,
+}
+
+fn view_err(e: LedgerError) -> ViewError {
+    ViewError(e.to_string())
+}
+
+impl StoredView<'_> {
+    fn read<T: bincode::Decode<()> + bincode::Encode>(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, ViewError> {
+        let v = guard("reading an index", || Ok(tree.get(key)?)).map_err(view_err)?;
+        match v {
+            None => Ok(None),
+            Some(v) => codec::decode_strict(&v, what).map(Some).map_err(|e| ViewError(e.to_string())),
+        }
+    }
+}
+
+impl StateView for StoredView<'_> {
+    fn ledger(&self) -> Option<LedgerInfo> {
+        self.l.info.clone()
+    }
+    fn actor(&self, id: &ActorId) -> Result<Option<ActorState>, ViewError> {
+        self.read(&self.l.t.actor_state, id.as_str().as_bytes(), "actor state")
+    }
+    fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError> {
+        self.read(&self.l.t.lot_state, id.as_str().as_bytes(), "lot state")
+    }
+    fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
+        let v = guard("reading the key index", || Ok(self.l.t.key_actor.get(key.0)?)).map_err(view_err)?;
+        match v {
+            None => Ok(None),
+            Some(v) => {
+                let s = std::str::from_utf8(&v).map_err(|_| ViewError("malformed key index".into()))?;
+                ActorId::new(s).map(Some).map_err(ViewError)
+            }
+        }
+    }
+    fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
+        let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(id)?)).map_err(view_err)?;
+        match v {
+            None => Ok(None),
+            Some(v) => {
+                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| ViewError("malformed event index".into()))?;
+                Ok(Some(u64::from_be_bytes(b)))
+            }
+        }
+    }
+}
