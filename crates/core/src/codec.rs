@@ -59,7 +59,10 @@ pub fn try_encode<T: Encode>(value: &T, what: &'static str) -> Result<Vec<u8>, C
 }
 
 /// Decode exactly `bytes` into a value: no trailing bytes, canonical form only.
-pub fn decode_strict<T: Decode<()> + Encode>(bytes: &[u8], what: &'static str) -> Result<T, CodecError> {
+pub fn decode_strict<T: Decode<()> + Encode>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, CodecError> {
     if bytes.len() > MAX_ENCODED_LEN {
         return Err(CodecError::TooLarge {
             what,

@@ -41,7 +41,8 @@ impl std::str::FromStr for EntryHash {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("hash {s:?} is not 64 hex digits"))?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|_| format!("hash {s:?} is not 64 hex digits"))?;
         Ok(EntryHash(out))
     }
 }
@@ -59,7 +60,13 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(seq: u64, prev: EntryHash, signed: &SignedEvent) -> Entry {
-        Entry { version: ENTRY_VERSION, seq, prev: prev.0, event: signed.bytes().to_vec(), signature: *signed.signature() }
+        Entry {
+            version: ENTRY_VERSION,
+            seq,
+            prev: prev.0,
+            event: signed.bytes().to_vec(),
+            signature: *signed.signature(),
+        }
     }
 
     /// Canonical entry bytes (docs/formats.md, "Entry").
@@ -71,7 +78,10 @@ impl Entry {
     pub fn from_bytes(bytes: &[u8]) -> Result<Entry, CodecError> {
         let e: Entry = codec::decode_strict(bytes, "entry")?;
         if e.version != ENTRY_VERSION {
-            return Err(CodecError::Malformed { what: "entry", reason: format!("unknown entry version {}", e.version) });
+            return Err(CodecError::Malformed {
+                what: "entry",
+                reason: format!("unknown entry version {}", e.version),
+            });
         }
         Ok(e)
     }

@@ -14,7 +14,9 @@ pub fn check_id(kind: &'static str, s: &str) -> Result<(), String> {
         return Err(format!("{kind} id is empty"));
     }
     if s.len() > MAX_ID_LEN {
-        return Err(format!("{kind} id {s:?} is longer than {MAX_ID_LEN} characters"));
+        return Err(format!(
+            "{kind} id {s:?} is longer than {MAX_ID_LEN} characters"
+        ));
     }
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -32,7 +34,19 @@ pub fn check_id(kind: &'static str, s: &str) -> Result<(), String> {
 macro_rules! string_id {
     ($name:ident, $kind:literal) => {
         #[doc = concat!("A validated ", $kind, " id.")]
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize)]
+        #[derive(
+            Clone,
+            Debug,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            Encode,
+            Decode,
+            Serialize,
+            Deserialize,
+        )]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 

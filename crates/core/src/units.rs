@@ -37,10 +37,15 @@ impl Timestamp {
 impl std::str::FromStr for Timestamp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-            .map_err(|_| format!("time {s:?} is not RFC 3339 (for example 2026-03-02T07:30:00Z)"))?;
+        let t =
+            time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                format!("time {s:?} is not RFC 3339 (for example 2026-03-02T07:30:00Z)")
+            })?;
         if t.nanosecond() != 0 {
-            return Err(format!("time {s:?} has fractions of a second; use whole seconds"));
+            return Err(format!(
+                "time {s:?} has fractions of a second; use whole seconds"
+            ));
         }
         let ts = Timestamp(t.unix_timestamp());
         ts.check()?;
@@ -112,10 +117,16 @@ pub struct GeoPoint {
 impl GeoPoint {
     pub fn check(&self) -> Result<(), String> {
         if !(-90_000_000..=90_000_000).contains(&self.lat_micro) {
-            return Err(format!("latitude {} is outside -90..90", format_micro(self.lat_micro)));
+            return Err(format!(
+                "latitude {} is outside -90..90",
+                format_micro(self.lat_micro)
+            ));
         }
         if !(-180_000_000..=180_000_000).contains(&self.lon_micro) {
-            return Err(format!("longitude {} is outside -180..180", format_micro(self.lon_micro)));
+            return Err(format!(
+                "longitude {} is outside -180..180",
+                format_micro(self.lon_micro)
+            ));
         }
         Ok(())
     }
@@ -134,7 +145,11 @@ impl fmt::Display for GeoPoint {
 impl std::str::FromStr for GeoPoint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let err = || format!("location {s:?} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)");
+        let err = || {
+            format!(
+                "location {s:?} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)"
+            )
+        };
         let (a, b) = s.split_once(',').ok_or_else(err)?;
         let lat = parse_decimal(a, 6).ok_or_else(err)?;
         let lon = parse_decimal(b, 6).ok_or_else(err)?;
@@ -284,7 +299,10 @@ impl Material {
     }
     /// Products of a manufacturer.
     pub fn is_product(&self) -> bool {
-        matches!(self, Material::Solder | Material::Tinplate | Material::Component)
+        matches!(
+            self,
+            Material::Solder | Material::Tinplate | Material::Component
+        )
     }
 }
 
@@ -312,7 +330,9 @@ pub fn check_country(field: &'static str, s: &str) -> Result<(), String> {
     if s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(format!("{field} {s:?} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)"))
+        Err(format!(
+            "{field} {s:?} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)"
+        ))
     }
 }
 

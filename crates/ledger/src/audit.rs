@@ -56,9 +56,14 @@ impl Ledger {
         let mut count: u64 = 0;
         let mut prev = EntryHash::ZERO;
         let mut lot_index: BTreeSet<Vec<u8>> = BTreeSet::new();
-        let fault = match guard("auditing", || Ok(self.replay(&mut st, &mut count, &mut prev, &mut lot_index, opts))) {
+        let fault = match guard("auditing", || {
+            Ok(self.replay(&mut st, &mut count, &mut prev, &mut lot_index, opts))
+        }) {
             Ok(f) => f,
-            Err(e) => Some(Fault { seq: Some(count), reason: e.to_string() }),
+            Err(e) => Some(Fault {
+                seq: Some(count),
+                reason: e.to_string(),
+            }),
         };
         AuditReport {
             ok: fault.is_none(),
@@ -80,7 +85,12 @@ impl Ledger {
         lot_index: &mut BTreeSet<Vec<u8>>,
         opts: &AuditOptions,
     ) -> Option<Fault> {
-        let fault = |seq: u64, reason: String| Some(Fault { seq: Some(seq), reason });
+        let fault = |seq: u64, reason: String| {
+            Some(Fault {
+                seq: Some(seq),
+                reason,
+            })
+        };
         for kv in self.t.entries.iter() {
             let seq = *count;
             let (k, v) = match kv {
@@ -92,19 +102,33 @@ impl Ledger {
                 Err(_) => return fault(seq, format!("malformed entry key {}", hex::encode(&k))),
             };
             if key_seq != seq {
-                return fault(seq, format!("entry {seq} is missing (the next stored entry is {key_seq})"));
+                return fault(
+                    seq,
+                    format!("entry {seq} is missing (the next stored entry is {key_seq})"),
+                );
             }
             let entry = match Entry::from_bytes(&v) {
                 Ok(e) => e,
                 Err(e) => return fault(seq, format!("entry bytes are damaged: {e}")),
             };
             if entry.seq != seq {
-                return fault(seq, format!("entry stored at seq {seq} says it is seq {} (entries moved or swapped)", entry.seq));
+                return fault(
+                    seq,
+                    format!(
+                        "entry stored at seq {seq} says it is seq {} (entries moved or swapped)",
+                        entry.seq
+                    ),
+                );
             }
             if entry.prev_hash() != *prev {
                 return fault(
                     seq,
-                    format!("hash link broken: prev is {} but entry {} hashes to {}", entry.prev_hash(), seq.wrapping_sub(1), prev),
+                    format!(
+                        "hash link broken: prev is {} but entry {} hashes to {}",
+                        entry.prev_hash(),
+                        seq.wrapping_sub(1),
+                        prev
+                    ),
                 );
             }
             let signed = match entry.signed_event() {
@@ -135,10 +159,18 @@ impl Ledger {
                     return fault(n, format!("chain ends at {n} entries but the ledger head records {size} (hash {hash}): entries from seq {n} on are missing"));
                 }
                 if size < n {
-                    return fault(size, format!("ledger head records {size} entries but {n} are stored"));
+                    return fault(
+                        size,
+                        format!("ledger head records {size} entries but {n} are stored"),
+                    );
                 }
                 if hash != prev.to_hex() {
-                    return fault(n.saturating_sub(1), format!("ledger head records hash {hash} but the last entry hashes to {prev}"));
+                    return fault(
+                        n.saturating_sub(1),
+                        format!(
+                            "ledger head records hash {hash} but the last entry hashes to {prev}"
+                        ),
+                    );
                 }
             }
             Ok(_) => return fault(n, "ledger head record is missing or malformed".into()),
@@ -152,7 +184,15 @@ impl Ledger {
             }
             match self.get(seq) {
                 Ok(Some(e)) if e.hash() == want => {}
-                Ok(Some(e)) => return fault(seq, format!("entry {seq} hashes to {} but the saved head says {want}", e.hash())),
+                Ok(Some(e)) => {
+                    return fault(
+                        seq,
+                        format!(
+                            "entry {seq} hashes to {} but the saved head says {want}",
+                            e.hash()
+                        ),
+                    )
+                }
                 _ => return fault(seq, format!("entry {seq} of the saved head cannot be read")),
             }
         }
@@ -173,16 +213,30 @@ impl Ledger {
     }
 
     fn check_indices(&self, st: &Overlay<'static>, lot_index: &BTreeSet<Vec<u8>>) -> Option<Fault> {
-        let idx = |seq: u64, what: &str| Some(Fault { seq: Some(seq), reason: format!("{what} (run `tinledger reindex` to rebuild indices from the entries)") });
+        let idx = |seq: u64, what: &str| {
+            Some(Fault {
+                seq: Some(seq),
+                reason: format!(
+                    "{what} (run `tinledger reindex` to rebuild indices from the entries)"
+                ),
+            })
+        };
         let mut n = 0usize;
         for kv in self.t.actor_state.iter() {
             n += 1;
-            let Ok((k, v)) = kv else { return idx(0, "actor index unreadable") };
+            let Ok((k, v)) = kv else {
+                return idx(0, "actor index unreadable");
+            };
             let id = String::from_utf8_lossy(&k).to_string();
             let stored: Option<ActorState> = codec::decode_strict(&v, "actor state").ok();
-            let want = tinledger_core::ActorId::new(id.clone()).ok().and_then(|i| st.actors.get(&i));
+            let want = tinledger_core::ActorId::new(id.clone())
+                .ok()
+                .and_then(|i| st.actors.get(&i));
             if stored.as_ref() != want {
-                return idx(want.map_or(0, |a| a.last_seq), &format!("actor index for {id} disagrees with the chain"));
+                return idx(
+                    want.map_or(0, |a| a.last_seq),
+                    &format!("actor index for {id} disagrees with the chain"),
+                );
             }
         }
         if n != st.actors.len() {
@@ -191,25 +245,40 @@ impl Ledger {
         n = 0;
         for kv in self.t.lot_state.iter() {
             n += 1;
-            let Ok((k, v)) = kv else { return idx(0, "lot index unreadable") };
+            let Ok((k, v)) = kv else {
+                return idx(0, "lot index unreadable");
+            };
             let id = String::from_utf8_lossy(&k).to_string();
             let stored: Option<LotState> = codec::decode_strict(&v, "lot state").ok();
-            let want = tinledger_core::LotId::new(id.clone()).ok().and_then(|i| st.lots.get(&i));
+            let want = tinledger_core::LotId::new(id.clone())
+                .ok()
+                .and_then(|i| st.lots.get(&i));
             if stored.as_ref() != want {
-                return idx(want.map_or(0, |l| l.last_seq), &format!("lot index for {id} disagrees with the chain"));
+                return idx(
+                    want.map_or(0, |l| l.last_seq),
+                    &format!("lot index for {id} disagrees with the chain"),
+                );
             }
         }
         if n != st.lots.len() {
             return idx(0, "lot index is missing lots");
         }
-        let stored_lot_index: Result<BTreeSet<Vec<u8>>, _> = self.t.lot_entries.iter().keys().map(|k| k.map(|k| k.to_vec())).collect();
+        let stored_lot_index: Result<BTreeSet<Vec<u8>>, _> = self
+            .t
+            .lot_entries
+            .iter()
+            .keys()
+            .map(|k| k.map(|k| k.to_vec()))
+            .collect();
         if stored_lot_index.ok().as_ref() != Some(lot_index) {
             return idx(0, "lot history index disagrees with the chain");
         }
         let mut n = 0usize;
         for kv in self.t.key_actor.iter() {
             n += 1;
-            let Ok((k, v)) = kv else { return idx(0, "key index unreadable") };
+            let Ok((k, v)) = kv else {
+                return idx(0, "key index unreadable");
+            };
             let ok = <[u8; 32]>::try_from(k.as_ref())
                 .ok()
                 .and_then(|k| st.keys.get(&tinledger_core::event::PublicKey(k)))
@@ -224,7 +293,9 @@ impl Ledger {
         let mut n = 0usize;
         for kv in self.t.event_ids.iter() {
             n += 1;
-            let Ok((k, v)) = kv else { return idx(0, "event index unreadable") };
+            let Ok((k, v)) = kv else {
+                return idx(0, "event index unreadable");
+            };
             let ok = <[u8; 32]>::try_from(k.as_ref())
                 .ok()
                 .and_then(|k| st.events.get(&k))

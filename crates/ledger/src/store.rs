@@ -21,7 +21,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use tinledger_core::codec;
 use tinledger_core::event::PublicKey;
-use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
+use tinledger_core::rules::{
+    self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError,
+};
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
 /// Number of entries and hash of the last one (zero hash when empty).
@@ -78,7 +80,10 @@ pub struct Ledger {
 
 /// Run storage-engine code, turning a panic inside it into an error: sled
 /// 0.34 can panic on damaged files, and a damaged file must never crash us.
-pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+pub(crate) fn guard<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -87,7 +92,10 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -
                 .map(String::as_str)
                 .or_else(|| p.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown failure");
-            Err(LedgerError::Corrupt { seq: None, reason: format!("storage engine failed while {what}: {msg}") })
+            Err(LedgerError::Corrupt {
+                seq: None,
+                reason: format!("storage engine failed while {what}: {msg}"),
+            })
         }
     }
 }
@@ -103,7 +111,10 @@ fn lock(dir: &Path) -> Result<File, LedgerError> {
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(format!("cannot lock {}", path.display()), e)),
+        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(
+            format!("cannot lock {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -129,11 +140,14 @@ fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
 
 /// fsync every file and directory below `path`, then `path` itself.
 fn sync_tree(path: &Path) -> Result<(), LedgerError> {
-    let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
+    let rd = std::fs::read_dir(path)
+        .map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
     for ent in rd {
         let ent = ent.map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
         let p = ent.path();
-        let ft = ent.file_type().map_err(|e| LedgerError::io(format!("cannot stat {}", p.display()), e))?;
+        let ft = ent
+            .file_type()
+            .map_err(|e| LedgerError::io(format!("cannot stat {}", p.display()), e))?;
         if ft.is_dir() {
             sync_tree(&p)?;
         } else if ft.is_file() {
@@ -156,9 +170,18 @@ impl Ledger {
         }
         // Check the genesis before touching the disk.
         let empty = Overlay::empty();
-        rules::apply(&empty, 0, genesis).map_err(|source| LedgerError::Refused { item: 0, seq: 0, batch: false, source })?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
+        rules::apply(&empty, 0, genesis).map_err(|source| LedgerError::Refused {
+            item: 0,
+            seq: 0,
+            batch: false,
+            source,
+        })?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            LedgerError::io(
+                format!("cannot create ledger directory {}", dir.display()),
+                e,
+            )
+        })?;
         let lock = lock(dir)?;
         if dir.join(DB_DIR).exists() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
@@ -168,7 +191,17 @@ impl Ledger {
             t.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
             Ok(())
         })?;
-        let mut l = Ledger { dir: dir.to_path_buf(), db, t, info: None, head: Head { size: 0, hash: EntryHash::ZERO }, _lock: lock };
+        let mut l = Ledger {
+            dir: dir.to_path_buf(),
+            db,
+            t,
+            info: None,
+            head: Head {
+                size: 0,
+                hash: EntryHash::ZERO,
+            },
+            _lock: lock,
+        };
         let r = l.append(genesis)?;
         Ok((l, r))
     }
@@ -197,43 +230,76 @@ impl Ledger {
             match t.meta.get(META_FORMAT)? {
                 Some(v) if v.as_ref() == FORMAT_VERSION.to_be_bytes() => {}
                 Some(v) => {
-                    return Err(LedgerError::Corrupt { seq: None, reason: format!("unknown storage format {}", hex::encode(v)) })
+                    return Err(LedgerError::Corrupt {
+                        seq: None,
+                        reason: format!("unknown storage format {}", hex::encode(v)),
+                    })
                 }
                 None => return Err(LedgerError::NotFound(dir.to_path_buf())),
             }
             let info = match t.meta.get(META_LEDGER)? {
-                Some(v) => Some(codec::decode_strict::<LedgerInfo>(&v, "ledger header").map_err(|e| {
-                    LedgerError::Corrupt { seq: None, reason: e.to_string() }
-                })?),
+                Some(v) => Some(
+                    codec::decode_strict::<LedgerInfo>(&v, "ledger header").map_err(|e| {
+                        LedgerError::Corrupt {
+                            seq: None,
+                            reason: e.to_string(),
+                        }
+                    })?,
+                ),
                 None => None,
             };
             let head = match t.meta.get(META_HEAD)? {
-                Some(v) => Head::from_bytes(&v)
-                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
-                None => Head { size: 0, hash: EntryHash::ZERO },
+                Some(v) => Head::from_bytes(&v).ok_or_else(|| LedgerError::Corrupt {
+                    seq: None,
+                    reason: "malformed head record".into(),
+                })?,
+                None => Head {
+                    size: 0,
+                    hash: EntryHash::ZERO,
+                },
             };
             Ok((info, head))
         })?;
-        Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            db,
+            t,
+            info,
+            head,
+            _lock: lock,
+        })
     }
 
     fn check_head(&self) -> Result<(), LedgerError> {
         if self.info.is_none() || self.head.size == 0 {
-            return Err(LedgerError::Corrupt { seq: Some(0), reason: "ledger has no genesis entry".into() });
+            return Err(LedgerError::Corrupt {
+                seq: Some(0),
+                reason: "ledger has no genesis entry".into(),
+            });
         }
         let last = self.head.size - 1;
         let e = self.get(last)?.ok_or_else(|| LedgerError::Corrupt {
             seq: Some(last),
-            reason: format!("head records {} entries but entry {last} is missing; run `tinledger verify`", self.head.size),
+            reason: format!(
+                "head records {} entries but entry {last} is missing; run `tinledger verify`",
+                self.head.size
+            ),
         })?;
         let h = e.hash();
         if h != self.head.hash {
             return Err(LedgerError::Corrupt {
                 seq: Some(last),
-                reason: format!("head records hash {} but entry {last} hashes to {h}; run `tinledger verify`", self.head.hash),
+                reason: format!(
+                    "head records hash {} but entry {last} hashes to {h}; run `tinledger verify`",
+                    self.head.hash
+                ),
             });
         }
-        if guard("reading entries", || Ok(self.t.entries.get(seq_key(self.head.size))?))?.is_some() {
+        if guard("reading entries", || {
+            Ok(self.t.entries.get(seq_key(self.head.size))?)
+        })?
+        .is_some()
+        {
             return Err(LedgerError::Corrupt {
                 seq: Some(self.head.size),
                 reason: "entries exist beyond the recorded head; run `tinledger verify`".into(),
@@ -255,11 +321,16 @@ impl Ledger {
 
     /// The entry at `seq`, decoded strictly.
     pub fn get(&self, seq: u64) -> Result<Option<Entry>, LedgerError> {
-        guard("reading an entry", || match self.t.entries.get(seq_key(seq))? {
-            None => Ok(None),
-            Some(v) => Entry::from_bytes(&v)
-                .map(Some)
-                .map_err(|e| LedgerError::Corrupt { seq: Some(seq), reason: e.to_string() }),
+        guard("reading an entry", || {
+            match self.t.entries.get(seq_key(seq))? {
+                None => Ok(None),
+                Some(v) => Entry::from_bytes(&v)
+                    .map(Some)
+                    .map_err(|e| LedgerError::Corrupt {
+                        seq: Some(seq),
+                        reason: e.to_string(),
+                    }),
+            }
         })
     }
 
@@ -271,7 +342,12 @@ impl Ledger {
         while s <= to && s < self.head.size {
             match self.get(s)? {
                 Some(e) => out.push(e),
-                None => return Err(LedgerError::Corrupt { seq: Some(s), reason: format!("entry {s} is missing") }),
+                None => {
+                    return Err(LedgerError::Corrupt {
+                        seq: Some(s),
+                        reason: format!("entry {s} is missing"),
+                    })
+                }
             }
             s += 1;
         }
@@ -282,12 +358,25 @@ impl Ledger {
     pub fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, LedgerError> {
         guard("reading the lot index", || {
             let mut out = Vec::new();
-            for kv in self.t.lot_entries.scan_prefix(lot_entry_prefix(lot.as_str())) {
+            for kv in self
+                .t
+                .lot_entries
+                .scan_prefix(lot_entry_prefix(lot.as_str()))
+            {
                 let (k, _) = kv?;
-                let tail = k.len().checked_sub(8).and_then(|i| k.get(i..)).and_then(|b| <[u8; 8]>::try_from(b).ok());
+                let tail = k
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|i| k.get(i..))
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok());
                 match tail {
                     Some(b) => out.push(u64::from_be_bytes(b)),
-                    None => return Err(LedgerError::Corrupt { seq: None, reason: "malformed lot index key".into() }),
+                    None => {
+                        return Err(LedgerError::Corrupt {
+                            seq: None,
+                            reason: "malformed lot index key".into(),
+                        })
+                    }
                 }
             }
             Ok(out)
@@ -300,10 +389,12 @@ impl Ledger {
             let mut out = Vec::new();
             for kv in self.t.actor_state.iter() {
                 let (_, v) = kv?;
-                out.push(
-                    codec::decode_strict(&v, "actor state")
-                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
-                );
+                out.push(codec::decode_strict(&v, "actor state").map_err(|e| {
+                    LedgerError::Corrupt {
+                        seq: None,
+                        reason: e.to_string(),
+                    }
+                })?);
             }
             Ok(out)
         })
@@ -315,10 +406,12 @@ impl Ledger {
             let mut out = Vec::new();
             for kv in self.t.lot_state.iter() {
                 let (_, v) = kv?;
-                out.push(
-                    codec::decode_strict(&v, "lot state")
-                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
-                );
+                out.push(codec::decode_strict(&v, "lot state").map_err(|e| {
+                    LedgerError::Corrupt {
+                        seq: None,
+                        reason: e.to_string(),
+                    }
+                })?);
             }
             Ok(out)
         })
@@ -333,7 +426,8 @@ impl Ledger {
     /// write durable, and only then returns.
     pub fn append(&mut self, ev: &SignedEvent) -> Result<Receipt, LedgerError> {
         let mut r = self.append_all(std::slice::from_ref(ev), false)?;
-        r.pop().ok_or_else(|| LedgerError::Storage("empty append".into()))
+        r.pop()
+            .ok_or_else(|| LedgerError::Storage("empty append".into()))
     }
 
     /// Append several signed events all-or-nothing: every event is checked
@@ -343,7 +437,11 @@ impl Ledger {
         self.append_all(evs, true)
     }
 
-    fn append_all(&mut self, evs: &[SignedEvent], batch: bool) -> Result<Vec<Receipt>, LedgerError> {
+    fn append_all(
+        &mut self,
+        evs: &[SignedEvent],
+        batch: bool,
+    ) -> Result<Vec<Receipt>, LedgerError> {
         if evs.is_empty() {
             return Ok(vec![]);
         }
@@ -355,7 +453,12 @@ impl Ledger {
         let mut receipts = Vec::with_capacity(evs.len());
         for (item, ev) in evs.iter().enumerate() {
             let seq = head.size;
-            let delta = rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused { item, seq, batch, source })?;
+            let delta = rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused {
+                item,
+                seq,
+                batch,
+                source,
+            })?;
             let entry = Entry::new(seq, head.hash, ev);
             let bytes = entry.to_bytes();
             let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
@@ -364,16 +467,41 @@ impl Ledger {
             }
             over.absorb(seq, &delta);
             entries.push((seq, bytes));
-            receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
-            head = Head { size: seq + 1, hash };
+            receipts.push(Receipt {
+                seq,
+                hash,
+                flags: delta.flags.clone(),
+            });
+            head = Head {
+                size: seq + 1,
+                hash,
+            };
         }
-        let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
-        let actors: Vec<(Vec<u8>, Vec<u8>)> =
-            over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
-        let lots: Vec<(Vec<u8>, Vec<u8>)> =
-            over.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))).collect();
-        let keys: Vec<([u8; 32], Vec<u8>)> = over.keys.iter().map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec())).collect();
-        let events: Vec<([u8; 32], [u8; 8])> = over.events.iter().map(|(id, s)| (*id, seq_key(*s))).collect();
+        let new_info = if self.info.is_none() {
+            over.ledger.clone()
+        } else {
+            None
+        };
+        let actors: Vec<(Vec<u8>, Vec<u8>)> = over
+            .actors
+            .values()
+            .map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a)))
+            .collect();
+        let lots: Vec<(Vec<u8>, Vec<u8>)> = over
+            .lots
+            .values()
+            .map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l)))
+            .collect();
+        let keys: Vec<([u8; 32], Vec<u8>)> = over
+            .keys
+            .iter()
+            .map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec()))
+            .collect();
+        let events: Vec<([u8; 32], [u8; 8])> = over
+            .events
+            .iter()
+            .map(|(id, s)| (*id, seq_key(*s)))
+            .collect();
         drop(over);
 
         let t = &self.t;
@@ -389,37 +517,44 @@ impl Ledger {
                 &t.key_actor,
                 &t.event_ids,
             )
-                .transaction(|(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids)| {
-                    for (seq, bytes) in &entries {
-                        // Append-only: never overwrite an existing entry.
-                        if ent.get(seq_key(*seq))?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(format!("entry {seq} already exists")));
+                .transaction(
+                    |(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids)| {
+                        for (seq, bytes) in &entries {
+                            // Append-only: never overwrite an existing entry.
+                            if ent.get(seq_key(*seq))?.is_some() {
+                                return Err(ConflictableTransactionError::Abort(format!(
+                                    "entry {seq} already exists"
+                                )));
+                            }
+                            ent.insert(&seq_key(*seq), bytes.as_slice())?;
                         }
-                        ent.insert(&seq_key(*seq), bytes.as_slice())?;
-                    }
-                    for k in &lot_keys {
-                        lot_ent.insert(k.as_slice(), &[] as &[u8])?;
-                    }
-                    for (k, v) in &lots {
-                        lot_st.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    for (k, v) in &actors {
-                        act_st.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    for (k, v) in &keys {
-                        key_act.insert(&k[..], v.as_slice())?;
-                    }
-                    for (k, v) in &events {
-                        ev_ids.insert(&k[..], &v[..])?;
-                    }
-                    if let Some(info) = &info_bytes {
-                        meta.insert(META_LEDGER, info.as_slice())?;
-                    }
-                    meta.insert(META_HEAD, &head_bytes[..])?;
-                    Ok(())
-                });
+                        for k in &lot_keys {
+                            lot_ent.insert(k.as_slice(), &[] as &[u8])?;
+                        }
+                        for (k, v) in &lots {
+                            lot_st.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        for (k, v) in &actors {
+                            act_st.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        for (k, v) in &keys {
+                            key_act.insert(&k[..], v.as_slice())?;
+                        }
+                        for (k, v) in &events {
+                            ev_ids.insert(&k[..], &v[..])?;
+                        }
+                        if let Some(info) = &info_bytes {
+                            meta.insert(META_LEDGER, info.as_slice())?;
+                        }
+                        meta.insert(META_HEAD, &head_bytes[..])?;
+                        Ok(())
+                    },
+                );
             res.map_err(|e| match e {
-                TransactionError::Abort(msg) => LedgerError::Corrupt { seq: None, reason: msg },
+                TransactionError::Abort(msg) => LedgerError::Corrupt {
+                    seq: None,
+                    reason: msg,
+                },
                 TransactionError::Storage(e) => e.into(),
             })
         })?;
@@ -461,7 +596,9 @@ impl StoredView<'_> {
         let v = guard("reading an index", || Ok(tree.get(key)?)).map_err(view_err)?;
         match v {
             None => Ok(None),
-            Some(v) => codec::decode_strict(&v, what).map(Some).map_err(|e| ViewError(e.to_string())),
+            Some(v) => codec::decode_strict(&v, what)
+                .map(Some)
+                .map_err(|e| ViewError(e.to_string())),
         }
     }
 }
@@ -477,21 +614,31 @@ impl StateView for StoredView<'_> {
         self.read(&self.l.t.lot_state, id.as_str().as_bytes(), "lot state")
     }
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
-        let v = guard("reading the key index", || Ok(self.l.t.key_actor.get(key.0)?)).map_err(view_err)?;
+        let v = guard("reading the key index", || {
+            Ok(self.l.t.key_actor.get(key.0)?)
+        })
+        .map_err(view_err)?;
         match v {
             None => Ok(None),
             Some(v) => {
-                let s = std::str::from_utf8(&v).map_err(|_| ViewError("malformed key index".into()))?;
+                let s =
+                    std::str::from_utf8(&v).map_err(|_| ViewError("malformed key index".into()))?;
                 ActorId::new(s).map(Some).map_err(ViewError)
             }
         }
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
-        let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(id)?)).map_err(view_err)?;
+        let v = guard("reading the event index", || {
+            Ok(self.l.t.event_ids.get(id)?)
+        })
+        .map_err(view_err)?;
         match v {
             None => Ok(None),
             Some(v) => {
-                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| ViewError("malformed event index".into()))?;
+                let b: [u8; 8] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| ViewError("malformed event index".into()))?;
                 Ok(Some(u64::from_be_bytes(b)))
             }
         }

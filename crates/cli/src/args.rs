@@ -1,0 +1,409 @@
+//! What was typed: clap definitions only. `resolve.rs` turns these into
+//! events, keys and opened ledgers.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tinledger",
+    version,
+    about = "Signed, hash-chained custody ledger for tin from Bangka Belitung",
+    long_about = "tinledger records Ed25519-signed custody events for tin, from the mine through collectors \
+and the smelter to manufacturers and exporters, in an append-only hash-chained ledger, and verifies it.\n\n\
+Exit codes: 0 success; 1 a check said no (event refused, verification failed); 2 usage or I/O error.",
+    after_help = "Start here:  tinledger demo --dir demo   then   tinledger --ledger demo/ledger verify"
+)]
+pub struct Cli {
+    /// Ledger directory.
+    #[arg(
+        long,
+        global = true,
+        env = "TINLEDGER_LEDGER",
+        default_value = "./tinledger-data",
+        value_name = "DIR"
+    )]
+    pub ledger: PathBuf,
+    /// Print machine-readable JSON (documented in docs/cli.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an Ed25519 key: PKCS#8 PEM, mode 0600, never overwrites.
+    #[command(after_help = "Example:\n  tinledger keygen --out smelter.pem")]
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Create a new ledger, signed by its authority.
+    #[command(
+        after_help = "Example:\n  tinledger --ledger ./ledger init --authority-key authority.pem \\\n    --authority-id AUTH-BABEL --authority-name 'Dinas ESDM Babel' --name 'Bangka Belitung tin'"
+    )]
+    Init(InitArgs),
+    /// Register, suspend, reinstate, revoke actors or rotate their keys (authority only).
+    #[command(subcommand)]
+    Actor(ActorCmd),
+    /// Build, sign, check and append one event.
+    #[command(
+        after_help = "Example:\n  tinledger record extract --key mine.pem --lot ORE-001 --material ore \\\n    --mass 1250kg --grade 68% --licence 'IUP-OP 540/12/2021' --location=-2.49,106.41"
+    )]
+    Record {
+        #[command(subcommand)]
+        kind: Kind,
+    },
+    /// Sign an event without the ledger (needs the ledger id); append it later with `submit`.
+    #[command(
+        after_help = "Example:\n  tinledger sign smelt --key smelter.pem --as SMELTER-MUNTOK --ledger-id 0f1e... \\\n    --input CONC-07:800kg --output INGOT-2026-0042:ingot:540kg:99.9% --out smelt.json"
+    )]
+    Sign {
+        #[command(subcommand)]
+        kind: Kind,
+    },
+    /// Append pre-signed events (files from `sign`), all or nothing.
+    #[command(after_help = "Example:\n  tinledger submit smelt.json dispatch.json")]
+    Submit {
+        /// Signed event files (one JSON object, or JSON Lines).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Show one entry.
+    #[command(after_help = "Example:\n  tinledger show 12 --json")]
+    Show {
+        /// Sequence number.
+        seq: u64,
+    },
+    /// List entries.
+    #[command(after_help = "Example:\n  tinledger log --from 10 --to 20")]
+    Log {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// A lot's current state and history.
+    #[command(after_help = "Example:\n  tinledger lot INGOT-2026-0042")]
+    Lot {
+        /// Lot id.
+        id: String,
+    },
+    /// Replay the whole chain from genesis and check every entry.
+    #[command(
+        after_help = "Example:\n  tinledger verify --expect-head 41:9c1f...   (a head saved from an earlier audit)"
+    )]
+    Verify {
+        /// A head saved earlier, `SEQ:HASH`: the chain must still contain that entry.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
+    /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
+    #[command(
+        after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify"
+    )]
+    Demo {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The authority's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub authority_key: PathBuf,
+    /// The authority's actor id.
+    #[arg(long, default_value = "AUTHORITY")]
+    pub authority_id: String,
+    /// The authority's display name.
+    #[arg(long, default_value = "Ledger authority")]
+    pub authority_name: String,
+    /// The ledger's name.
+    #[arg(long, default_value = "tinledger")]
+    pub name: String,
+    /// Ledger id (32 hex digits); random by default.
+    #[arg(long, value_name = "HEX")]
+    pub ledger_id: Option<String>,
+    /// Genesis time (RFC 3339); now by default.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// Who signs, when, and (for `sign`) where the result goes.
+#[derive(Args, Debug, Clone)]
+pub struct Signing {
+    /// The signer's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Signer's actor id; `record` looks it up from the key when omitted.
+    #[arg(long = "as", value_name = "ACTOR")]
+    pub signer: Option<String>,
+    /// Event time (RFC 3339, e.g. 2026-03-02T07:30:00Z); now by default.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Free-text note (up to 1024 bytes).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// `sign` only: the ledger id the event is for.
+    #[arg(long, value_name = "HEX")]
+    pub ledger_id: Option<String>,
+    /// `sign` only: where to write the signed event.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ActorCmd {
+    /// Register an actor.
+    #[command(
+        after_help = "Example:\n  tinledger actor register --key authority.pem --id SMELTER-MUNTOK --name 'PT Muntok Smelter' \\\n    --role smelter --public-key smelter.pub.pem --rmi-cid CID001482 --country ID --location=-2.0617,105.1586"
+    )]
+    Register(RegisterArgs),
+    /// Suspend an actor: its key signs nothing until reinstated.
+    #[command(
+        after_help = "Example:\n  tinledger actor suspend --key authority.pem --id MINE-JEBUS --reason 'licence under review'"
+    )]
+    Suspend(SuspendArgs),
+    /// Lift a suspension.
+    #[command(
+        after_help = "Example:\n  tinledger actor reinstate --key authority.pem --id MINE-JEBUS"
+    )]
+    Reinstate(ActorOnly),
+    /// Revoke an actor for good, optionally marking its key compromised since a seq.
+    #[command(
+        after_help = "Example:\n  tinledger actor revoke --key authority.pem --id COLLECTOR-X --reason 'key stolen' --compromised-since 30"
+    )]
+    Revoke(RevokeArgs),
+    /// Replace an actor's key, optionally marking the old one compromised since a seq.
+    #[command(
+        after_help = "Example:\n  tinledger actor rotate --key authority.pem --id SMELTER-MUNTOK --public-key new.pub.pem"
+    )]
+    Rotate(RotateArgs),
+    /// List registered actors.
+    #[command(after_help = "Example:\n  tinledger actor list --json")]
+    List,
+    /// Show one actor with its key history.
+    #[command(after_help = "Example:\n  tinledger actor show SMELTER-MUNTOK")]
+    Show { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub name: String,
+    /// Role (repeat for several): mine, collector, smelter, lab, manufacturer, exporter, auditor, transporter.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// The actor's public key: 64 hex digits, or a PEM file (public or private key).
+    #[arg(long, value_name = "KEY")]
+    pub public_key: String,
+    /// Mining business licence (IUP) number.
+    #[arg(long)]
+    pub iup: Option<String>,
+    /// RMI smelter id (CID + 6 digits).
+    #[arg(long)]
+    pub rmi_cid: Option<String>,
+    /// Business id (NIB, 13 digits).
+    #[arg(long)]
+    pub nib: Option<String>,
+    /// ISO 3166-1 alpha-2 country.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// WGS84 `LAT,LON` (write `--location=-2.06,105.15` for southern latitudes).
+    #[arg(long, allow_hyphen_values = true)]
+    pub location: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SuspendArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ActorOnly {
+    #[command(flatten)]
+    pub signing: Signing,
+    #[arg(long)]
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub reason: String,
+    /// Entries signed with the current key from this seq on are untrusted.
+    #[arg(long, value_name = "SEQ")]
+    pub compromised_since: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    #[arg(long)]
+    pub id: String,
+    /// The new public key: 64 hex digits, or a PEM file.
+    #[arg(long, value_name = "KEY")]
+    pub public_key: String,
+    /// Entries signed with the old key from this seq on are untrusted.
+    #[arg(long, value_name = "SEQ")]
+    pub compromised_since: Option<u64>,
+}
+
+/// Event kinds for `record` and `sign`.
+#[derive(Subcommand, Debug)]
+pub enum Kind {
+    /// A mine creates a lot of ore or concentrate.
+    Extract {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        /// ore or concentrate.
+        #[arg(long, default_value = "ore")]
+        material: String,
+        /// Grams, or with a unit: 1250kg, 1.25t.
+        #[arg(long)]
+        mass: String,
+        /// Sn grade: ppm (680000) or percent (68%).
+        #[arg(long)]
+        grade: Option<String>,
+        /// The mine's IUP number (must match its registration).
+        #[arg(long)]
+        licence: String,
+        /// WGS84 `LAT,LON` of the pit (write `--location=-2.49,106.41`).
+        #[arg(long, allow_hyphen_values = true)]
+        location: String,
+    },
+    /// Hand a lot to a receiver.
+    Dispatch {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        /// Receiving actor.
+        #[arg(long)]
+        to: String,
+        /// Registered transporter.
+        #[arg(long)]
+        transporter: Option<String>,
+        /// Delivery document (surat jalan) number.
+        #[arg(long)]
+        document: String,
+    },
+    /// Confirm receipt with the measured mass; custody moves to you.
+    Receive {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        /// Measured gross mass.
+        #[arg(long)]
+        mass: String,
+    },
+    /// Attest a lot's grade (labs).
+    Assay {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        #[arg(long)]
+        grade: String,
+        /// Method, e.g. XRF or wet chemistry.
+        #[arg(long)]
+        method: String,
+        /// Report number.
+        #[arg(long)]
+        report: String,
+    },
+    /// Consume ore/concentrate lots (whole or in part) and produce ingot lots.
+    Smelt {
+        #[command(flatten)]
+        signing: Signing,
+        /// LOT:MASS taken from an input lot (repeat).
+        #[arg(long = "input", required = true)]
+        inputs: Vec<String>,
+        /// LOT:MATERIAL:MASS:GRADE of a new lot (repeat).
+        #[arg(long = "output", required = true)]
+        outputs: Vec<String>,
+    },
+    /// Split parts off a lot; parts keep its material and grade.
+    Split {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        /// NEWLOT:MASS (repeat).
+        #[arg(long = "part", required = true)]
+        parts: Vec<String>,
+    },
+    /// Merge whole lots of one material into a new lot.
+    Merge {
+        #[command(flatten)]
+        signing: Signing,
+        /// Input lot (repeat, at least two).
+        #[arg(long = "input", required = true)]
+        inputs: Vec<String>,
+        /// New lot id.
+        #[arg(long)]
+        output: String,
+    },
+    /// Turn tin lots into product lots (solder, tinplate, components).
+    Manufacture {
+        #[command(flatten)]
+        signing: Signing,
+        /// LOT:MASS (repeat).
+        #[arg(long = "input", required = true)]
+        inputs: Vec<String>,
+        /// LOT:MATERIAL:MASS:GRADE (repeat).
+        #[arg(long = "output", required = true)]
+        outputs: Vec<String>,
+    },
+    /// Ship a lot out of the country.
+    Export {
+        #[command(flatten)]
+        signing: Signing,
+        #[arg(long)]
+        lot: String,
+        /// ISO country of destination.
+        #[arg(long)]
+        destination: String,
+        /// HS code, e.g. 8001.10 (unwrought tin) or 8003.00 (solder wire).
+        #[arg(long)]
+        hs_code: String,
+        /// Export permit number.
+        #[arg(long)]
+        permit: String,
+        /// Surveyor report (LS) number.
+        #[arg(long)]
+        surveyor_report: String,
+        #[arg(long)]
+        consignee: String,
+    },
+    /// Authority: register an actor (same as `actor register`).
+    RegisterActor(RegisterArgs),
+    /// Authority: suspend an actor.
+    SuspendActor(SuspendArgs),
+    /// Authority: reinstate an actor.
+    ReinstateActor(ActorOnly),
+    /// Authority: revoke an actor.
+    RevokeActor(RevokeArgs),
+    /// Authority: rotate an actor's key.
+    RotateKey(RotateArgs),
+}

@@ -1,0 +1,240 @@
+//! Resolve typed arguments into event bodies.
+
+use crate::args::{ActorOnly, Kind, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
+use crate::error::{CliError, UsageExt};
+use crate::keys::parse_public_key;
+use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};
+use tinledger_core::units::{parse_grade, parse_mass, GeoPoint, Material, Role};
+use tinledger_core::{ActorId, LotId};
+
+fn actor(s: &str) -> Result<ActorId, CliError> {
+    ActorId::new(s).usage()
+}
+fn lot(s: &str) -> Result<LotId, CliError> {
+    LotId::new(s).usage()
+}
+
+/// `LOT:MASS`
+fn take(s: &str) -> Result<Take, CliError> {
+    let (l, m) = s.rsplit_once(':').ok_or_else(|| {
+        CliError::usage(format!(
+            "{s:?} is not LOT:MASS (for example ORE-001:1250kg)"
+        ))
+    })?;
+    Ok(Take {
+        lot: lot(l)?,
+        mass_g: parse_mass(m).usage()?,
+    })
+}
+
+/// `LOT:MATERIAL:MASS:GRADE`
+fn output(s: &str) -> Result<Output, CliError> {
+    let parts: Vec<&str> = s.rsplitn(4, ':').collect();
+    if parts.len() != 4 {
+        return Err(CliError::usage(format!(
+            "{s:?} is not LOT:MATERIAL:MASS:GRADE (for example INGOT-42:ingot:540kg:99.9%)"
+        )));
+    }
+    Ok(Output {
+        lot: lot(parts[3])?,
+        material: parts[2].parse::<Material>().usage()?,
+        mass_g: parse_mass(parts[1]).usage()?,
+        grade_ppm: parse_grade(parts[0]).usage()?,
+    })
+}
+
+pub fn register_body(a: &RegisterArgs) -> Result<EventBody, CliError> {
+    let mut roles = a
+        .roles
+        .iter()
+        .map(|r| r.parse::<Role>())
+        .collect::<Result<Vec<_>, _>>()
+        .usage()?;
+    roles.sort();
+    roles.dedup();
+    Ok(EventBody::RegisterActor {
+        actor: ActorRecord {
+            id: actor(&a.id)?,
+            name: a.name.clone(),
+            roles,
+            key: parse_public_key(&a.public_key)?,
+            attrs: ActorAttrs {
+                iup: a.iup.clone(),
+                rmi_cid: a.rmi_cid.clone(),
+                nib: a.nib.clone(),
+                country: a.country.clone(),
+                location: a
+                    .location
+                    .as_deref()
+                    .map(str::parse::<GeoPoint>)
+                    .transpose()
+                    .usage()?,
+            },
+        },
+    })
+}
+pub fn suspend_body(a: &SuspendArgs) -> Result<EventBody, CliError> {
+    Ok(EventBody::SuspendActor {
+        actor: actor(&a.id)?,
+        reason: a.reason.clone(),
+    })
+}
+pub fn reinstate_body(a: &ActorOnly) -> Result<EventBody, CliError> {
+    Ok(EventBody::ReinstateActor {
+        actor: actor(&a.id)?,
+    })
+}
+pub fn revoke_body(a: &RevokeArgs) -> Result<EventBody, CliError> {
+    Ok(EventBody::RevokeActor {
+        actor: actor(&a.id)?,
+        reason: a.reason.clone(),
+        compromised_since: a.compromised_since,
+    })
+}
+pub fn rotate_body(a: &RotateArgs) -> Result<EventBody, CliError> {
+    Ok(EventBody::RotateKey {
+        actor: actor(&a.id)?,
+        new_key: parse_public_key(&a.public_key)?,
+        compromised_since: a.compromised_since,
+    })
+}
+
+/// The signing options and event body of a `record`/`sign` kind.
+pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
+    Ok(match k {
+        Kind::Extract {
+            signing,
+            lot: l,
+            material,
+            mass,
+            grade,
+            licence,
+            location,
+        } => (
+            signing,
+            EventBody::Extract {
+                lot: lot(l)?,
+                material: material.parse().usage()?,
+                mass_g: parse_mass(mass).usage()?,
+                grade_ppm: grade.as_deref().map(parse_grade).transpose().usage()?,
+                licence: licence.clone(),
+                location: location.parse().usage()?,
+            },
+        ),
+        Kind::Dispatch {
+            signing,
+            lot: l,
+            to,
+            transporter,
+            document,
+        } => (
+            signing,
+            EventBody::Dispatch {
+                lot: lot(l)?,
+                to: actor(to)?,
+                transporter: transporter.as_deref().map(actor).transpose()?,
+                document: document.clone(),
+            },
+        ),
+        Kind::Receive {
+            signing,
+            lot: l,
+            mass,
+        } => (
+            signing,
+            EventBody::Receive {
+                lot: lot(l)?,
+                mass_g: parse_mass(mass).usage()?,
+            },
+        ),
+        Kind::Assay {
+            signing,
+            lot: l,
+            grade,
+            method,
+            report,
+        } => (
+            signing,
+            EventBody::Assay {
+                lot: lot(l)?,
+                grade_ppm: parse_grade(grade).usage()?,
+                method: method.clone(),
+                report: report.clone(),
+            },
+        ),
+        Kind::Smelt {
+            signing,
+            inputs,
+            outputs,
+        } => (
+            signing,
+            EventBody::Smelt {
+                inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
+                outputs: outputs
+                    .iter()
+                    .map(|s| output(s))
+                    .collect::<Result<_, _>>()?,
+            },
+        ),
+        Kind::Manufacture {
+            signing,
+            inputs,
+            outputs,
+        } => (
+            signing,
+            EventBody::Manufacture {
+                inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
+                outputs: outputs
+                    .iter()
+                    .map(|s| output(s))
+                    .collect::<Result<_, _>>()?,
+            },
+        ),
+        Kind::Split {
+            signing,
+            lot: l,
+            parts,
+        } => (
+            signing,
+            EventBody::Split {
+                lot: lot(l)?,
+                parts: parts.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
+            },
+        ),
+        Kind::Merge {
+            signing,
+            inputs,
+            output,
+        } => (
+            signing,
+            EventBody::Merge {
+                inputs: inputs.iter().map(|s| lot(s)).collect::<Result<_, _>>()?,
+                output: lot(output)?,
+            },
+        ),
+        Kind::Export {
+            signing,
+            lot: l,
+            destination,
+            hs_code,
+            permit,
+            surveyor_report,
+            consignee,
+        } => (
+            signing,
+            EventBody::Export {
+                lot: lot(l)?,
+                destination: destination.clone(),
+                hs_code: hs_code.clone(),
+                permit: permit.clone(),
+                surveyor_report: surveyor_report.clone(),
+                consignee: consignee.clone(),
+            },
+        ),
+        Kind::RegisterActor(a) => (&a.signing, register_body(a)?),
+        Kind::SuspendActor(a) => (&a.signing, suspend_body(a)?),
+        Kind::ReinstateActor(a) => (&a.signing, reinstate_body(a)?),
+        Kind::RevokeActor(a) => (&a.signing, revoke_body(a)?),
+        Kind::RotateKey(a) => (&a.signing, rotate_body(a)?),
+    })
+}

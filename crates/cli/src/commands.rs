@@ -1,0 +1,613 @@
+//! One function per command. Each gets resolved values and prints its result.
+
+use crate::args::{ActorCmd, Cli, InitArgs, Kind, Signing};
+use crate::build;
+use crate::error::{CliError, UsageExt};
+use crate::keys;
+use crate::output::{emit, emit_json, entry_json, lot_status, summary};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tinledger_core::event::{EventBody, PublicKey};
+use tinledger_core::rules::{ActorState, StateView};
+use tinledger_core::units::{format_grade, format_mass, Timestamp};
+use tinledger_core::{ActorId, EntryHash, Event, LedgerId, LotId, SignedEvent};
+use tinledger_ledger::{AuditOptions, AuditReport, Ledger, Receipt};
+
+/// Format tag of signed event files.
+pub const SIGNED_FORMAT: &str = "tinledger-signed-event-v1";
+
+/// A signed event file, as written by `sign` and read by `submit` (docs/formats.md).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedFile {
+    pub format: String,
+    /// Canonical event bytes, hex: what was signed (after the context prefix).
+    pub event_hex: String,
+    /// Ed25519 signature, hex.
+    pub signature_hex: String,
+    /// The decoded event, for people; if present it must match `event_hex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<serde_json::Value>,
+}
+
+impl SignedFile {
+    pub fn from_signed(s: &SignedEvent) -> SignedFile {
+        SignedFile {
+            format: SIGNED_FORMAT.into(),
+            event_hex: hex::encode(s.bytes()),
+            signature_hex: hex::encode(s.signature()),
+            event: serde_json::to_value(s.event()).ok(),
+        }
+    }
+    pub fn into_signed(self, origin: &str) -> Result<SignedEvent, CliError> {
+        if self.format != SIGNED_FORMAT {
+            return Err(CliError::usage(format!(
+                "{origin}: format is {:?}, expected {SIGNED_FORMAT:?}",
+                self.format
+            )));
+        }
+        let bytes = hex::decode(self.event_hex.trim())
+            .map_err(|_| CliError::usage(format!("{origin}: event_hex is not hex")))?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(self.signature_hex.trim(), &mut sig).map_err(|_| {
+            CliError::usage(format!("{origin}: signature_hex is not 128 hex digits"))
+        })?;
+        let s = SignedEvent::from_parts(bytes, sig)
+            .map_err(|e| CliError::refused(format!("{origin}: {e}")))?;
+        if let Some(shown) = self.event {
+            if serde_json::to_value(s.event()).ok().as_ref() != Some(&shown) {
+                return Err(CliError::refused(format!(
+                    "{origin}: the readable \"event\" does not match the signed event_hex (file edited after signing?)"
+                )));
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp(i64::try_from(secs).unwrap_or(0))
+}
+
+fn at(s: &Option<String>) -> Result<Timestamp, CliError> {
+    match s {
+        Some(s) => s.parse().usage(),
+        None => Ok(now()),
+    }
+}
+
+fn open(cli: &Cli) -> Result<Ledger, CliError> {
+    Ok(Ledger::open(&cli.ledger)?)
+}
+
+fn receipt_json(r: &Receipt, ev: &Event) -> serde_json::Value {
+    json!({"seq": r.seq, "hash": r.hash.to_hex(), "kind": ev.body.kind(), "signer": ev.signer, "flags": r.flags})
+}
+
+fn print_receipts(cli: &Cli, rs: &[Receipt], evs: &[SignedEvent]) {
+    if cli.json {
+        let items: Vec<_> = rs
+            .iter()
+            .zip(evs)
+            .map(|(r, e)| receipt_json(r, e.event()))
+            .collect();
+        if items.len() == 1 {
+            emit_json(&items[0]);
+        } else {
+            emit_json(&json!({"appended": items}));
+        }
+        return;
+    }
+    for (r, e) in rs.iter().zip(evs) {
+        emit(&format!(
+            "recorded seq {:<5} {:<15} {}",
+            r.seq,
+            e.event().body.kind(),
+            r.hash
+        ));
+        for f in &r.flags {
+            emit(&format!("  flag: {f}"));
+        }
+    }
+}
+
+pub fn keygen(cli: &Cli, out: &Path) -> Result<(), CliError> {
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    keys::write_signing_key(out, &key)?;
+    let pk = PublicKey::from(&key);
+    if cli.json {
+        emit_json(&json!({"file": out, "public_key": pk.to_hex(), "key_id": pk.key_id()}));
+    } else {
+        emit(&format!("wrote private key {} (mode 0600)", out.display()));
+        emit(&format!("public key: {}", pk.to_hex()));
+        emit(&format!("key id:     {}", pk.key_id()));
+    }
+    Ok(())
+}
+
+pub fn init(cli: &Cli, a: &InitArgs) -> Result<(), CliError> {
+    let key = keys::load_signing_key(&a.authority_key)?;
+    let ledger_id = match &a.ledger_id {
+        Some(h) => h.parse::<LedgerId>().usage()?,
+        None => {
+            let mut id = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+            LedgerId(id)
+        }
+    };
+    let authority = ActorId::new(&a.authority_id).usage()?;
+    let ev = Event {
+        ledger_id,
+        signer: authority.clone(),
+        at: at(&a.at)?,
+        note: None,
+        body: EventBody::Genesis {
+            ledger_name: a.name.clone(),
+            authority,
+            authority_name: a.authority_name.clone(),
+            authority_key: PublicKey::from(&key),
+        },
+    };
+    let signed = ev.sign(&key).usage()?;
+    let (_l, r) = Ledger::create(&cli.ledger, &signed)?;
+    if cli.json {
+        emit_json(
+            &json!({"ledger": cli.ledger, "ledger_id": ledger_id, "seq": r.seq, "hash": r.hash.to_hex()}),
+        );
+    } else {
+        emit(&format!(
+            "created ledger {} at {}",
+            ledger_id,
+            cli.ledger.display()
+        ));
+        emit(&format!("genesis entry {}", r.hash));
+    }
+    Ok(())
+}
+
+/// Sign `body` as the holder of `signing.key`, resolving the signer.
+fn sign_body(
+    signing: &Signing,
+    body: EventBody,
+    ledger_id: LedgerId,
+    view: Option<&dyn StateView>,
+) -> Result<SignedEvent, CliError> {
+    let key = keys::load_signing_key(&signing.key)?;
+    let pk = PublicKey::from(&key);
+    let signer = match (&signing.signer, view) {
+        (Some(s), _) => ActorId::new(s).usage()?,
+        (None, Some(v)) => v
+            .actor_by_key(&pk)
+            .map_err(|e| CliError::usage(e.to_string()))?
+            .ok_or_else(|| {
+                CliError::refused(format!(
+                    "key {} (key id {}) is not registered to any actor",
+                    signing.key.display(),
+                    pk.key_id()
+                ))
+                .hint("check --key, or ask the authority to register the key")
+            })?,
+        (None, None) => {
+            return Err(CliError::usage(
+                "--as ACTOR is required when signing without a ledger",
+            ))
+        }
+    };
+    let ev = Event {
+        ledger_id,
+        signer,
+        at: at(&signing.at)?,
+        note: signing.note.clone(),
+        body,
+    };
+    ev.sign(&key)
+        .map_err(|e| CliError::usage(format!("cannot sign: {e}")))
+}
+
+fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliError> {
+    if signing.out.is_some() || signing.ledger_id.is_some() {
+        return Err(CliError::usage(
+            "--out and --ledger-id belong to `tinledger sign`; `record` appends to the ledger",
+        ));
+    }
+    let mut l = open(cli)?;
+    let info = l
+        .info()
+        .cloned()
+        .ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let signed = {
+        let view = l.view();
+        sign_body(signing, body, info.ledger_id, Some(&view))?
+    };
+    let r = l.append(&signed)?;
+    print_receipts(cli, &[r], &[signed]);
+    Ok(())
+}
+
+pub fn record(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
+    let (signing, body) = build::kind_body(kind)?;
+    record_body(cli, signing, body)
+}
+
+pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
+    let (signing, body) = build::kind_body(kind)?;
+    let ledger_id = signing
+        .ledger_id
+        .as_deref()
+        .ok_or_else(|| CliError::usage("--ledger-id is required: sign events for one ledger (see `tinledger verify` on its host)"))?
+        .parse::<LedgerId>()
+        .usage()?;
+    let out = signing
+        .out
+        .clone()
+        .ok_or_else(|| CliError::usage("--out FILE is required"))?;
+    let signed = sign_body(signing, body, ledger_id, None)?;
+    let text = serde_json::to_string_pretty(&SignedFile::from_signed(&signed))
+        .map_err(|e| CliError::usage(format!("cannot encode: {e}")))?;
+    write_new(&out, text.as_bytes())?;
+    if cli.json {
+        emit_json(
+            &json!({"file": out, "kind": signed.event().body.kind(), "signer": signed.event().signer, "event_id": hex::encode(signed.id())}),
+        );
+    } else {
+        emit(&format!(
+            "signed {} by {} for ledger {} -> {}",
+            signed.event().body.kind(),
+            signed.event().signer,
+            ledger_id,
+            out.display()
+        ));
+    }
+    Ok(())
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                CliError::usage(format!(
+                    "refusing to overwrite existing file {}",
+                    path.display()
+                ))
+            } else {
+                CliError::usage(format!("cannot create {}: {e}", path.display()))
+            }
+        })?;
+    f.write_all(bytes)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Largest signed-event file `submit` reads.
+const MAX_SUBMIT_FILE: u64 = 256 * 1024 * 1024;
+
+pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError> {
+    let mut out = Vec::new();
+    for f in files {
+        let meta = std::fs::metadata(f)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        if meta.len() > MAX_SUBMIT_FILE {
+            return Err(CliError::usage(format!(
+                "{} is larger than 256 MiB",
+                f.display()
+            )));
+        }
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        let trimmed = text.trim_start();
+        let single = serde_json::from_str::<SignedFile>(&text);
+        match single {
+            Ok(sf) => out.push(sf.into_signed(&f.display().to_string())?),
+            Err(e) if !trimmed.starts_with('{') || !text.trim().contains('\n') => {
+                return Err(CliError::usage(format!(
+                    "{}: not a signed event file: {e}",
+                    f.display()
+                )))
+            }
+            Err(_) => {
+                for (i, line) in text.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let origin = format!("{} line {}", f.display(), i + 1);
+                    let sf: SignedFile = serde_json::from_str(line).map_err(|e| {
+                        CliError::usage(format!("{origin}: not a signed event: {e}"))
+                    })?;
+                    out.push(sf.into_signed(&origin)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn submit(cli: &Cli, files: &[PathBuf]) -> Result<(), CliError> {
+    let evs = read_signed_files(files)?;
+    let mut l = open(cli)?;
+    let rs = l.append_batch(&evs)?;
+    print_receipts(cli, &rs, &evs);
+    Ok(())
+}
+
+fn decode(e: &tinledger_core::Entry) -> Result<SignedEvent, CliError> {
+    e.signed_event().map_err(|err| {
+        CliError::refused(format!(
+            "entry {} is damaged: {err}; run `tinledger verify`",
+            e.seq
+        ))
+    })
+}
+
+pub fn show(cli: &Cli, seq: u64) -> Result<(), CliError> {
+    let l = open(cli)?;
+    let e = l.get(seq)?.ok_or_else(|| {
+        CliError::usage(format!(
+            "no entry {seq}: the ledger has {} entries (0..{})",
+            l.head().size,
+            l.head().size.saturating_sub(1)
+        ))
+    })?;
+    let s = decode(&e)?;
+    let v = entry_json(&e, s.event());
+    if cli.json {
+        emit_json(&v);
+        return Ok(());
+    }
+    let ev = s.event();
+    emit(&format!("seq        {}", e.seq));
+    emit(&format!("hash       {}", e.hash()));
+    emit(&format!("prev       {}", hex::encode(e.prev)));
+    emit(&format!("leaf hash  {}", hex::encode(e.leaf_hash())));
+    emit(&format!("time       {}", ev.at));
+    emit(&format!("signer     {}", ev.signer));
+    emit(&format!("kind       {}", ev.body.kind()));
+    emit(&format!("summary    {}", summary(ev)));
+    if let Some(n) = &ev.note {
+        emit(&format!("note       {n}"));
+    }
+    emit(&format!("signature  {}", hex::encode(e.signature)));
+    emit(&format!(
+        "event      {}",
+        serde_json::to_string_pretty(&v["event"]).unwrap_or_default()
+    ));
+    Ok(())
+}
+
+pub fn log(cli: &Cli, from: u64, to: Option<u64>) -> Result<(), CliError> {
+    let l = open(cli)?;
+    let to = to.unwrap_or(u64::MAX);
+    let entries = l.range(from, to)?;
+    let mut items = Vec::new();
+    for e in &entries {
+        let s = decode(e)?;
+        let ev = s.event();
+        if cli.json {
+            items.push(json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)}));
+        } else {
+            emit(&format!(
+                "{:>6}  {}  {:<24} {:<15} {}",
+                e.seq,
+                ev.at,
+                ev.signer.as_str(),
+                ev.body.kind(),
+                summary(ev)
+            ));
+        }
+    }
+    if cli.json {
+        emit_json(&json!({"entries": items}));
+    }
+    Ok(())
+}
+
+pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
+    let l = open(cli)?;
+    let lot_id = LotId::new(id).usage()?;
+    let state = l
+        .view()
+        .lot(&lot_id)
+        .map_err(|e| CliError::refused(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::usage(format!("unknown lot {lot_id}")).hint("list lots with `tinledger log`")
+        })?;
+    let mut history = Vec::new();
+    for seq in l.lot_history(&lot_id)? {
+        let e = l
+            .get(seq)?
+            .ok_or_else(|| CliError::refused(format!("lot index names missing entry {seq}")))?;
+        let s = decode(&e)?;
+        history.push((e, s));
+    }
+    if cli.json {
+        let h: Vec<_> = history
+            .iter()
+            .map(|(e, s)| json!({"seq": e.seq, "at": s.event().at, "signer": s.event().signer, "kind": s.event().body.kind(), "summary": summary(s.event())}))
+            .collect();
+        emit_json(&json!({"lot": state, "history": h}));
+        return Ok(());
+    }
+    emit(&format!("lot        {}", state.id));
+    emit(&format!("material   {}", state.material));
+    emit(&format!("status     {}", lot_status(&state)));
+    emit(&format!("mass       {}", format_mass(state.mass_g)));
+    emit(&format!(
+        "grade      {}{}",
+        state
+            .grade_ppm
+            .map(format_grade)
+            .unwrap_or_else(|| "unknown".into()),
+        match (state.grade_ppm, state.declared_grade_ppm) {
+            (Some(g), Some(d)) if g != d => format!(" (declared {})", format_grade(d)),
+            _ => String::new(),
+        }
+    ));
+    if !state.parents.is_empty() {
+        emit(&format!(
+            "made from  {}",
+            state
+                .parents
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for f in &state.flags {
+        emit(&format!("flag       {f}"));
+    }
+    emit("history");
+    for (e, s) in &history {
+        let ev = s.event();
+        emit(&format!(
+            "  {:>6}  {}  {:<24} {}",
+            e.seq,
+            ev.at,
+            ev.signer.as_str(),
+            summary(ev)
+        ));
+    }
+    Ok(())
+}
+
+fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
+    let (seq, hash) = s
+        .split_once(':')
+        .ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
+    let seq = seq
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| CliError::usage(format!("--expect-head: {seq:?} is not a sequence number")))?;
+    Ok((seq, hash.parse().usage()?))
+}
+
+pub fn verify(cli: &Cli, expect: &Option<String>) -> Result<(), CliError> {
+    let opts = AuditOptions {
+        expect: expect.as_deref().map(parse_expect).transpose()?,
+    };
+    let l = Ledger::open_for_audit(&cli.ledger)?;
+    let rep = l.audit(&opts);
+    report_audit(cli.json, &rep);
+    if rep.ok {
+        Ok(())
+    } else {
+        Err(CliError {
+            code: crate::error::EXIT_REFUSED,
+            msg: String::new(),
+            hint: None,
+        })
+    }
+}
+
+pub fn report_audit(json: bool, rep: &AuditReport) {
+    if json {
+        emit_json(&serde_json::to_value(rep).unwrap_or_default());
+        return;
+    }
+    match &rep.fault {
+        None => {
+            emit(&format!(
+                "intact: {} entries, head {}",
+                rep.entries,
+                rep.head.as_deref().unwrap_or("(empty)")
+            ));
+            emit(&format!(
+                "{} actors, {} lots, {} flags",
+                rep.actors,
+                rep.lots,
+                rep.flags.len()
+            ));
+        }
+        Some(f) => {
+            let at = f
+                .seq
+                .map(|s| format!("seq {s}"))
+                .unwrap_or_else(|| "unknown seq".into());
+            emit(&format!("FAULT at {at}: {}", f.reason));
+            emit(&format!(
+                "{} entries before it verified, last good head {}",
+                rep.entries,
+                rep.head.as_deref().unwrap_or("(none)")
+            ));
+        }
+    }
+    for f in &rep.flags {
+        emit(&format!("flag: {f}"));
+    }
+    for c in &rep.compromised {
+        emit(&format!(
+            "compromised: key {} of {} was reported compromised; its entries from seq {} to {} are untrusted",
+            c.key.key_id(),
+            c.actor,
+            c.from_seq,
+            c.until_seq
+        ));
+    }
+}
+
+fn actor_json(a: &ActorState) -> serde_json::Value {
+    serde_json::to_value(a).unwrap_or_default()
+}
+
+pub fn actor(cli: &Cli, cmd: &ActorCmd) -> Result<(), CliError> {
+    let (signing, body) = match cmd {
+        ActorCmd::Register(a) => (&a.signing, build::register_body(a)?),
+        ActorCmd::Suspend(a) => (&a.signing, build::suspend_body(a)?),
+        ActorCmd::Reinstate(a) => (&a.signing, build::reinstate_body(a)?),
+        ActorCmd::Revoke(a) => (&a.signing, build::revoke_body(a)?),
+        ActorCmd::Rotate(a) => (&a.signing, build::rotate_body(a)?),
+        ActorCmd::List => {
+            let l = open(cli)?;
+            let actors = l.actors()?;
+            if cli.json {
+                emit_json(&json!({"actors": actors.iter().map(actor_json).collect::<Vec<_>>()}));
+            } else {
+                for a in &actors {
+                    let roles = if a.is_authority {
+                        "authority".to_string()
+                    } else {
+                        a.record
+                            .roles
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    emit(&format!(
+                        "{:<26} {:<10} {:<24} key {}  {}",
+                        a.record.id.as_str(),
+                        format!("{:?}", a.status).to_lowercase(),
+                        roles,
+                        a.record.key.key_id(),
+                        a.record.name
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        ActorCmd::Show { id } => {
+            let l = open(cli)?;
+            let id = ActorId::new(id).usage()?;
+            let a = l
+                .view()
+                .actor(&id)
+                .map_err(|e| CliError::refused(e.to_string()))?
+                .ok_or_else(|| CliError::usage(format!("unknown actor {id}")))?;
+            if cli.json {
+                emit_json(&actor_json(&a));
+            } else {
+                emit(&serde_json::to_string_pretty(&actor_json(&a)).unwrap_or_default());
+            }
+            return Ok(());
+        }
+    };
+    record_body(cli, signing, body)
+}

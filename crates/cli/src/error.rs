@@ -1,0 +1,75 @@
+//! One error type for the CLI, carrying its exit code.
+
+use std::fmt;
+use tinledger_ledger::LedgerError;
+
+/// Exit codes (docs/cli.md).
+pub const EXIT_REFUSED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    /// Bad usage, unreadable file, I/O failure: exit 2.
+    pub fn usage(msg: impl Into<String>) -> Self {
+        CliError {
+            code: EXIT_USAGE,
+            msg: msg.into(),
+            hint: None,
+        }
+    }
+    /// A check said no: exit 1.
+    pub fn refused(msg: impl Into<String>) -> Self {
+        CliError {
+            code: EXIT_REFUSED,
+            msg: msg.into(),
+            hint: None,
+        }
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl From<LedgerError> for CliError {
+    fn from(e: LedgerError) -> Self {
+        match &e {
+            LedgerError::Refused { .. } => {
+                CliError::refused(format!("refused: {e}")).hint("the ledger is unchanged")
+            }
+            LedgerError::Corrupt { .. } => CliError::refused(e.to_string()),
+            LedgerError::Locked(_) => CliError::usage(e.to_string())
+                .hint("wait for the other process to finish; the ledger is unchanged"),
+            LedgerError::NotFound(dir) => CliError::usage(e.to_string()).hint(format!(
+                "create one with `tinledger --ledger {} init`, or pass --ledger DIR",
+                dir.display()
+            )),
+            LedgerError::Exists(_) => {
+                CliError::usage(e.to_string()).hint("choose another --ledger directory")
+            }
+            _ => CliError::usage(e.to_string()),
+        }
+    }
+}
+
+/// Shorthand for `map_err(CliError::usage)` on string errors.
+pub trait UsageExt<T> {
+    fn usage(self) -> Result<T, CliError>;
+}
+impl<T> UsageExt<T> for Result<T, String> {
+    fn usage(self) -> Result<T, CliError> {
+        self.map_err(CliError::usage)
+    }
+}
