@@ -1,1 +1,10 @@
-fn t() {}
+//! End-to-end tests: they run the real `tinledger` binary.
+
+mod util;
+
+mod concurrency;
+mod golden;
+mod keys;
+mod rules;
+mod scenario;
+mod tamper;
