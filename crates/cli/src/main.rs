@@ -1,6 +1,7 @@
 //! The `tinledger` command: glue between typed arguments, the ledger and the
 //! terminal. Exit codes: 0 success, 1 a check said no, 2 usage or I/O error.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod args;
 mod build;
