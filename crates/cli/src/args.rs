@@ -16,13 +16,7 @@ Exit codes: 0 success; 1 a check said no (event refused, verification failed); 2
 )]
 pub struct Cli {
     /// Ledger directory.
-    #[arg(
-        long,
-        global = true,
-        env = "TINLEDGER_LEDGER",
-        default_value = "./tinledger-data",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, env = "TINLEDGER_LEDGER", default_value = "./tinledger-data", value_name = "DIR")]
     pub ledger: PathBuf,
     /// Print machine-readable JSON (documented in docs/cli.md).
     #[arg(long, global = true)]
@@ -101,9 +95,7 @@ pub enum Command {
         expect_head: Option<String>,
     },
     /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
-    #[command(
-        after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify"
-    )]
+    #[command(after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify")]
     Demo {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
@@ -168,9 +160,7 @@ pub enum ActorCmd {
     )]
     Suspend(SuspendArgs),
     /// Lift a suspension.
-    #[command(
-        after_help = "Example:\n  tinledger actor reinstate --key authority.pem --id MINE-JEBUS"
-    )]
+    #[command(after_help = "Example:\n  tinledger actor reinstate --key authority.pem --id MINE-JEBUS")]
     Reinstate(ActorOnly),
     /// Revoke an actor for good, optionally marking its key compromised since a seq.
     #[command(

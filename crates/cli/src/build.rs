@@ -16,15 +16,10 @@ fn lot(s: &str) -> Result<LotId, CliError> {
 
 /// `LOT:MASS`
 fn take(s: &str) -> Result<Take, CliError> {
-    let (l, m) = s.rsplit_once(':').ok_or_else(|| {
-        CliError::usage(format!(
-            "{s:?} is not LOT:MASS (for example ORE-001:1250kg)"
-        ))
-    })?;
-    Ok(Take {
-        lot: lot(l)?,
-        mass_g: parse_mass(m).usage()?,
-    })
+    let (l, m) = s
+        .rsplit_once(':')
+        .ok_or_else(|| CliError::usage(format!("{s:?} is not LOT:MASS (for example ORE-001:1250kg)")))?;
+    Ok(Take { lot: lot(l)?, mass_g: parse_mass(m).usage()? })
 }
 
 /// `LOT:MATERIAL:MASS:GRADE`
@@ -44,12 +39,7 @@ fn output(s: &str) -> Result<Output, CliError> {
 }
 
 pub fn register_body(a: &RegisterArgs) -> Result<EventBody, CliError> {
-    let mut roles = a
-        .roles
-        .iter()
-        .map(|r| r.parse::<Role>())
-        .collect::<Result<Vec<_>, _>>()
-        .usage()?;
+    let mut roles = a.roles.iter().map(|r| r.parse::<Role>()).collect::<Result<Vec<_>, _>>().usage()?;
     roles.sort();
     roles.dedup();
     Ok(EventBody::RegisterActor {
@@ -63,26 +53,16 @@ pub fn register_body(a: &RegisterArgs) -> Result<EventBody, CliError> {
                 rmi_cid: a.rmi_cid.clone(),
                 nib: a.nib.clone(),
                 country: a.country.clone(),
-                location: a
-                    .location
-                    .as_deref()
-                    .map(str::parse::<GeoPoint>)
-                    .transpose()
-                    .usage()?,
+                location: a.location.as_deref().map(str::parse::<GeoPoint>).transpose().usage()?,
             },
         },
     })
 }
 pub fn suspend_body(a: &SuspendArgs) -> Result<EventBody, CliError> {
-    Ok(EventBody::SuspendActor {
-        actor: actor(&a.id)?,
-        reason: a.reason.clone(),
-    })
+    Ok(EventBody::SuspendActor { actor: actor(&a.id)?, reason: a.reason.clone() })
 }
 pub fn reinstate_body(a: &ActorOnly) -> Result<EventBody, CliError> {
-    Ok(EventBody::ReinstateActor {
-        actor: actor(&a.id)?,
-    })
+    Ok(EventBody::ReinstateActor { actor: actor(&a.id)? })
 }
 pub fn revoke_body(a: &RevokeArgs) -> Result<EventBody, CliError> {
     Ok(EventBody::RevokeActor {
@@ -102,15 +82,7 @@ pub fn rotate_body(a: &RotateArgs) -> Result<EventBody, CliError> {
 /// The signing options and event body of a `record`/`sign` kind.
 pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
     Ok(match k {
-        Kind::Extract {
-            signing,
-            lot: l,
-            material,
-            mass,
-            grade,
-            licence,
-            location,
-        } => (
+        Kind::Extract { signing, lot: l, material, mass, grade, licence, location } => (
             signing,
             EventBody::Extract {
                 lot: lot(l)?,
@@ -121,13 +93,7 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
                 location: location.parse().usage()?,
             },
         ),
-        Kind::Dispatch {
-            signing,
-            lot: l,
-            to,
-            transporter,
-            document,
-        } => (
+        Kind::Dispatch { signing, lot: l, to, transporter, document } => (
             signing,
             EventBody::Dispatch {
                 lot: lot(l)?,
@@ -136,24 +102,10 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
                 document: document.clone(),
             },
         ),
-        Kind::Receive {
-            signing,
-            lot: l,
-            mass,
-        } => (
-            signing,
-            EventBody::Receive {
-                lot: lot(l)?,
-                mass_g: parse_mass(mass).usage()?,
-            },
-        ),
-        Kind::Assay {
-            signing,
-            lot: l,
-            grade,
-            method,
-            report,
-        } => (
+        Kind::Receive { signing, lot: l, mass } => {
+            (signing, EventBody::Receive { lot: lot(l)?, mass_g: parse_mass(mass).usage()? })
+        }
+        Kind::Assay { signing, lot: l, grade, method, report } => (
             signing,
             EventBody::Assay {
                 lot: lot(l)?,
@@ -162,65 +114,29 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
                 report: report.clone(),
             },
         ),
-        Kind::Smelt {
-            signing,
-            inputs,
-            outputs,
-        } => (
+        Kind::Smelt { signing, inputs, outputs } => (
             signing,
             EventBody::Smelt {
                 inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
-                outputs: outputs
-                    .iter()
-                    .map(|s| output(s))
-                    .collect::<Result<_, _>>()?,
+                outputs: outputs.iter().map(|s| output(s)).collect::<Result<_, _>>()?,
             },
         ),
-        Kind::Manufacture {
-            signing,
-            inputs,
-            outputs,
-        } => (
+        Kind::Manufacture { signing, inputs, outputs } => (
             signing,
             EventBody::Manufacture {
                 inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
-                outputs: outputs
-                    .iter()
-                    .map(|s| output(s))
-                    .collect::<Result<_, _>>()?,
+                outputs: outputs.iter().map(|s| output(s)).collect::<Result<_, _>>()?,
             },
         ),
-        Kind::Split {
+        Kind::Split { signing, lot: l, parts } => (
             signing,
-            lot: l,
-            parts,
-        } => (
-            signing,
-            EventBody::Split {
-                lot: lot(l)?,
-                parts: parts.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
-            },
+            EventBody::Split { lot: lot(l)?, parts: parts.iter().map(|s| take(s)).collect::<Result<_, _>>()? },
         ),
-        Kind::Merge {
+        Kind::Merge { signing, inputs, output } => (
             signing,
-            inputs,
-            output,
-        } => (
-            signing,
-            EventBody::Merge {
-                inputs: inputs.iter().map(|s| lot(s)).collect::<Result<_, _>>()?,
-                output: lot(output)?,
-            },
+            EventBody::Merge { inputs: inputs.iter().map(|s| lot(s)).collect::<Result<_, _>>()?, output: lot(output)? },
         ),
-        Kind::Export {
-            signing,
-            lot: l,
-            destination,
-            hs_code,
-            permit,
-            surveyor_report,
-            consignee,
-        } => (
+        Kind::Export { signing, lot: l, destination, hs_code, permit, surveyor_report, consignee } => (
             signing,
             EventBody::Export {
                 lot: lot(l)?,

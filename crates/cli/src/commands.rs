@@ -43,19 +43,14 @@ impl SignedFile {
     }
     pub fn into_signed(self, origin: &str) -> Result<SignedEvent, CliError> {
         if self.format != SIGNED_FORMAT {
-            return Err(CliError::usage(format!(
-                "{origin}: format is {:?}, expected {SIGNED_FORMAT:?}",
-                self.format
-            )));
+            return Err(CliError::usage(format!("{origin}: format is {:?}, expected {SIGNED_FORMAT:?}", self.format)));
         }
         let bytes = hex::decode(self.event_hex.trim())
             .map_err(|_| CliError::usage(format!("{origin}: event_hex is not hex")))?;
         let mut sig = [0u8; 64];
-        hex::decode_to_slice(self.signature_hex.trim(), &mut sig).map_err(|_| {
-            CliError::usage(format!("{origin}: signature_hex is not 128 hex digits"))
-        })?;
-        let s = SignedEvent::from_parts(bytes, sig)
-            .map_err(|e| CliError::refused(format!("{origin}: {e}")))?;
+        hex::decode_to_slice(self.signature_hex.trim(), &mut sig)
+            .map_err(|_| CliError::usage(format!("{origin}: signature_hex is not 128 hex digits")))?;
+        let s = SignedEvent::from_parts(bytes, sig).map_err(|e| CliError::refused(format!("{origin}: {e}")))?;
         if let Some(shown) = self.event {
             if serde_json::to_value(s.event()).ok().as_ref() != Some(&shown) {
                 return Err(CliError::refused(format!(
@@ -68,10 +63,7 @@ impl SignedFile {
 }
 
 fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Timestamp(i64::try_from(secs).unwrap_or(0))
 }
 
@@ -92,11 +84,7 @@ fn receipt_json(r: &Receipt, ev: &Event) -> serde_json::Value {
 
 fn print_receipts(cli: &Cli, rs: &[Receipt], evs: &[SignedEvent]) {
     if cli.json {
-        let items: Vec<_> = rs
-            .iter()
-            .zip(evs)
-            .map(|(r, e)| receipt_json(r, e.event()))
-            .collect();
+        let items: Vec<_> = rs.iter().zip(evs).map(|(r, e)| receipt_json(r, e.event())).collect();
         if items.len() == 1 {
             emit_json(&items[0]);
         } else {
@@ -105,12 +93,7 @@ fn print_receipts(cli: &Cli, rs: &[Receipt], evs: &[SignedEvent]) {
         return;
     }
     for (r, e) in rs.iter().zip(evs) {
-        emit(&format!(
-            "recorded seq {:<5} {:<15} {}",
-            r.seq,
-            e.event().body.kind(),
-            r.hash
-        ));
+        emit(&format!("recorded seq {:<5} {:<15} {}", r.seq, e.event().body.kind(), r.hash));
         for f in &r.flags {
             emit(&format!("  flag: {f}"));
         }
@@ -157,15 +140,9 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<(), CliError> {
     let signed = ev.sign(&key).usage()?;
     let (_l, r) = Ledger::create(&cli.ledger, &signed)?;
     if cli.json {
-        emit_json(
-            &json!({"ledger": cli.ledger, "ledger_id": ledger_id, "seq": r.seq, "hash": r.hash.to_hex()}),
-        );
+        emit_json(&json!({"ledger": cli.ledger, "ledger_id": ledger_id, "seq": r.seq, "hash": r.hash.to_hex()}));
     } else {
-        emit(&format!(
-            "created ledger {} at {}",
-            ledger_id,
-            cli.ledger.display()
-        ));
+        emit(&format!("created ledger {} at {}", ledger_id, cli.ledger.display()));
         emit(&format!("genesis entry {}", r.hash));
     }
     Ok(())
@@ -182,32 +159,18 @@ fn sign_body(
     let pk = PublicKey::from(&key);
     let signer = match (&signing.signer, view) {
         (Some(s), _) => ActorId::new(s).usage()?,
-        (None, Some(v)) => v
-            .actor_by_key(&pk)
-            .map_err(|e| CliError::usage(e.to_string()))?
-            .ok_or_else(|| {
-                CliError::refused(format!(
-                    "key {} (key id {}) is not registered to any actor",
-                    signing.key.display(),
-                    pk.key_id()
-                ))
-                .hint("check --key, or ask the authority to register the key")
-            })?,
-        (None, None) => {
-            return Err(CliError::usage(
-                "--as ACTOR is required when signing without a ledger",
+        (None, Some(v)) => v.actor_by_key(&pk).map_err(|e| CliError::usage(e.to_string()))?.ok_or_else(|| {
+            CliError::refused(format!(
+                "key {} (key id {}) is not registered to any actor",
+                signing.key.display(),
+                pk.key_id()
             ))
-        }
+            .hint("check --key, or ask the authority to register the key")
+        })?,
+        (None, None) => return Err(CliError::usage("--as ACTOR is required when signing without a ledger")),
     };
-    let ev = Event {
-        ledger_id,
-        signer,
-        at: at(&signing.at)?,
-        note: signing.note.clone(),
-        body,
-    };
-    ev.sign(&key)
-        .map_err(|e| CliError::usage(format!("cannot sign: {e}")))
+    let ev = Event { ledger_id, signer, at: at(&signing.at)?, note: signing.note.clone(), body };
+    ev.sign(&key).map_err(|e| CliError::usage(format!("cannot sign: {e}")))
 }
 
 fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliError> {
@@ -217,10 +180,7 @@ fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliE
         ));
     }
     let mut l = open(cli)?;
-    let info = l
-        .info()
-        .cloned()
-        .ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let info = l.info().cloned().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let signed = {
         let view = l.view();
         sign_body(signing, body, info.ledger_id, Some(&view))?
@@ -240,13 +200,12 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
     let ledger_id = signing
         .ledger_id
         .as_deref()
-        .ok_or_else(|| CliError::usage("--ledger-id is required: sign events for one ledger (see `tinledger verify` on its host)"))?
+        .ok_or_else(|| {
+            CliError::usage("--ledger-id is required: sign events for one ledger (see `tinledger verify` on its host)")
+        })?
         .parse::<LedgerId>()
         .usage()?;
-    let out = signing
-        .out
-        .clone()
-        .ok_or_else(|| CliError::usage("--out FILE is required"))?;
+    let out = signing.out.clone().ok_or_else(|| CliError::usage("--out FILE is required"))?;
     let signed = sign_body(signing, body, ledger_id, None)?;
     let text = serde_json::to_string_pretty(&SignedFile::from_signed(&signed))
         .map_err(|e| CliError::usage(format!("cannot encode: {e}")))?;
@@ -269,22 +228,14 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                CliError::usage(format!(
-                    "refusing to overwrite existing file {}",
-                    path.display()
-                ))
-            } else {
-                CliError::usage(format!("cannot create {}: {e}", path.display()))
-            }
-        })?;
-    f.write_all(bytes)
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
+        } else {
+            CliError::usage(format!("cannot create {}: {e}", path.display()))
+        }
+    })?;
+    f.write_all(bytes).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Largest signed-event file `submit` reads.
@@ -293,25 +244,18 @@ const MAX_SUBMIT_FILE: u64 = 256 * 1024 * 1024;
 pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError> {
     let mut out = Vec::new();
     for f in files {
-        let meta = std::fs::metadata(f)
-            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        let meta = std::fs::metadata(f).map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
         if meta.len() > MAX_SUBMIT_FILE {
-            return Err(CliError::usage(format!(
-                "{} is larger than 256 MiB",
-                f.display()
-            )));
+            return Err(CliError::usage(format!("{} is larger than 256 MiB", f.display())));
         }
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
         let trimmed = text.trim_start();
         let single = serde_json::from_str::<SignedFile>(&text);
         match single {
             Ok(sf) => out.push(sf.into_signed(&f.display().to_string())?),
             Err(e) if !trimmed.starts_with('{') || !text.trim().contains('\n') => {
-                return Err(CliError::usage(format!(
-                    "{}: not a signed event file: {e}",
-                    f.display()
-                )))
+                return Err(CliError::usage(format!("{}: not a signed event file: {e}", f.display())))
             }
             Err(_) => {
                 for (i, line) in text.lines().enumerate() {
@@ -319,9 +263,8 @@ pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError
                         continue;
                     }
                     let origin = format!("{} line {}", f.display(), i + 1);
-                    let sf: SignedFile = serde_json::from_str(line).map_err(|e| {
-                        CliError::usage(format!("{origin}: not a signed event: {e}"))
-                    })?;
+                    let sf: SignedFile = serde_json::from_str(line)
+                        .map_err(|e| CliError::usage(format!("{origin}: not a signed event: {e}")))?;
                     out.push(sf.into_signed(&origin)?);
                 }
             }
@@ -339,12 +282,8 @@ pub fn submit(cli: &Cli, files: &[PathBuf]) -> Result<(), CliError> {
 }
 
 fn decode(e: &tinledger_core::Entry) -> Result<SignedEvent, CliError> {
-    e.signed_event().map_err(|err| {
-        CliError::refused(format!(
-            "entry {} is damaged: {err}; run `tinledger verify`",
-            e.seq
-        ))
-    })
+    e.signed_event()
+        .map_err(|err| CliError::refused(format!("entry {} is damaged: {err}; run `tinledger verify`", e.seq)))
 }
 
 pub fn show(cli: &Cli, seq: u64) -> Result<(), CliError> {
@@ -375,10 +314,7 @@ pub fn show(cli: &Cli, seq: u64) -> Result<(), CliError> {
         emit(&format!("note       {n}"));
     }
     emit(&format!("signature  {}", hex::encode(e.signature)));
-    emit(&format!(
-        "event      {}",
-        serde_json::to_string_pretty(&v["event"]).unwrap_or_default()
-    ));
+    emit(&format!("event      {}", serde_json::to_string_pretty(&v["event"]).unwrap_or_default()));
     Ok(())
 }
 
@@ -416,14 +352,10 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
         .view()
         .lot(&lot_id)
         .map_err(|e| CliError::refused(e.to_string()))?
-        .ok_or_else(|| {
-            CliError::usage(format!("unknown lot {lot_id}")).hint("list lots with `tinledger log`")
-        })?;
+        .ok_or_else(|| CliError::usage(format!("unknown lot {lot_id}")).hint("list lots with `tinledger log`"))?;
     let mut history = Vec::new();
     for seq in l.lot_history(&lot_id)? {
-        let e = l
-            .get(seq)?
-            .ok_or_else(|| CliError::refused(format!("lot index names missing entry {seq}")))?;
+        let e = l.get(seq)?.ok_or_else(|| CliError::refused(format!("lot index names missing entry {seq}")))?;
         let s = decode(&e)?;
         history.push((e, s));
     }
@@ -441,25 +373,14 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     emit(&format!("mass       {}", format_mass(state.mass_g)));
     emit(&format!(
         "grade      {}{}",
-        state
-            .grade_ppm
-            .map(format_grade)
-            .unwrap_or_else(|| "unknown".into()),
+        state.grade_ppm.map(format_grade).unwrap_or_else(|| "unknown".into()),
         match (state.grade_ppm, state.declared_grade_ppm) {
             (Some(g), Some(d)) if g != d => format!(" (declared {})", format_grade(d)),
             _ => String::new(),
         }
     ));
     if !state.parents.is_empty() {
-        emit(&format!(
-            "made from  {}",
-            state
-                .parents
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        emit(&format!("made from  {}", state.parents.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")));
     }
     for f in &state.flags {
         emit(&format!("flag       {f}"));
@@ -467,21 +388,14 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     emit("history");
     for (e, s) in &history {
         let ev = s.event();
-        emit(&format!(
-            "  {:>6}  {}  {:<24} {}",
-            e.seq,
-            ev.at,
-            ev.signer.as_str(),
-            summary(ev)
-        ));
+        emit(&format!("  {:>6}  {}  {:<24} {}", e.seq, ev.at, ev.signer.as_str(), summary(ev)));
     }
     Ok(())
 }
 
 fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
-    let (seq, hash) = s
-        .split_once(':')
-        .ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
+    let (seq, hash) =
+        s.split_once(':').ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
     let seq = seq
         .trim()
         .parse::<u64>()
@@ -490,20 +404,14 @@ fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
 }
 
 pub fn verify(cli: &Cli, expect: &Option<String>) -> Result<(), CliError> {
-    let opts = AuditOptions {
-        expect: expect.as_deref().map(parse_expect).transpose()?,
-    };
+    let opts = AuditOptions { expect: expect.as_deref().map(parse_expect).transpose()? };
     let l = Ledger::open_for_audit(&cli.ledger)?;
     let rep = l.audit(&opts);
     report_audit(cli.json, &rep);
     if rep.ok {
         Ok(())
     } else {
-        Err(CliError {
-            code: crate::error::EXIT_REFUSED,
-            msg: String::new(),
-            hint: None,
-        })
+        Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
     }
 }
 
@@ -514,23 +422,11 @@ pub fn report_audit(json: bool, rep: &AuditReport) {
     }
     match &rep.fault {
         None => {
-            emit(&format!(
-                "intact: {} entries, head {}",
-                rep.entries,
-                rep.head.as_deref().unwrap_or("(empty)")
-            ));
-            emit(&format!(
-                "{} actors, {} lots, {} flags",
-                rep.actors,
-                rep.lots,
-                rep.flags.len()
-            ));
+            emit(&format!("intact: {} entries, head {}", rep.entries, rep.head.as_deref().unwrap_or("(empty)")));
+            emit(&format!("{} actors, {} lots, {} flags", rep.actors, rep.lots, rep.flags.len()));
         }
         Some(f) => {
-            let at = f
-                .seq
-                .map(|s| format!("seq {s}"))
-                .unwrap_or_else(|| "unknown seq".into());
+            let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
             emit(&format!("FAULT at {at}: {}", f.reason));
             emit(&format!(
                 "{} entries before it verified, last good head {}",
@@ -574,12 +470,7 @@ pub fn actor(cli: &Cli, cmd: &ActorCmd) -> Result<(), CliError> {
                     let roles = if a.is_authority {
                         "authority".to_string()
                     } else {
-                        a.record
-                            .roles
-                            .iter()
-                            .map(|r| r.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
+                        a.record.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
                     };
                     emit(&format!(
                         "{:<26} {:<10} {:<24} key {}  {}",

@@ -56,19 +56,10 @@ pub fn scenario_events(text: &str) -> Result<Vec<(String, SignedEvent)>, String>
     let mut out = Vec::new();
     for (i, mut st) in sc.steps.into_iter().enumerate() {
         resolve_keys(&mut st.body);
-        let body: EventBody =
-            serde_json::from_value(st.body).map_err(|e| format!("scenario step {i}: {e}"))?;
+        let body: EventBody = serde_json::from_value(st.body).map_err(|e| format!("scenario step {i}: {e}"))?;
         let label = st.key.unwrap_or_else(|| st.signer.to_string());
-        let ev = Event {
-            ledger_id: sc.ledger_id,
-            signer: st.signer,
-            at: st.at,
-            note: st.note,
-            body,
-        };
-        let signed = ev
-            .sign(&test_key(&label))
-            .map_err(|e| format!("scenario step {i}: {e}"))?;
+        let ev = Event { ledger_id: sc.ledger_id, signer: st.signer, at: st.at, note: st.note, body };
+        let signed = ev.sign(&test_key(&label)).map_err(|e| format!("scenario step {i}: {e}"))?;
         out.push((label, signed));
     }
     Ok(out)
@@ -78,11 +69,8 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
     let ledger_dir = dir.join("ledger");
     let keys_dir = dir.join("keys");
     if ledger_dir.exists() || keys_dir.exists() {
-        return Err(CliError::usage(format!(
-            "{} already holds a demo (ledger/ or keys/)",
-            dir.display()
-        ))
-        .hint("remove it or choose another --dir"));
+        return Err(CliError::usage(format!("{} already holds a demo (ledger/ or keys/)", dir.display()))
+            .hint("remove it or choose another --dir"));
     }
     let events = scenario_events(SCENARIO).map_err(CliError::usage)?;
     std::fs::create_dir_all(&keys_dir)
@@ -101,25 +89,13 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
             keys_dir.display()
         ));
         let ev = genesis.event();
-        emit(&format!(
-            "{:>4}  {}  {:<24} {}",
-            0,
-            ev.at,
-            ev.signer.as_str(),
-            summary(ev)
-        ));
+        emit(&format!("{:>4}  {}  {:<24} {}", 0, ev.at, ev.signer.as_str(), summary(ev)));
     }
     for (_, s) in rest {
         let r = ledger.append(s)?;
         if !cli.json {
             let ev = s.event();
-            emit(&format!(
-                "{:>4}  {}  {:<24} {}",
-                r.seq,
-                ev.at,
-                ev.signer.as_str(),
-                summary(ev)
-            ));
+            emit(&format!("{:>4}  {}  {:<24} {}", r.seq, ev.at, ev.signer.as_str(), summary(ev)));
             for f in &r.flags {
                 emit(&format!("        flag: {f}"));
             }
@@ -135,20 +111,11 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
         }));
     } else {
         emit("");
-        emit(&format!(
-            "verify: {}",
-            if rep.ok { "intact" } else { "FAULT" }
-        ));
+        emit(&format!("verify: {}", if rep.ok { "intact" } else { "FAULT" }));
         crate::commands::report_audit(false, &rep);
         emit("");
-        emit(&format!(
-            "next: tinledger --ledger {} verify",
-            ledger_dir.display()
-        ));
-        emit(&format!(
-            "      tinledger --ledger {} lot SOLDER-KEK-2026-007",
-            ledger_dir.display()
-        ));
+        emit(&format!("next: tinledger --ledger {} verify", ledger_dir.display()));
+        emit(&format!("      tinledger --ledger {} lot SOLDER-KEK-2026-007", ledger_dir.display()));
     }
     if rep.ok {
         Ok(())

@@ -17,19 +17,11 @@ pub struct CliError {
 impl CliError {
     /// Bad usage, unreadable file, I/O failure: exit 2.
     pub fn usage(msg: impl Into<String>) -> Self {
-        CliError {
-            code: EXIT_USAGE,
-            msg: msg.into(),
-            hint: None,
-        }
+        CliError { code: EXIT_USAGE, msg: msg.into(), hint: None }
     }
     /// A check said no: exit 1.
     pub fn refused(msg: impl Into<String>) -> Self {
-        CliError {
-            code: EXIT_REFUSED,
-            msg: msg.into(),
-            hint: None,
-        }
+        CliError { code: EXIT_REFUSED, msg: msg.into(), hint: None }
     }
     pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
@@ -46,19 +38,14 @@ impl fmt::Display for CliError {
 impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         match &e {
-            LedgerError::Refused { .. } => {
-                CliError::refused(format!("refused: {e}")).hint("the ledger is unchanged")
-            }
+            LedgerError::Refused { .. } => CliError::refused(format!("refused: {e}")).hint("the ledger is unchanged"),
             LedgerError::Corrupt { .. } => CliError::refused(e.to_string()),
-            LedgerError::Locked(_) => CliError::usage(e.to_string())
-                .hint("wait for the other process to finish; the ledger is unchanged"),
-            LedgerError::NotFound(dir) => CliError::usage(e.to_string()).hint(format!(
-                "create one with `tinledger --ledger {} init`, or pass --ledger DIR",
-                dir.display()
-            )),
-            LedgerError::Exists(_) => {
-                CliError::usage(e.to_string()).hint("choose another --ledger directory")
+            LedgerError::Locked(_) => {
+                CliError::usage(e.to_string()).hint("wait for the other process to finish; the ledger is unchanged")
             }
+            LedgerError::NotFound(dir) => CliError::usage(e.to_string())
+                .hint(format!("create one with `tinledger --ledger {} init`, or pass --ledger DIR", dir.display())),
+            LedgerError::Exists(_) => CliError::usage(e.to_string()).hint("choose another --ledger directory"),
             _ => CliError::usage(e.to_string()),
         }
     }

@@ -13,16 +13,12 @@ use tinledger_core::event::PublicKey;
 const MAX_KEY_FILE: u64 = 64 * 1024;
 
 fn read_small(path: &Path, what: &str) -> Result<String, CliError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
     if meta.len() > MAX_KEY_FILE {
-        return Err(CliError::usage(format!(
-            "{what} {} is too large to be a key",
-            path.display()
-        )));
+        return Err(CliError::usage(format!("{what} {} is too large to be a key", path.display())));
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// Load a private key from a PKCS#8 PEM file.
@@ -36,9 +32,7 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, CliError> {
 
 /// Write a new private key with mode 0600; never overwrites.
 pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), CliError> {
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -48,11 +42,8 @@ pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), CliError> 
     }
     let mut f = opts.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CliError::usage(format!(
-                "refusing to overwrite existing file {}",
-                path.display()
-            ))
-            .hint("choose another --out path, or move the old key away first")
+            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
+                .hint("choose another --out path, or move the old key away first")
         } else {
             CliError::usage(format!("cannot create {}: {e}", path.display()))
         }
@@ -70,9 +61,7 @@ pub fn parse_public_key(arg: &str) -> Result<PublicKey, CliError> {
     }
     let path = Path::new(arg);
     if !path.exists() {
-        return Err(CliError::usage(format!(
-            "public key {arg:?} is neither 64 hex digits nor an existing PEM file"
-        )));
+        return Err(CliError::usage(format!("public key {arg:?} is neither 64 hex digits nor an existing PEM file")));
     }
     let text = zeroize::Zeroizing::new(read_small(path, "public key file")?);
     if let Ok(vk) = VerifyingKey::from_public_key_pem(&text) {
@@ -81,8 +70,5 @@ pub fn parse_public_key(arg: &str) -> Result<PublicKey, CliError> {
     if let Ok(sk) = SigningKey::from_pkcs8_pem(&text) {
         return Ok(PublicKey::from(&sk));
     }
-    Err(CliError::usage(format!(
-        "{} holds no Ed25519 public or private key in PEM",
-        path.display()
-    )))
+    Err(CliError::usage(format!("{} holds no Ed25519 public or private key in PEM", path.display())))
 }

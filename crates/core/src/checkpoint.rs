@@ -21,12 +21,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text (body) of this checkpoint.
     pub fn body(&self) -> String {
-        let mut s = format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        );
+        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -37,14 +32,9 @@ impl Checkpoint {
     /// Parse a checkpoint body.
     pub fn parse_body(text: &str) -> Result<Checkpoint, NoteError> {
         let bad = |m: &str| NoteError::Malformed(format!("checkpoint: {m}"));
-        let body = text
-            .strip_suffix('\n')
-            .ok_or_else(|| bad("must end in a newline"))?;
+        let body = text.strip_suffix('\n').ok_or_else(|| bad("must end in a newline"))?;
         let mut lines = body.split('\n');
-        let origin = lines
-            .next()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| bad("missing origin"))?;
+        let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| bad("missing origin"))?;
         let size_s = lines.next().ok_or_else(|| bad("missing tree size"))?;
         let size_ok = !size_s.is_empty()
             && size_s.chars().all(|c| c.is_ascii_digit())
@@ -54,22 +44,13 @@ impl Checkpoint {
         }
         let size: u64 = size_s.parse().map_err(|_| bad("tree size out of range"))?;
         let root_s = lines.next().ok_or_else(|| bad("missing root hash"))?;
-        let raw = B64
-            .decode(root_s)
-            .map_err(|_| bad("root hash is not base64"))?;
-        let root: Hash = raw
-            .try_into()
-            .map_err(|_| bad("root hash is not 32 bytes"))?;
+        let raw = B64.decode(root_s).map_err(|_| bad("root hash is not base64"))?;
+        let root: Hash = raw.try_into().map_err(|_| bad("root hash is not 32 bytes"))?;
         let extensions: Vec<String> = lines.map(str::to_string).collect();
         if extensions.iter().any(String::is_empty) {
             return Err(bad("empty extension line"));
         }
-        Ok(Checkpoint {
-            origin: origin.to_string(),
-            size,
-            root,
-            extensions,
-        })
+        Ok(Checkpoint { origin: origin.to_string(), size, root, extensions })
     }
 
     /// Sign as a note.
@@ -90,4 +71,9 @@ impl Checkpoint {
         }
         Ok(cp)
     }
+}
+
+/// The checkpoint origin (and note key name) of a ledger: `tinledger/<ledger id hex>`.
+pub fn origin_for(ledger_id: &crate::LedgerId) -> String {
+    format!("tinledger/{}", ledger_id.to_hex())
 }

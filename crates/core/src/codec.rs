@@ -15,10 +15,7 @@ pub const MAX_ENCODED_LEN: usize = 1 << 20;
 type Config = Configuration<BigEndian, Fixint, Limit<MAX_ENCODED_LEN>>;
 
 fn cfg() -> Config {
-    config::standard()
-        .with_big_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_ENCODED_LEN>()
+    config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<MAX_ENCODED_LEN>()
 }
 
 /// Why bytes could not be decoded into a value.
@@ -45,40 +42,23 @@ pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
 
 /// Encode a value canonically, reporting values over the size limit.
 pub fn try_encode<T: Encode>(value: &T, what: &'static str) -> Result<Vec<u8>, CodecError> {
-    let bytes = bincode::encode_to_vec(value, cfg()).map_err(|e| CodecError::Malformed {
-        what,
-        reason: e.to_string(),
-    })?;
+    let bytes =
+        bincode::encode_to_vec(value, cfg()).map_err(|e| CodecError::Malformed { what, reason: e.to_string() })?;
     if bytes.len() > MAX_ENCODED_LEN {
-        return Err(CodecError::TooLarge {
-            what,
-            len: bytes.len(),
-        });
+        return Err(CodecError::TooLarge { what, len: bytes.len() });
     }
     Ok(bytes)
 }
 
 /// Decode exactly `bytes` into a value: no trailing bytes, canonical form only.
-pub fn decode_strict<T: Decode<()> + Encode>(
-    bytes: &[u8],
-    what: &'static str,
-) -> Result<T, CodecError> {
+pub fn decode_strict<T: Decode<()> + Encode>(bytes: &[u8], what: &'static str) -> Result<T, CodecError> {
     if bytes.len() > MAX_ENCODED_LEN {
-        return Err(CodecError::TooLarge {
-            what,
-            len: bytes.len(),
-        });
+        return Err(CodecError::TooLarge { what, len: bytes.len() });
     }
     let (value, read): (T, usize) =
-        bincode::decode_from_slice(bytes, cfg()).map_err(|e| CodecError::Malformed {
-            what,
-            reason: e.to_string(),
-        })?;
+        bincode::decode_from_slice(bytes, cfg()).map_err(|e| CodecError::Malformed { what, reason: e.to_string() })?;
     if read != bytes.len() {
-        return Err(CodecError::Trailing {
-            what,
-            extra: bytes.len() - read,
-        });
+        return Err(CodecError::Trailing { what, extra: bytes.len() - read });
     }
     if encode(&value) != bytes {
         return Err(CodecError::NotCanonical { what });

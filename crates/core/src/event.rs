@@ -7,9 +7,7 @@
 
 use crate::codec::{self, CodecError};
 use crate::ids::{ActorId, LedgerId, LotId};
-use crate::units::{
-    check_country, check_required, check_text, GeoPoint, Material, Role, Timestamp, MAX_GRADE_PPM,
-};
+use crate::units::{check_country, check_required, check_text, GeoPoint, Material, Role, Timestamp, MAX_GRADE_PPM};
 use bincode::{Decode, Encode};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -48,10 +46,7 @@ impl PublicKey {
     pub fn check(&self) -> Result<(), String> {
         let vk = self.verifying_key()?;
         if vk.is_weak() {
-            return Err(format!(
-                "public key {} is a weak (small-order) key",
-                self.to_hex()
-            ));
+            return Err(format!("public key {} is a weak (small-order) key", self.to_hex()));
         }
         Ok(())
     }
@@ -75,8 +70,7 @@ impl std::str::FromStr for PublicKey {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out)
-            .map_err(|_| format!("public key {s:?} is not 64 hex digits"))?;
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("public key {s:?} is not 64 hex digits"))?;
         Ok(PublicKey(out))
     }
 }
@@ -87,9 +81,7 @@ impl Serialize for PublicKey {
 }
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -120,13 +112,9 @@ impl ActorAttrs {
             check_required("IUP licence", iup, MAX_FIELD)?;
         }
         if let Some(cid) = &self.rmi_cid {
-            let ok = cid.len() == 9
-                && cid.starts_with("CID")
-                && cid[3..].chars().all(|c| c.is_ascii_digit());
+            let ok = cid.len() == 9 && cid.starts_with("CID") && cid[3..].chars().all(|c| c.is_ascii_digit());
             if !ok {
-                return Err(format!(
-                    "RMI smelter id {cid:?} is not CID followed by 6 digits"
-                ));
+                return Err(format!("RMI smelter id {cid:?} is not CID followed by 6 digits"));
             }
         }
         if let Some(nib) = &self.nib {
@@ -181,12 +169,7 @@ pub struct Output {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventBody {
     /// 0. First entry of every ledger: names the authority and its key.
-    Genesis {
-        ledger_name: String,
-        authority: ActorId,
-        authority_name: String,
-        authority_key: PublicKey,
-    },
+    Genesis { ledger_name: String, authority: ActorId, authority_name: String, authority_key: PublicKey },
     /// 1. The authority registers an actor.
     RegisterActor { actor: ActorRecord },
     /// 2. The authority suspends an actor: its key signs nothing until reinstated.
@@ -195,56 +178,25 @@ pub enum EventBody {
     ReinstateActor { actor: ActorId },
     /// 4. The authority revokes an actor for good. `compromised_since` marks
     ///    the actor's entries from that sequence number on as untrusted.
-    RevokeActor {
-        actor: ActorId,
-        reason: String,
-        compromised_since: Option<u64>,
-    },
+    RevokeActor { actor: ActorId, reason: String, compromised_since: Option<u64> },
     /// 5. The authority replaces an actor's key.
-    RotateKey {
-        actor: ActorId,
-        new_key: PublicKey,
-        compromised_since: Option<u64>,
-    },
+    RotateKey { actor: ActorId, new_key: PublicKey, compromised_since: Option<u64> },
     /// 6. A mine creates a lot of ore or concentrate.
-    Extract {
-        lot: LotId,
-        material: Material,
-        mass_g: u64,
-        grade_ppm: Option<u32>,
-        licence: String,
-        location: GeoPoint,
-    },
+    Extract { lot: LotId, material: Material, mass_g: u64, grade_ppm: Option<u32>, licence: String, location: GeoPoint },
     /// 7. The custodian hands a lot to a receiver.
-    Dispatch {
-        lot: LotId,
-        to: ActorId,
-        transporter: Option<ActorId>,
-        document: String,
-    },
+    Dispatch { lot: LotId, to: ActorId, transporter: Option<ActorId>, document: String },
     /// 8. The receiver confirms with its measured mass; custody moves.
     Receive { lot: LotId, mass_g: u64 },
     /// 9. A lab attests a lot's grade.
-    Assay {
-        lot: LotId,
-        grade_ppm: u32,
-        method: String,
-        report: String,
-    },
+    Assay { lot: LotId, grade_ppm: u32, method: String, report: String },
     /// 10. A smelter consumes inputs (whole or in part) and produces ingots.
-    Smelt {
-        inputs: Vec<Take>,
-        outputs: Vec<Output>,
-    },
+    Smelt { inputs: Vec<Take>, outputs: Vec<Output> },
     /// 11. The custodian splits parts off a lot; parts keep its material and grade.
     Split { lot: LotId, parts: Vec<Take> },
     /// 12. The custodian merges whole lots of one material into a new lot.
     Merge { inputs: Vec<LotId>, output: LotId },
     /// 13. A manufacturer turns tin lots into product lots.
-    Manufacture {
-        inputs: Vec<Take>,
-        outputs: Vec<Output>,
-    },
+    Manufacture { inputs: Vec<Take>, outputs: Vec<Output> },
     /// 14. An exporter ships a lot out of the country.
     Export {
         lot: LotId,
@@ -287,18 +239,10 @@ impl EventBody {
             | EventBody::Assay { lot, .. }
             | EventBody::Export { lot, .. } => vec![lot],
             EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
-                inputs
-                    .iter()
-                    .map(|t| &t.lot)
-                    .chain(outputs.iter().map(|o| &o.lot))
-                    .collect()
+                inputs.iter().map(|t| &t.lot).chain(outputs.iter().map(|o| &o.lot)).collect()
             }
-            EventBody::Split { lot, parts } => std::iter::once(lot)
-                .chain(parts.iter().map(|p| &p.lot))
-                .collect(),
-            EventBody::Merge { inputs, output } => {
-                inputs.iter().chain(std::iter::once(output)).collect()
-            }
+            EventBody::Split { lot, parts } => std::iter::once(lot).chain(parts.iter().map(|p| &p.lot)).collect(),
+            EventBody::Merge { inputs, output } => inputs.iter().chain(std::iter::once(output)).collect(),
             _ => vec![],
         }
     }
@@ -349,12 +293,7 @@ impl EventBody {
             a.check()?;
         }
         match self {
-            EventBody::Genesis {
-                ledger_name,
-                authority_name,
-                authority_key,
-                ..
-            } => {
+            EventBody::Genesis { ledger_name, authority_name, authority_key, .. } => {
                 check_required("ledger name", ledger_name, MAX_FIELD)?;
                 check_required("authority name", authority_name, MAX_FIELD)?;
                 authority_key.check()?;
@@ -375,18 +314,9 @@ impl EventBody {
             }
             EventBody::ReinstateActor { .. } => {}
             EventBody::RotateKey { new_key, .. } => new_key.check()?,
-            EventBody::Extract {
-                material,
-                mass_g,
-                grade_ppm,
-                licence,
-                location,
-                ..
-            } => {
+            EventBody::Extract { material, mass_g, grade_ppm, licence, location, .. } => {
                 if !material.is_raw() {
-                    return Err(format!(
-                        "a mine extracts ore or concentrate, not {material}"
-                    ));
+                    return Err(format!("a mine extracts ore or concentrate, not {material}"));
                 }
                 mass("extracted", *mass_g)?;
                 if let Some(g) = grade_ppm {
@@ -395,12 +325,7 @@ impl EventBody {
                 check_required("licence", licence, MAX_FIELD)?;
                 location.check()?;
             }
-            EventBody::Dispatch {
-                to,
-                transporter,
-                document,
-                ..
-            } => {
+            EventBody::Dispatch { to, transporter, document, .. } => {
                 to.check()?;
                 if let Some(t) = transporter {
                     t.check()?;
@@ -408,12 +333,7 @@ impl EventBody {
                 check_required("document number", document, MAX_FIELD)?;
             }
             EventBody::Receive { mass_g, .. } => mass("received", *mass_g)?,
-            EventBody::Assay {
-                grade_ppm,
-                method,
-                report,
-                ..
-            } => {
+            EventBody::Assay { grade_ppm, method, report, .. } => {
                 grade(*grade_ppm)?;
                 check_required("assay method", method, MAX_FIELD)?;
                 check_required("assay report", report, MAX_FIELD)?;
@@ -434,10 +354,7 @@ impl EventBody {
                         o.material.is_product()
                     };
                     if !ok {
-                        return Err(format!(
-                            "{what} cannot produce {} (output {})",
-                            o.material, o.lot
-                        ));
+                        return Err(format!("{what} cannot produce {} (output {})", o.material, o.lot));
                     }
                 }
             }
@@ -448,22 +365,13 @@ impl EventBody {
                 }
             }
             EventBody::Merge { inputs, .. } => many("merge inputs", inputs.len(), 2)?,
-            EventBody::Export {
-                destination,
-                hs_code,
-                permit,
-                surveyor_report,
-                consignee,
-                ..
-            } => {
+            EventBody::Export { destination, hs_code, permit, surveyor_report, consignee, .. } => {
                 check_country("destination", destination)?;
                 let hs_ok = hs_code.len() >= 4
                     && hs_code.len() <= 12
                     && hs_code.chars().all(|c| c.is_ascii_digit() || c == '.');
                 if !hs_ok {
-                    return Err(format!(
-                        "HS code {hs_code:?} is not digits and dots (for example 8001.10)"
-                    ));
+                    return Err(format!("HS code {hs_code:?} is not digits and dots (for example 8001.10)"));
                 }
                 check_required("export permit", permit, MAX_FIELD)?;
                 check_required("surveyor report", surveyor_report, MAX_FIELD)?;
@@ -502,10 +410,7 @@ impl Event {
     /// Strictly decode canonical bytes and check field syntax.
     pub fn from_bytes(bytes: &[u8]) -> Result<Event, CodecError> {
         let ev: Event = codec::decode_strict(bytes, "event")?;
-        ev.check().map_err(|reason| CodecError::Malformed {
-            what: "event",
-            reason,
-        })?;
+        ev.check().map_err(|reason| CodecError::Malformed { what: "event", reason })?;
         Ok(ev)
     }
 
@@ -524,11 +429,7 @@ impl Event {
         self.check()?;
         let bytes = codec::try_encode(self, "event").map_err(|e| e.to_string())?;
         let signature = key.sign(&signing_message(&bytes)).to_bytes();
-        Ok(SignedEvent {
-            bytes,
-            signature,
-            event: self.clone(),
-        })
+        Ok(SignedEvent { bytes, signature, event: self.clone() })
     }
 }
 
@@ -554,11 +455,7 @@ impl SignedEvent {
     /// is checked by the rules, which know the signer's key.
     pub fn from_parts(bytes: Vec<u8>, signature: [u8; 64]) -> Result<SignedEvent, CodecError> {
         let event = Event::from_bytes(&bytes)?;
-        Ok(SignedEvent {
-            bytes,
-            signature,
-            event,
-        })
+        Ok(SignedEvent { bytes, signature, event })
     }
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -580,8 +477,7 @@ impl SignedEvent {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
-        vk.verify_strict(&signing_message(&self.bytes), &sig)
-            .is_ok()
+        vk.verify_strict(&signing_message(&self.bytes), &sig).is_ok()
     }
 }
 

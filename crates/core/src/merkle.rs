@@ -87,10 +87,7 @@ pub fn range_hash(r: &impl NodeReader, lo: u64, hi: u64) -> Result<Hash, ProofEr
         return r.node(n.trailing_zeros() as u8, lo / n);
     }
     let k = largest_pow2_below(n);
-    Ok(node_hash(
-        &range_hash(r, lo, lo + k)?,
-        &range_hash(r, lo + k, hi)?,
-    ))
+    Ok(node_hash(&range_hash(r, lo, lo + k)?, &range_hash(r, lo + k, hi)?))
 }
 
 /// The root of a tree of `size` leaves.
@@ -100,11 +97,7 @@ pub fn root(r: &impl NodeReader, size: u64) -> Result<Hash, ProofError> {
 
 /// Inclusion proof for leaf `index` in a tree of `size` (RFC 9162 §2.1.3.1),
 /// leaf to root.
-pub fn inclusion_proof(
-    r: &impl NodeReader,
-    index: u64,
-    size: u64,
-) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof(r: &impl NodeReader, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -113,13 +106,7 @@ pub fn inclusion_proof(
     Ok(out)
 }
 
-fn path(
-    r: &impl NodeReader,
-    m: u64,
-    lo: u64,
-    hi: u64,
-    out: &mut Vec<Hash>,
-) -> Result<(), ProofError> {
+fn path(r: &impl NodeReader, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Result<(), ProofError> {
     let n = hi - lo;
     if n <= 1 {
         return Ok(());
@@ -148,14 +135,7 @@ pub fn consistency_proof(r: &impl NodeReader, old: u64, new: u64) -> Result<Vec<
     Ok(out)
 }
 
-fn subproof(
-    r: &impl NodeReader,
-    m: u64,
-    lo: u64,
-    hi: u64,
-    b: bool,
-    out: &mut Vec<Hash>,
-) -> Result<(), ProofError> {
+fn subproof(r: &impl NodeReader, m: u64, lo: u64, hi: u64, b: bool, out: &mut Vec<Hash>) -> Result<(), ProofError> {
     let n = hi - lo;
     if m == n {
         if !b {
@@ -175,13 +155,7 @@ fn subproof(
 }
 
 /// Verify an inclusion proof (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(
-    leaf: &Hash,
-    index: u64,
-    size: u64,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), ProofError> {
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -230,19 +204,11 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if old_root == new_root {
-            Ok(())
-        } else {
-            Err(ProofError::RootMismatch)
-        };
+        return if old_root == new_root { Ok(()) } else { Err(ProofError::RootMismatch) };
     }
     if old == 0 {
         // Any tree is consistent with the empty tree; nothing to prove.
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            Err(ProofError::WrongLength)
-        };
+        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -312,10 +278,7 @@ impl MemTree {
         for (level, index) in completed_by_append(n) {
             let l = level as usize;
             let below = &self.levels[l - 1];
-            let h = node_hash(
-                &below[(2 * index) as usize],
-                &below[(2 * index + 1) as usize],
-            );
+            let h = node_hash(&below[(2 * index) as usize], &below[(2 * index + 1) as usize]);
             if self.levels.len() <= l {
                 self.levels.push(Vec::new());
             }
@@ -397,8 +360,7 @@ mod tests {
             for old in 0..=new {
                 let or = root(&t, old).unwrap();
                 let p = consistency_proof(&t, old, new).unwrap();
-                verify_consistency(old, new, &or, &nr, &p)
-                    .unwrap_or_else(|e| panic!("{old}->{new}: {e}"));
+                verify_consistency(old, new, &or, &nr, &p).unwrap_or_else(|e| panic!("{old}->{new}: {e}"));
                 if old > 0 && old < new {
                     let mut bad = p.clone();
                     bad[0][0] ^= 1;

@@ -44,14 +44,8 @@ pub fn key_hash(name: &str, key: &[u8; 32]) -> u32 {
 
 /// Key names: non-empty, no spaces, no `+`, printable.
 pub fn check_name(name: &str) -> Result<(), NoteError> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c == '+' || c.is_whitespace() || c.is_control())
-    {
-        return Err(NoteError::BadKey(format!(
-            "key name {name:?} must be non-empty, without spaces or '+'"
-        )));
+    if name.is_empty() || name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control()) {
+        return Err(NoteError::BadKey(format!("key name {name:?} must be non-empty, without spaces or '+'")));
     }
     Ok(())
 }
@@ -66,10 +60,7 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(name: &str, key: [u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;
-        Ok(Verifier {
-            name: name.to_string(),
-            key,
-        })
+        Ok(Verifier { name: name.to_string(), key })
     }
     pub fn hash(&self) -> u32 {
         key_hash(&self.name, &self.key)
@@ -85,35 +76,23 @@ impl Verifier {
         let s = s.trim();
         let mut parts = s.splitn(3, '+');
         let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey(
-                "verifier key is not name+hash+base64".into(),
-            ));
+            return Err(NoteError::BadKey("verifier key is not name+hash+base64".into()));
         };
         check_name(name)?;
         let key_bytes = parse_alg_key(b64)?;
-        let v = Verifier {
-            name: name.to_string(),
-            key: key_bytes,
-        };
+        let v = Verifier { name: name.to_string(), key: key_bytes };
         if hash.len() != 8 || u32::from_str_radix(hash, 16).ok() != Some(v.hash()) {
-            return Err(NoteError::BadKey(format!(
-                "verifier key hash {hash} does not match its name and key"
-            )));
+            return Err(NoteError::BadKey(format!("verifier key hash {hash} does not match its name and key")));
         }
-        VerifyingKey::from_bytes(&v.key)
-            .map_err(|_| NoteError::BadKey("not an Ed25519 public key".into()))?;
+        VerifyingKey::from_bytes(&v.key).map_err(|_| NoteError::BadKey("not an Ed25519 public key".into()))?;
         Ok(v)
     }
 }
 
 fn parse_alg_key(b64: &str) -> Result<[u8; 32], NoteError> {
-    let raw = B64
-        .decode(b64)
-        .map_err(|_| NoteError::BadKey("key is not base64".into()))?;
+    let raw = B64.decode(b64).map_err(|_| NoteError::BadKey("key is not base64".into()))?;
     if raw.len() != 33 || raw[0] != ALG_ED25519 {
-        return Err(NoteError::BadKey(
-            "key is not an Ed25519 (algorithm 1) key".into(),
-        ));
+        return Err(NoteError::BadKey("key is not an Ed25519 (algorithm 1) key".into()));
     }
     let mut k = [0u8; 32];
     k.copy_from_slice(&raw[1..]);
@@ -129,27 +108,20 @@ pub struct NoteSigner {
 impl NoteSigner {
     pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
         check_name(name)?;
-        Ok(NoteSigner {
-            name: name.to_string(),
-            key,
-        })
+        Ok(NoteSigner { name: name.to_string(), key })
     }
     pub fn verifier(&self) -> Verifier {
-        Verifier {
-            name: self.name.clone(),
-            key: self.key.verifying_key().to_bytes(),
-        }
+        Verifier { name: self.name.clone(), key: self.key.verifying_key().to_bytes() }
     }
     /// Parse `PRIVATE+KEY+name+hash+base64(0x01 ‖ seed)`.
     pub fn parse(s: &str) -> Result<Self, NoteError> {
-        let rest = s.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| {
-            NoteError::BadKey("signer key does not start with PRIVATE+KEY+".into())
-        })?;
+        let rest = s
+            .trim()
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(|| NoteError::BadKey("signer key does not start with PRIVATE+KEY+".into()))?;
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey(
-                "signer key is not PRIVATE+KEY+name+hash+base64".into(),
-            ));
+            return Err(NoteError::BadKey("signer key is not PRIVATE+KEY+name+hash+base64".into()));
         };
         let seed = parse_alg_key(b64)?;
         let s = NoteSigner::new(name, SigningKey::from_bytes(&seed))?;
@@ -164,11 +136,7 @@ impl NoteSigner {
         let sig = self.key.sign(text.as_bytes()).to_bytes();
         let mut b = self.verifier().hash().to_be_bytes().to_vec();
         b.extend_from_slice(&sig);
-        Ok(format!(
-            "{text}\n{SIG_PREFIX}{} {}\n",
-            self.name,
-            B64.encode(b)
-        ))
+        Ok(format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(b)))
     }
 }
 
@@ -177,14 +145,10 @@ fn check_text(text: &str) -> Result<(), NoteError> {
         return Err(NoteError::Malformed("text must end in a newline".into()));
     }
     if text.contains("\n\n") || text.starts_with('\n') {
-        return Err(NoteError::Malformed(
-            "text must not contain blank lines".into(),
-        ));
+        return Err(NoteError::Malformed("text must not contain blank lines".into()));
     }
     if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(NoteError::Malformed(
-            "text contains control characters".into(),
-        ));
+        return Err(NoteError::Malformed("text contains control characters".into()));
     }
     Ok(())
 }
@@ -203,31 +167,24 @@ impl Note {
         if msg.len() > MAX_NOTE_LEN {
             return Err(NoteError::Malformed("note is too large".into()));
         }
-        let split = msg
-            .rfind("\n\n")
-            .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+        let split =
+            msg.rfind("\n\n").ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
         let text = &msg[..split + 1];
         check_text(text)?;
         let sig_block = &msg[split + 2..];
         if !sig_block.ends_with('\n') {
-            return Err(NoteError::Malformed(
-                "signature block must end in a newline".into(),
-            ));
+            return Err(NoteError::Malformed("signature block must end in a newline".into()));
         }
         let mut sigs = Vec::new();
         for line in sig_block[..sig_block.len() - 1].split('\n') {
             let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
-                NoteError::Malformed(format!(
-                    "signature line {line:?} does not start with an em dash"
-                ))
+                NoteError::Malformed(format!("signature line {line:?} does not start with an em dash"))
             })?;
-            let (name, b64) = rest.split_once(' ').ok_or_else(|| {
-                NoteError::Malformed("signature line is not '— name signature'".into())
-            })?;
+            let (name, b64) = rest
+                .split_once(' ')
+                .ok_or_else(|| NoteError::Malformed("signature line is not '— name signature'".into()))?;
             check_name(name).map_err(|e| NoteError::Malformed(e.to_string()))?;
-            let raw = B64
-                .decode(b64)
-                .map_err(|_| NoteError::Malformed("signature is not base64".into()))?;
+            let raw = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64".into()))?;
             if raw.len() != 68 {
                 // Other algorithms: keep the line out of our list, as Go does for unknown keys.
                 continue;
@@ -240,10 +197,7 @@ impl Note {
         if sigs.is_empty() && sig_block.is_empty() {
             return Err(NoteError::Malformed("note has no signatures".into()));
         }
-        Ok(Note {
-            text: text.to_string(),
-            sigs,
-        })
+        Ok(Note { text: text.to_string(), sigs })
     }
 
     /// Parse and require a valid signature by `v`; returns the text.
@@ -253,13 +207,10 @@ impl Note {
         let mut found = false;
         for (name, hash, sig) in &note.sigs {
             if name == &v.name && *hash == want {
-                let vk = VerifyingKey::from_bytes(&v.key)
-                    .map_err(|_| NoteError::BadKey("not an Ed25519 key".into()))?;
-                vk.verify_strict(
-                    note.text.as_bytes(),
-                    &ed25519_dalek::Signature::from_bytes(sig),
-                )
-                .map_err(|_| NoteError::BadSignature(v.name.clone()))?;
+                let vk =
+                    VerifyingKey::from_bytes(&v.key).map_err(|_| NoteError::BadKey("not an Ed25519 key".into()))?;
+                vk.verify_strict(note.text.as_bytes(), &ed25519_dalek::Signature::from_bytes(sig))
+                    .map_err(|_| NoteError::BadSignature(v.name.clone()))?;
                 found = true;
             }
         }

@@ -82,11 +82,7 @@ pub enum LotStatus {
     /// With its custodian.
     Active,
     /// Dispatched, awaiting the receiver's confirmation.
-    InTransit {
-        to: ActorId,
-        transporter: Option<ActorId>,
-        dispatched_seq: u64,
-    },
+    InTransit { to: ActorId, transporter: Option<ActorId>, dispatched_seq: u64 },
     /// Nothing left: smelted, merged or split away.
     Consumed { seq: u64 },
     /// Shipped out of the country.
@@ -98,19 +94,9 @@ pub enum LotStatus {
 #[serde(tag = "flag", rename_all = "snake_case")]
 pub enum Flag {
     /// Received mass differs from dispatched mass beyond RECEIVE_TOLERANCE_PPM.
-    MassDiscrepancy {
-        seq: u64,
-        lot: LotId,
-        dispatched_g: u64,
-        received_g: u64,
-    },
+    MassDiscrepancy { seq: u64, lot: LotId, dispatched_g: u64, received_g: u64 },
     /// Assayed grade differs from the declared grade beyond ASSAY_TOLERANCE_PPM.
-    AssayDisagrees {
-        seq: u64,
-        lot: LotId,
-        declared_ppm: u32,
-        assayed_ppm: u32,
-    },
+    AssayDisagrees { seq: u64, lot: LotId, declared_ppm: u32, assayed_ppm: u32 },
 }
 
 impl fmt::Display for Flag {
@@ -213,28 +199,13 @@ pub enum RuleError {
     #[error("unknown actor {0}")]
     UnknownActor(ActorId),
     #[error("actor {actor} is {status}: its key may not sign")]
-    ActorNotActive {
-        actor: ActorId,
-        status: &'static str,
-    },
+    ActorNotActive { actor: ActorId, status: &'static str },
     #[error("signature does not verify with the current key of {actor} (key id {key_id}){hint}")]
-    BadSignature {
-        actor: ActorId,
-        key_id: String,
-        hint: String,
-    },
+    BadSignature { actor: ActorId, key_id: String, hint: String },
     #[error("{actor} may not record {kind}: needs role {needs}")]
-    RoleNotAllowed {
-        actor: ActorId,
-        kind: &'static str,
-        needs: String,
-    },
+    RoleNotAllowed { actor: ActorId, kind: &'static str, needs: String },
     #[error("only the ledger authority ({authority}) may record {kind}, not {signer}")]
-    NotAuthority {
-        signer: ActorId,
-        authority: ActorId,
-        kind: &'static str,
-    },
+    NotAuthority { signer: ActorId, authority: ActorId, kind: &'static str },
     #[error("actor {0} is already registered")]
     ActorExists(ActorId),
     #[error("key {key_id} is already registered to {actor}")]
@@ -246,40 +217,23 @@ pub enum RuleError {
     #[error("unknown lot {0}")]
     UnknownLot(LotId),
     #[error("lot {lot} is in the custody of {custodian}, not {signer}")]
-    NotCustodian {
-        lot: LotId,
-        custodian: ActorId,
-        signer: ActorId,
-    },
+    NotCustodian { lot: LotId, custodian: ActorId, signer: ActorId },
     #[error("lot {lot} is in transit to {to}; it must be received first")]
     InTransit { lot: LotId, to: ActorId },
     #[error("lot {0} was not dispatched; nothing to receive")]
     NotInTransit(LotId),
     #[error("lot {lot} was dispatched to {to}, not to {signer}")]
-    WrongReceiver {
-        lot: LotId,
-        to: ActorId,
-        signer: ActorId,
-    },
+    WrongReceiver { lot: LotId, to: ActorId, signer: ActorId },
     #[error("lot {lot} is fully consumed (seq {seq}); nothing more can happen to it")]
     Consumed { lot: LotId, seq: u64 },
     #[error("lot {lot} was exported (seq {seq}); nothing more can happen to it")]
     Exported { lot: LotId, seq: u64 },
     #[error("lot {lot} holds {remaining} but {wanted} was taken from it")]
-    MassExceeded {
-        lot: LotId,
-        remaining: String,
-        wanted: String,
-    },
+    MassExceeded { lot: LotId, remaining: String, wanted: String },
     #[error("grade of lot {0} is unknown: declare it or assay the lot before it is smelted")]
     GradeUnknown(LotId),
     #[error("contained tin would grow: {kind} puts out {out_g} g Sn from {in_g} g Sn in (tolerance {tol_pct}%)")]
-    TinBalance {
-        kind: &'static str,
-        in_g: String,
-        out_g: String,
-        tol_pct: String,
-    },
+    TinBalance { kind: &'static str, in_g: String, out_g: String, tol_pct: String },
     #[error("{0}")]
     Material(String),
     #[error("{0}")]
@@ -310,9 +264,7 @@ fn roles_for(body: &EventBody) -> &'static [Role] {
         EventBody::Receive { .. } => RECEIVERS,
         EventBody::Assay { .. } => &[Lab],
         EventBody::Smelt { .. } => &[Smelter],
-        EventBody::Split { .. } | EventBody::Merge { .. } => {
-            &[Collector, Smelter, Manufacturer, Exporter]
-        }
+        EventBody::Split { .. } | EventBody::Merge { .. } => &[Collector, Smelter, Manufacturer, Exporter],
         EventBody::Manufacture { .. } => &[Manufacturer],
         EventBody::Export { .. } => &[Exporter],
         _ => &[],
@@ -320,41 +272,22 @@ fn roles_for(body: &EventBody) -> &'static [Role] {
 }
 
 /// Roles that may take custody of a dispatched lot.
-pub const RECEIVERS: &[Role] = &[
-    Role::Collector,
-    Role::Smelter,
-    Role::Manufacturer,
-    Role::Exporter,
-];
+pub const RECEIVERS: &[Role] = &[Role::Collector, Role::Smelter, Role::Manufacturer, Role::Exporter];
 
 /// Check `signed` as the entry at `seq` against `view`, and return what it changes.
 pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<Delta, RuleError> {
     let ev = signed.event();
     ev.check().map_err(RuleError::Malformed)?;
-    let mut d = Delta {
-        event_id: signed.id(),
-        ..Delta::default()
-    };
+    let mut d = Delta { event_id: signed.id(), ..Delta::default() };
 
     // Genesis: only at seq 0, signed by the key it introduces.
     let ledger = match (&ev.body, view.ledger()) {
-        (
-            EventBody::Genesis {
-                ledger_name,
-                authority,
-                authority_name,
-                authority_key,
-            },
-            None,
-        ) => {
+        (EventBody::Genesis { ledger_name, authority, authority_name, authority_key }, None) => {
             if seq != 0 {
                 return Err(RuleError::GenesisNotFirst);
             }
             if &ev.signer != authority {
-                return Err(RuleError::GenesisSigner {
-                    signer: ev.signer.clone(),
-                    authority: authority.clone(),
-                });
+                return Err(RuleError::GenesisSigner { signer: ev.signer.clone(), authority: authority.clone() });
             }
             if !signed.verify(authority_key) {
                 return Err(RuleError::BadSignature {
@@ -363,11 +296,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                     hint: String::new(),
                 });
             }
-            let info = LedgerInfo {
-                ledger_id: ev.ledger_id,
-                name: ledger_name.clone(),
-                authority: authority.clone(),
-            };
+            let info = LedgerInfo { ledger_id: ev.ledger_id, name: ledger_name.clone(), authority: authority.clone() };
             d.actors.push(ActorState {
                 record: ActorRecord {
                     id: authority.clone(),
@@ -378,12 +307,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 },
                 is_authority: true,
                 status: ActorStatus::Active,
-                keys: vec![KeyEpoch {
-                    key: *authority_key,
-                    from_seq: seq,
-                    until_seq: None,
-                    compromised_since: None,
-                }],
+                keys: vec![KeyEpoch { key: *authority_key, from_seq: seq, until_seq: None, compromised_since: None }],
                 registered_seq: seq,
                 last_seq: seq,
             });
@@ -397,32 +321,19 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
     };
 
     if ev.ledger_id != ledger.ledger_id {
-        return Err(RuleError::WrongLedger {
-            expected: ledger.ledger_id,
-            found: ev.ledger_id,
-        });
+        return Err(RuleError::WrongLedger { expected: ledger.ledger_id, found: ev.ledger_id });
     }
     if let Some(first) = view.seen_event(&d.event_id)? {
         return Err(RuleError::Duplicate(first));
     }
 
     // The signer: registered, active, and this is its current key.
-    let mut signer = view
-        .actor(&ev.signer)?
-        .ok_or_else(|| RuleError::UnknownActor(ev.signer.clone()))?;
+    let mut signer = view.actor(&ev.signer)?.ok_or_else(|| RuleError::UnknownActor(ev.signer.clone()))?;
     if signer.status != ActorStatus::Active {
-        return Err(RuleError::ActorNotActive {
-            actor: ev.signer.clone(),
-            status: status_name(signer.status),
-        });
+        return Err(RuleError::ActorNotActive { actor: ev.signer.clone(), status: status_name(signer.status) });
     }
     if !signed.verify(&signer.record.key) {
-        let old = signer
-            .keys
-            .iter()
-            .rev()
-            .skip(1)
-            .find(|k| signed.verify(&k.key));
+        let old = signer.keys.iter().rev().skip(1).find(|k| signed.verify(&k.key));
         let hint = match old {
             Some(k) => format!(
                 "; it was signed with key {} which was replaced at seq {}",
@@ -431,11 +342,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
             ),
             None => String::new(),
         };
-        return Err(RuleError::BadSignature {
-            actor: ev.signer.clone(),
-            key_id: signer.record.key.key_id(),
-            hint,
-        });
+        return Err(RuleError::BadSignature { actor: ev.signer.clone(), key_id: signer.record.key.key_id(), hint });
     }
 
     // Role.
@@ -461,11 +368,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
             return Err(RuleError::RoleNotAllowed {
                 actor: ev.signer.clone(),
                 kind: ev.body.kind(),
-                needs: allowed
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
+                needs: allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
             });
         }
     }
@@ -483,12 +386,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 record: actor.clone(),
                 is_authority: false,
                 status: ActorStatus::Active,
-                keys: vec![KeyEpoch {
-                    key: actor.key,
-                    from_seq: seq,
-                    until_seq: None,
-                    compromised_since: None,
-                }],
+                keys: vec![KeyEpoch { key: actor.key, from_seq: seq, until_seq: None, compromised_since: None }],
                 registered_seq: seq,
                 last_seq: seq,
             });
@@ -496,10 +394,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
         EventBody::SuspendActor { actor, .. } => {
             let mut a = subject(view, actor, &ledger)?;
             if a.status != ActorStatus::Active {
-                return Err(RuleError::ActorState(format!(
-                    "{actor} is {}, not active",
-                    status_name(a.status)
-                )));
+                return Err(RuleError::ActorState(format!("{actor} is {}, not active", status_name(a.status))));
             }
             a.status = ActorStatus::Suspended;
             a.last_seq = seq;
@@ -508,20 +403,13 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
         EventBody::ReinstateActor { actor } => {
             let mut a = subject(view, actor, &ledger)?;
             if a.status != ActorStatus::Suspended {
-                return Err(RuleError::ActorState(format!(
-                    "{actor} is {}, not suspended",
-                    status_name(a.status)
-                )));
+                return Err(RuleError::ActorState(format!("{actor} is {}, not suspended", status_name(a.status))));
             }
             a.status = ActorStatus::Active;
             a.last_seq = seq;
             d.actors.push(a);
         }
-        EventBody::RevokeActor {
-            actor,
-            compromised_since,
-            ..
-        } => {
+        EventBody::RevokeActor { actor, compromised_since, .. } => {
             let mut a = subject(view, actor, &ledger)?;
             if a.status == ActorStatus::Revoked {
                 return Err(RuleError::ActorState(format!("{actor} is already revoked")));
@@ -531,18 +419,10 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
             a.last_seq = seq;
             d.actors.push(a);
         }
-        EventBody::RotateKey {
-            actor,
-            new_key,
-            compromised_since,
-        } => {
-            let mut a = view
-                .actor(actor)?
-                .ok_or_else(|| RuleError::UnknownActor(actor.clone()))?;
+        EventBody::RotateKey { actor, new_key, compromised_since } => {
+            let mut a = view.actor(actor)?.ok_or_else(|| RuleError::UnknownActor(actor.clone()))?;
             if a.status == ActorStatus::Revoked {
-                return Err(RuleError::ActorState(format!(
-                    "{actor} is revoked; register a new actor instead"
-                )));
+                return Err(RuleError::ActorState(format!("{actor} is revoked; register a new actor instead")));
             }
             fresh_key(view, new_key)?;
             if a.record.id == signer.record.id {
@@ -550,25 +430,13 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 signer = a.clone();
             }
             d.compromise = close_epoch(&mut a, seq, *compromised_since)?;
-            a.keys.push(KeyEpoch {
-                key: *new_key,
-                from_seq: seq,
-                until_seq: None,
-                compromised_since: None,
-            });
+            a.keys.push(KeyEpoch { key: *new_key, from_seq: seq, until_seq: None, compromised_since: None });
             a.record.key = *new_key;
             a.last_seq = seq;
             d.keys.push((*new_key, actor.clone()));
             d.actors.push(a);
         }
-        EventBody::Extract {
-            lot,
-            material,
-            mass_g,
-            grade_ppm,
-            licence,
-            ..
-        } => {
+        EventBody::Extract { lot, material, mass_g, grade_ppm, licence, .. } => {
             match &signer.record.attrs.iup {
                 Some(iup) if iup == licence => {}
                 Some(iup) => {
@@ -577,35 +445,18 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                         ev.signer
                     )))
                 }
-                None => {
-                    return Err(RuleError::Party(format!(
-                        "{} has no registered IUP licence",
-                        ev.signer
-                    )))
-                }
+                None => return Err(RuleError::Party(format!("{} has no registered IUP licence", ev.signer))),
             }
             lots.create(lot, *material, *mass_g, *grade_ppm, vec![])?;
         }
-        EventBody::Dispatch {
-            lot,
-            to,
-            transporter,
-            ..
-        } => {
+        EventBody::Dispatch { lot, to, transporter, .. } => {
             let mut l = lots.held(lot)?;
             if to == &ev.signer {
-                return Err(RuleError::Party(format!(
-                    "{to} cannot dispatch lot {lot} to itself"
-                )));
+                return Err(RuleError::Party(format!("{to} cannot dispatch lot {lot} to itself")));
             }
-            let recv = view
-                .actor(to)?
-                .ok_or_else(|| RuleError::UnknownActor(to.clone()))?;
+            let recv = view.actor(to)?.ok_or_else(|| RuleError::UnknownActor(to.clone()))?;
             if recv.status != ActorStatus::Active {
-                return Err(RuleError::ActorNotActive {
-                    actor: to.clone(),
-                    status: status_name(recv.status),
-                });
+                return Err(RuleError::ActorNotActive { actor: to.clone(), status: status_name(recv.status) });
             }
             if !RECEIVERS.iter().any(|r| recv.has_role(*r)) {
                 return Err(RuleError::Party(format!(
@@ -613,26 +464,15 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 )));
             }
             if let Some(t) = transporter {
-                let ta = view
-                    .actor(t)?
-                    .ok_or_else(|| RuleError::UnknownActor(t.clone()))?;
+                let ta = view.actor(t)?.ok_or_else(|| RuleError::UnknownActor(t.clone()))?;
                 if !ta.has_role(Role::Transporter) {
-                    return Err(RuleError::Party(format!(
-                        "{t} is not a registered transporter"
-                    )));
+                    return Err(RuleError::Party(format!("{t} is not a registered transporter")));
                 }
                 if ta.status != ActorStatus::Active {
-                    return Err(RuleError::ActorNotActive {
-                        actor: t.clone(),
-                        status: status_name(ta.status),
-                    });
+                    return Err(RuleError::ActorNotActive { actor: t.clone(), status: status_name(ta.status) });
                 }
             }
-            l.status = LotStatus::InTransit {
-                to: to.clone(),
-                transporter: transporter.clone(),
-                dispatched_seq: seq,
-            };
+            l.status = LotStatus::InTransit { to: to.clone(), transporter: transporter.clone(), dispatched_seq: seq };
             lots.put(l);
         }
         EventBody::Receive { lot, mass_g } => {
@@ -650,15 +490,8 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 _ => return Err(RuleError::NotInTransit(lot.clone())),
             }
             let diff = l.mass_g.abs_diff(*mass_g);
-            if u128::from(diff) * 1_000_000
-                > u128::from(l.mass_g) * u128::from(RECEIVE_TOLERANCE_PPM)
-            {
-                let f = Flag::MassDiscrepancy {
-                    seq,
-                    lot: lot.clone(),
-                    dispatched_g: l.mass_g,
-                    received_g: *mass_g,
-                };
+            if u128::from(diff) * 1_000_000 > u128::from(l.mass_g) * u128::from(RECEIVE_TOLERANCE_PPM) {
+                let f = Flag::MassDiscrepancy { seq, lot: lot.clone(), dispatched_g: l.mass_g, received_g: *mass_g };
                 l.flags.push(f.clone());
                 d.flags.push(f);
             }
@@ -673,12 +506,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
             if let Some(decl) = l.declared_grade_ppm {
                 let diff = u64::from(decl.abs_diff(*grade_ppm));
                 if diff * 1_000_000 > u64::from(decl) * ASSAY_TOLERANCE_PPM {
-                    let f = Flag::AssayDisagrees {
-                        seq,
-                        lot: lot.clone(),
-                        declared_ppm: decl,
-                        assayed_ppm: *grade_ppm,
-                    };
+                    let f = Flag::AssayDisagrees { seq, lot: lot.clone(), declared_ppm: decl, assayed_ppm: *grade_ppm };
                     l.flags.push(f.clone());
                     d.flags.push(f);
                 }
@@ -704,17 +532,12 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                         t.lot, l.material
                     )));
                 }
-                let g = l
-                    .grade_ppm
-                    .ok_or_else(|| RuleError::GradeUnknown(t.lot.clone()))?;
+                let g = l.grade_ppm.ok_or_else(|| RuleError::GradeUnknown(t.lot.clone()))?;
                 tin_in += u128::from(t.mass_g) * u128::from(g);
                 parents.push(t.lot.clone());
                 lots.take(l, t)?;
             }
-            let tin_out: u128 = outputs
-                .iter()
-                .map(|o| u128::from(o.mass_g) * u128::from(o.grade_ppm))
-                .sum();
+            let tin_out: u128 = outputs.iter().map(|o| u128::from(o.mass_g) * u128::from(o.grade_ppm)).sum();
             if tin_out * 1_000_000 > tin_in * (1_000_000 + TIN_TOLERANCE_PPM) {
                 return Err(RuleError::TinBalance {
                     kind: ev.body.kind(),
@@ -724,13 +547,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 });
             }
             for o in outputs {
-                lots.create(
-                    &o.lot,
-                    o.material,
-                    o.mass_g,
-                    Some(o.grade_ppm),
-                    parents.clone(),
-                )?;
+                lots.create(&o.lot, o.material, o.mass_g, Some(o.grade_ppm), parents.clone())?;
             }
         }
         EventBody::Split { lot, parts } => {
@@ -744,13 +561,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 });
             }
             for p in parts {
-                lots.create(
-                    &p.lot,
-                    src.material,
-                    p.mass_g,
-                    src.grade_ppm,
-                    vec![lot.clone()],
-                )?;
+                lots.create(&p.lot, src.material, p.mass_g, src.grade_ppm, vec![lot.clone()])?;
                 if let Some(new) = lots.pending.get_mut(&p.lot) {
                     new.declared_grade_ppm = src.declared_grade_ppm;
                 }
@@ -771,16 +582,12 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 match material {
                     None => material = Some(l.material),
                     Some(m) if m != l.material => {
-                        return Err(RuleError::Material(format!(
-                            "cannot merge {m} with {} (lot {id})",
-                            l.material
-                        )))
+                        return Err(RuleError::Material(format!("cannot merge {m} with {} (lot {id})", l.material)))
                     }
                     _ => {}
                 }
-                total = total
-                    .checked_add(l.mass_g)
-                    .ok_or_else(|| RuleError::Malformed("merged mass overflows".into()))?;
+                total =
+                    total.checked_add(l.mass_g).ok_or_else(|| RuleError::Malformed("merged mass overflows".into()))?;
                 match l.grade_ppm {
                     Some(g) => tin += u128::from(l.mass_g) * u128::from(g),
                     None => all_graded = false,
@@ -789,23 +596,13 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
                 l.status = LotStatus::Consumed { seq };
                 lots.put(l);
             }
-            let grade = if all_graded && total > 0 {
-                u32::try_from(tin / u128::from(total)).ok()
-            } else {
-                None
-            };
-            let material =
-                material.ok_or_else(|| RuleError::Malformed("merge has no inputs".into()))?;
+            let grade = if all_graded && total > 0 { u32::try_from(tin / u128::from(total)).ok() } else { None };
+            let material = material.ok_or_else(|| RuleError::Malformed("merge has no inputs".into()))?;
             lots.create(output, material, total, grade, inputs.clone())?;
         }
-        EventBody::Export {
-            lot, destination, ..
-        } => {
+        EventBody::Export { lot, destination, .. } => {
             let mut l = lots.held(lot)?;
-            l.status = LotStatus::Exported {
-                seq,
-                destination: destination.clone(),
-            };
+            l.status = LotStatus::Exported { seq, destination: destination.clone() };
             lots.put(l);
         }
     }
@@ -826,34 +623,20 @@ fn tin_grams(gram_ppm: u128) -> String {
 
 fn fresh_key(view: &impl StateView, key: &PublicKey) -> Result<(), RuleError> {
     if let Some(owner) = view.actor_by_key(key)? {
-        return Err(RuleError::KeyInUse {
-            key_id: key.key_id(),
-            actor: owner,
-        });
+        return Err(RuleError::KeyInUse { key_id: key.key_id(), actor: owner });
     }
     Ok(())
 }
 
-fn subject(
-    view: &impl StateView,
-    id: &ActorId,
-    ledger: &LedgerInfo,
-) -> Result<ActorState, RuleError> {
+fn subject(view: &impl StateView, id: &ActorId, ledger: &LedgerInfo) -> Result<ActorState, RuleError> {
     if id == &ledger.authority {
-        return Err(RuleError::ActorState(format!(
-            "the ledger authority {id} cannot be suspended or revoked"
-        )));
+        return Err(RuleError::ActorState(format!("the ledger authority {id} cannot be suspended or revoked")));
     }
-    view.actor(id)?
-        .ok_or_else(|| RuleError::UnknownActor(id.clone()))
+    view.actor(id)?.ok_or_else(|| RuleError::UnknownActor(id.clone()))
 }
 
 /// End the current key epoch at `seq`, marking it compromised from `since`.
-fn close_epoch(
-    a: &mut ActorState,
-    seq: u64,
-    since: Option<u64>,
-) -> Result<Option<Compromise>, RuleError> {
+fn close_epoch(a: &mut ActorState, seq: u64, since: Option<u64>) -> Result<Option<Compromise>, RuleError> {
     let start = a.current_epoch_start();
     if let Some(n) = since {
         if n < start || n > seq {
@@ -868,12 +651,7 @@ fn close_epoch(
         last.until_seq = Some(seq);
         last.compromised_since = since;
     }
-    Ok(since.map(|n| Compromise {
-        actor: a.record.id.clone(),
-        key,
-        from_seq: n,
-        until_seq: seq,
-    }))
+    Ok(since.map(|n| Compromise { actor: a.record.id.clone(), key, from_seq: n, until_seq: seq }))
 }
 
 /// Lot reads and writes within one event: reads see earlier writes.
@@ -887,35 +665,21 @@ struct LotWork<'a, V: StateView> {
 
 impl<'a, V: StateView> LotWork<'a, V> {
     fn new(view: &'a V, seq: u64, signer: &'a ActorId) -> Self {
-        LotWork {
-            view,
-            seq,
-            signer,
-            pending: BTreeMap::new(),
-            order: Vec::new(),
-        }
+        LotWork { view, seq, signer, pending: BTreeMap::new(), order: Vec::new() }
     }
 
     fn get(&self, id: &LotId) -> Result<LotState, RuleError> {
         if let Some(l) = self.pending.get(id) {
             return Ok(l.clone());
         }
-        self.view
-            .lot(id)?
-            .ok_or_else(|| RuleError::UnknownLot(id.clone()))
+        self.view.lot(id)?.ok_or_else(|| RuleError::UnknownLot(id.clone()))
     }
 
     /// Neither consumed nor exported.
     fn live(&self, l: &LotState) -> Result<(), RuleError> {
         match &l.status {
-            LotStatus::Consumed { seq } => Err(RuleError::Consumed {
-                lot: l.id.clone(),
-                seq: *seq,
-            }),
-            LotStatus::Exported { seq, .. } => Err(RuleError::Exported {
-                lot: l.id.clone(),
-                seq: *seq,
-            }),
+            LotStatus::Consumed { seq } => Err(RuleError::Consumed { lot: l.id.clone(), seq: *seq }),
+            LotStatus::Exported { seq, .. } => Err(RuleError::Exported { lot: l.id.clone(), seq: *seq }),
             _ => Ok(()),
         }
     }
@@ -932,10 +696,7 @@ impl<'a, V: StateView> LotWork<'a, V> {
             });
         }
         if let LotStatus::InTransit { to, .. } = &l.status {
-            return Err(RuleError::InTransit {
-                lot: id.clone(),
-                to: to.clone(),
-            });
+            return Err(RuleError::InTransit { lot: id.clone(), to: to.clone() });
         }
         Ok(l)
     }
@@ -993,10 +754,7 @@ impl<'a, V: StateView> LotWork<'a, V> {
     }
 
     fn finish(mut self) -> Vec<LotState> {
-        self.order
-            .iter()
-            .filter_map(|id| self.pending.remove(id))
-            .collect()
+        self.order.iter().filter_map(|id| self.pending.remove(id)).collect()
     }
 }
 
@@ -1021,11 +779,7 @@ impl<'a> Overlay<'a> {
     }
     /// Changes on top of `base`.
     pub fn over(base: &'a dyn StateView) -> Overlay<'a> {
-        Overlay {
-            base: Some(base),
-            ledger: base.ledger(),
-            ..Overlay::default()
-        }
+        Overlay { base: Some(base), ledger: base.ledger(), ..Overlay::default() }
     }
     /// Record an accepted delta for entry `seq`.
     pub fn absorb(&mut self, seq: u64, d: &Delta) {

@@ -26,9 +26,7 @@ impl Timestamp {
     }
     pub fn to_rfc3339(&self) -> String {
         match time::OffsetDateTime::from_unix_timestamp(self.0) {
-            Ok(t) => t
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| self.0.to_string()),
+            Ok(t) => t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| self.0.to_string()),
             Err(_) => self.0.to_string(),
         }
     }
@@ -37,15 +35,10 @@ impl Timestamp {
 impl std::str::FromStr for Timestamp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t =
-            time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-                .map_err(|_| {
-                format!("time {s:?} is not RFC 3339 (for example 2026-03-02T07:30:00Z)")
-            })?;
+        let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| format!("time {s:?} is not RFC 3339 (for example 2026-03-02T07:30:00Z)"))?;
         if t.nanosecond() != 0 {
-            return Err(format!(
-                "time {s:?} has fractions of a second; use whole seconds"
-            ));
+            return Err(format!("time {s:?} has fractions of a second; use whole seconds"));
         }
         let ts = Timestamp(t.unix_timestamp());
         ts.check()?;
@@ -117,16 +110,10 @@ pub struct GeoPoint {
 impl GeoPoint {
     pub fn check(&self) -> Result<(), String> {
         if !(-90_000_000..=90_000_000).contains(&self.lat_micro) {
-            return Err(format!(
-                "latitude {} is outside -90..90",
-                format_micro(self.lat_micro)
-            ));
+            return Err(format!("latitude {} is outside -90..90", format_micro(self.lat_micro)));
         }
         if !(-180_000_000..=180_000_000).contains(&self.lon_micro) {
-            return Err(format!(
-                "longitude {} is outside -180..180",
-                format_micro(self.lon_micro)
-            ));
+            return Err(format!("longitude {} is outside -180..180", format_micro(self.lon_micro)));
         }
         Ok(())
     }
@@ -145,11 +132,7 @@ impl fmt::Display for GeoPoint {
 impl std::str::FromStr for GeoPoint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let err = || {
-            format!(
-                "location {s:?} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)"
-            )
-        };
+        let err = || format!("location {s:?} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)");
         let (a, b) = s.split_once(',').ok_or_else(err)?;
         let lat = parse_decimal(a, 6).ok_or_else(err)?;
         let lon = parse_decimal(b, 6).ok_or_else(err)?;
@@ -215,12 +198,8 @@ pub const MAX_GRADE_PPM: u32 = 1_000_000;
 /// Parse a tin grade: parts per million (`725000`) or a percentage (`72.5%`).
 pub fn parse_grade(s: &str) -> Result<u32, String> {
     let t = s.trim();
-    let v = if let Some(p) = t.strip_suffix('%') {
-        parse_decimal(p, 4)
-    } else {
-        parse_decimal(t, 0)
-    }
-    .ok_or_else(|| format!("grade {s:?} is not ppm (725000) or a percentage (72.5%)"))?;
+    let v = if let Some(p) = t.strip_suffix('%') { parse_decimal(p, 4) } else { parse_decimal(t, 0) }
+        .ok_or_else(|| format!("grade {s:?} is not ppm (725000) or a percentage (72.5%)"))?;
     if !(0..=i128::from(MAX_GRADE_PPM)).contains(&v) {
         return Err(format!("grade {s:?} is outside 0..100%"));
     }
@@ -299,10 +278,7 @@ impl Material {
     }
     /// Products of a manufacturer.
     pub fn is_product(&self) -> bool {
-        matches!(
-            self,
-            Material::Solder | Material::Tinplate | Material::Component
-        )
+        matches!(self, Material::Solder | Material::Tinplate | Material::Component)
     }
 }
 
@@ -330,9 +306,7 @@ pub fn check_country(field: &'static str, s: &str) -> Result<(), String> {
     if s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(format!(
-            "{field} {s:?} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)"
-        ))
+        Err(format!("{field} {s:?} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)"))
     }
 }
 

@@ -40,11 +40,7 @@ fn golden_events_and_entries() {
         assert_eq!(from_json, ev, "{name}: event_json differs from event_hex");
 
         let msg = hex::decode(&v["signing_message_hex"]).unwrap();
-        assert_eq!(
-            msg,
-            signing_message(&event_bytes),
-            "{name}: signing message"
-        );
+        assert_eq!(msg, signing_message(&event_bytes), "{name}: signing message");
 
         let mut sig = [0u8; 64];
         hex::decode_to_slice(&v["signature"], &mut sig).unwrap();
@@ -53,9 +49,7 @@ fn golden_events_and_entries() {
         assert!(signed.verify(&key), "{name}: signature does not verify");
         let mut bad = sig;
         bad[0] ^= 1;
-        assert!(!SignedEvent::from_parts(event_bytes.clone(), bad)
-            .unwrap()
-            .verify(&key));
+        assert!(!SignedEvent::from_parts(event_bytes.clone(), bad).unwrap().verify(&key));
 
         let entry_bytes = hex::decode(&v["entry_hex"]).unwrap();
         let entry = Entry::from_bytes(&entry_bytes).unwrap();
@@ -63,10 +57,6 @@ fn golden_events_and_entries() {
         assert_eq!(entry.event, event_bytes);
         assert_eq!(entry.seq.to_string(), v["seq"]);
         assert_eq!(entry.hash().to_hex(), v["entry_hash"], "{name}: entry hash");
-        assert_eq!(
-            hex::encode(entry.leaf_hash()),
-            v["leaf_hash"],
-            "{name}: leaf hash"
-        );
+        assert_eq!(hex::encode(entry.leaf_hash()), v["leaf_hash"], "{name}: leaf hash");
     }
 }

@@ -8,9 +8,7 @@ use tinledger_core::merkle::{self, Hash, MemTree};
 use tinledger_core::note::{Note, NoteSigner, Verifier};
 
 fn read(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/vectors")
-        .join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vectors").join(name);
     std::fs::read_to_string(p).unwrap()
 }
 
@@ -36,11 +34,7 @@ fn rfc6962_vectors_from_go_tlog() {
             Some(&"inclusion") => {
                 let (i, size): (u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
                 let want: Vec<Hash> = f[3..].iter().map(|s| h(s)).collect();
-                assert_eq!(
-                    merkle::inclusion_proof(&t, i, size).unwrap(),
-                    want,
-                    "inclusion {i} {size}"
-                );
+                assert_eq!(merkle::inclusion_proof(&t, i, size).unwrap(), want, "inclusion {i} {size}");
                 let root = merkle::root(&t, size).unwrap();
                 let leaf = merkle::leaf_hash(format!("event-{i}").as_bytes());
                 merkle::verify_inclusion(&leaf, i, size, &want, &root).unwrap();
@@ -49,11 +43,7 @@ fn rfc6962_vectors_from_go_tlog() {
             Some(&"consistency") => {
                 let (a, b): (u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
                 let want: Vec<Hash> = f[3..].iter().map(|s| h(s)).collect();
-                assert_eq!(
-                    merkle::consistency_proof(&t, a, b).unwrap(),
-                    want,
-                    "consistency {a} {b}"
-                );
+                assert_eq!(merkle::consistency_proof(&t, a, b).unwrap(), want, "consistency {a} {b}");
                 let (ra, rb) = (merkle::root(&t, a).unwrap(), merkle::root(&t, b).unwrap());
                 merkle::verify_consistency(a, b, &ra, &rb, &want).unwrap();
                 cons += 1;
@@ -61,18 +51,11 @@ fn rfc6962_vectors_from_go_tlog() {
             _ => {}
         }
     }
-    assert!(
-        roots >= 18 && incl >= 7 && cons >= 8,
-        "{roots} {incl} {cons}"
-    );
+    assert!(roots >= 18 && incl >= 7 && cons >= 8, "{roots} {incl} {cons}");
 }
 
 fn field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .unwrap()
-        .trim()
-        .to_string()
+    text.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_string()
 }
 
 #[test]

@@ -12,10 +12,7 @@ pub enum LedgerError {
     #[error("ledger {0} is in use by another tinledger process")]
     Locked(PathBuf),
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     #[error("storage error: {0}")]
     Storage(String),
     /// Stored state is not what the chain says; the ledger must be audited.
@@ -23,30 +20,21 @@ pub enum LedgerError {
     Corrupt { seq: Option<u64>, reason: String },
     /// An event broke a rule; nothing was written.
     #[error("{}{source}", if *batch { format!("item {} (would be seq {seq}): ", item + 1) } else { String::new() })]
-    Refused {
-        item: usize,
-        seq: u64,
-        batch: bool,
-        source: RuleError,
-    },
+    Refused { item: usize, seq: u64, batch: bool, source: RuleError },
 }
 
 impl LedgerError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        LedgerError::Io {
-            context: context.into(),
-            source,
-        }
+        LedgerError::Io { context: context.into(), source }
     }
 }
 
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Corruption { .. } => LedgerError::Corrupt {
-                seq: None,
-                reason: format!("storage engine: {e}"),
-            },
+            sled::Error::Corruption { .. } => {
+                LedgerError::Corrupt { seq: None, reason: format!("storage engine: {e}") }
+            }
             other => LedgerError::Storage(other.to_string()),
         }
     }

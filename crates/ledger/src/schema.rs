@@ -27,6 +27,16 @@ pub const T_KEY_ACTOR: &str = "key_actor";
 /// `event_ids`: event id[32] → seq u64 BE. Refuses duplicate events.
 pub const T_EVENT_IDS: &str = "event_ids";
 
+/// `actor_entries`: actor id ‖ 0x00 ‖ seq u64 BE → empty. Every entry that
+/// registers, suspends, reinstates, revokes or re-keys the actor (and genesis
+/// for the authority).
+pub const T_ACTOR_ENTRIES: &str = "actor_entries";
+/// `merkle`: level u8 ‖ index u64 BE → hash[32]. Every complete subtree of
+/// the RFC 6962 tree over the entries (level 0 = leaf hashes).
+pub const T_MERKLE: &str = "merkle";
+/// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
+pub const T_CHECKPOINTS: &str = "checkpoints";
+
 pub const META_FORMAT: &[u8] = b"format";
 pub const META_LEDGER: &[u8] = b"ledger";
 pub const META_HEAD: &[u8] = b"head";
@@ -46,5 +56,12 @@ pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
 pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
     let mut k = lot.as_bytes().to_vec();
     k.push(0);
+    k
+}
+
+pub fn merkle_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
     k
 }

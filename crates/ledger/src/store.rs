@@ -21,9 +21,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use tinledger_core::codec;
 use tinledger_core::event::PublicKey;
-use tinledger_core::rules::{
-    self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError,
-};
+use tinledger_core::merkle;
+use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
 /// Number of entries and hash of the last one (zero hash when empty).
@@ -66,6 +65,9 @@ pub(crate) struct Trees {
     pub actor_state: sled::Tree,
     pub key_actor: sled::Tree,
     pub event_ids: sled::Tree,
+    pub actor_entries: sled::Tree,
+    pub merkle: sled::Tree,
+    pub checkpoints: sled::Tree,
 }
 
 /// An open ledger. Holds the directory's lock until dropped.
@@ -80,10 +82,7 @@ pub struct Ledger {
 
 /// Run storage-engine code, turning a panic inside it into an error: sled
 /// 0.34 can panic on damaged files, and a damaged file must never crash us.
-pub(crate) fn guard<T>(
-    what: &str,
-    f: impl FnOnce() -> Result<T, LedgerError>,
-) -> Result<T, LedgerError> {
+pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -92,10 +91,7 @@ pub(crate) fn guard<T>(
                 .map(String::as_str)
                 .or_else(|| p.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown failure");
-            Err(LedgerError::Corrupt {
-                seq: None,
-                reason: format!("storage engine failed while {what}: {msg}"),
-            })
+            Err(LedgerError::Corrupt { seq: None, reason: format!("storage engine failed while {what}: {msg}") })
         }
     }
 }
@@ -111,20 +107,14 @@ fn lock(dir: &Path) -> Result<File, LedgerError> {
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(
-            format!("cannot lock {}", path.display()),
-            e,
-        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(format!("cannot lock {}", path.display()), e)),
     }
 }
 
 fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
-        let db = sled::Config::new()
-            .path(dir.join(DB_DIR))
-            .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let db =
+            sled::Config::new().path(dir.join(DB_DIR)).flush_every_ms(None).mode(sled::Mode::HighThroughput).open()?;
         let t = Trees {
             meta: db.open_tree(T_META)?,
             entries: db.open_tree(T_ENTRIES)?,
@@ -133,6 +123,9 @@ fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
             actor_state: db.open_tree(T_ACTOR_STATE)?,
             key_actor: db.open_tree(T_KEY_ACTOR)?,
             event_ids: db.open_tree(T_EVENT_IDS)?,
+            actor_entries: db.open_tree(T_ACTOR_ENTRIES)?,
+            merkle: db.open_tree(T_MERKLE)?,
+            checkpoints: db.open_tree(T_CHECKPOINTS)?,
         };
         Ok((db, t))
     })
@@ -140,14 +133,11 @@ fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
 
 /// fsync every file and directory below `path`, then `path` itself.
 fn sync_tree(path: &Path) -> Result<(), LedgerError> {
-    let rd = std::fs::read_dir(path)
-        .map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
+    let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
     for ent in rd {
         let ent = ent.map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
         let p = ent.path();
-        let ft = ent
-            .file_type()
-            .map_err(|e| LedgerError::io(format!("cannot stat {}", p.display()), e))?;
+        let ft = ent.file_type().map_err(|e| LedgerError::io(format!("cannot stat {}", p.display()), e))?;
         if ft.is_dir() {
             sync_tree(&p)?;
         } else if ft.is_file() {
@@ -176,12 +166,8 @@ impl Ledger {
             batch: false,
             source,
         })?;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            LedgerError::io(
-                format!("cannot create ledger directory {}", dir.display()),
-                e,
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
         let lock = lock(dir)?;
         if dir.join(DB_DIR).exists() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
@@ -196,10 +182,7 @@ impl Ledger {
             db,
             t,
             info: None,
-            head: Head {
-                size: 0,
-                hash: EntryHash::ZERO,
-            },
+            head: Head { size: 0, hash: EntryHash::ZERO },
             _lock: lock,
         };
         let r = l.append(genesis)?;
@@ -239,43 +222,24 @@ impl Ledger {
             }
             let info = match t.meta.get(META_LEDGER)? {
                 Some(v) => Some(
-                    codec::decode_strict::<LedgerInfo>(&v, "ledger header").map_err(|e| {
-                        LedgerError::Corrupt {
-                            seq: None,
-                            reason: e.to_string(),
-                        }
-                    })?,
+                    codec::decode_strict::<LedgerInfo>(&v, "ledger header")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
                 ),
                 None => None,
             };
             let head = match t.meta.get(META_HEAD)? {
-                Some(v) => Head::from_bytes(&v).ok_or_else(|| LedgerError::Corrupt {
-                    seq: None,
-                    reason: "malformed head record".into(),
-                })?,
-                None => Head {
-                    size: 0,
-                    hash: EntryHash::ZERO,
-                },
+                Some(v) => Head::from_bytes(&v)
+                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
+                None => Head { size: 0, hash: EntryHash::ZERO },
             };
             Ok((info, head))
         })?;
-        Ok(Ledger {
-            dir: dir.to_path_buf(),
-            db,
-            t,
-            info,
-            head,
-            _lock: lock,
-        })
+        Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
     }
 
     fn check_head(&self) -> Result<(), LedgerError> {
         if self.info.is_none() || self.head.size == 0 {
-            return Err(LedgerError::Corrupt {
-                seq: Some(0),
-                reason: "ledger has no genesis entry".into(),
-            });
+            return Err(LedgerError::Corrupt { seq: Some(0), reason: "ledger has no genesis entry".into() });
         }
         let last = self.head.size - 1;
         let e = self.get(last)?.ok_or_else(|| LedgerError::Corrupt {
@@ -295,11 +259,7 @@ impl Ledger {
                 ),
             });
         }
-        if guard("reading entries", || {
-            Ok(self.t.entries.get(seq_key(self.head.size))?)
-        })?
-        .is_some()
-        {
+        if guard("reading entries", || Ok(self.t.entries.get(seq_key(self.head.size))?))?.is_some() {
             return Err(LedgerError::Corrupt {
                 seq: Some(self.head.size),
                 reason: "entries exist beyond the recorded head; run `tinledger verify`".into(),
@@ -321,16 +281,11 @@ impl Ledger {
 
     /// The entry at `seq`, decoded strictly.
     pub fn get(&self, seq: u64) -> Result<Option<Entry>, LedgerError> {
-        guard("reading an entry", || {
-            match self.t.entries.get(seq_key(seq))? {
-                None => Ok(None),
-                Some(v) => Entry::from_bytes(&v)
-                    .map(Some)
-                    .map_err(|e| LedgerError::Corrupt {
-                        seq: Some(seq),
-                        reason: e.to_string(),
-                    }),
-            }
+        guard("reading an entry", || match self.t.entries.get(seq_key(seq))? {
+            None => Ok(None),
+            Some(v) => Entry::from_bytes(&v)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt { seq: Some(seq), reason: e.to_string() }),
         })
     }
 
@@ -342,12 +297,7 @@ impl Ledger {
         while s <= to && s < self.head.size {
             match self.get(s)? {
                 Some(e) => out.push(e),
-                None => {
-                    return Err(LedgerError::Corrupt {
-                        seq: Some(s),
-                        reason: format!("entry {s} is missing"),
-                    })
-                }
+                None => return Err(LedgerError::Corrupt { seq: Some(s), reason: format!("entry {s} is missing") }),
             }
             s += 1;
         }
@@ -356,31 +306,7 @@ impl Ledger {
 
     /// Sequence numbers of every entry that names `lot`, in order.
     pub fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, LedgerError> {
-        guard("reading the lot index", || {
-            let mut out = Vec::new();
-            for kv in self
-                .t
-                .lot_entries
-                .scan_prefix(lot_entry_prefix(lot.as_str()))
-            {
-                let (k, _) = kv?;
-                let tail = k
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|i| k.get(i..))
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok());
-                match tail {
-                    Some(b) => out.push(u64::from_be_bytes(b)),
-                    None => {
-                        return Err(LedgerError::Corrupt {
-                            seq: None,
-                            reason: "malformed lot index key".into(),
-                        })
-                    }
-                }
-            }
-            Ok(out)
-        })
+        self.prefix_seqs(&self.t.lot_entries, lot.as_str())
     }
 
     /// Every actor, in id order.
@@ -389,12 +315,10 @@ impl Ledger {
             let mut out = Vec::new();
             for kv in self.t.actor_state.iter() {
                 let (_, v) = kv?;
-                out.push(codec::decode_strict(&v, "actor state").map_err(|e| {
-                    LedgerError::Corrupt {
-                        seq: None,
-                        reason: e.to_string(),
-                    }
-                })?);
+                out.push(
+                    codec::decode_strict(&v, "actor state")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+                );
             }
             Ok(out)
         })
@@ -406,12 +330,10 @@ impl Ledger {
             let mut out = Vec::new();
             for kv in self.t.lot_state.iter() {
                 let (_, v) = kv?;
-                out.push(codec::decode_strict(&v, "lot state").map_err(|e| {
-                    LedgerError::Corrupt {
-                        seq: None,
-                        reason: e.to_string(),
-                    }
-                })?);
+                out.push(
+                    codec::decode_strict(&v, "lot state")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+                );
             }
             Ok(out)
         })
@@ -426,8 +348,7 @@ impl Ledger {
     /// write durable, and only then returns.
     pub fn append(&mut self, ev: &SignedEvent) -> Result<Receipt, LedgerError> {
         let mut r = self.append_all(std::slice::from_ref(ev), false)?;
-        r.pop()
-            .ok_or_else(|| LedgerError::Storage("empty append".into()))
+        r.pop().ok_or_else(|| LedgerError::Storage("empty append".into()))
     }
 
     /// Append several signed events all-or-nothing: every event is checked
@@ -437,11 +358,7 @@ impl Ledger {
         self.append_all(evs, true)
     }
 
-    fn append_all(
-        &mut self,
-        evs: &[SignedEvent],
-        batch: bool,
-    ) -> Result<Vec<Receipt>, LedgerError> {
+    fn append_all(&mut self, evs: &[SignedEvent], batch: bool) -> Result<Vec<Receipt>, LedgerError> {
         if evs.is_empty() {
             return Ok(vec![]);
         }
@@ -450,58 +367,36 @@ impl Ledger {
         let mut head = self.head;
         let mut entries: Vec<(u64, Vec<u8>)> = Vec::with_capacity(evs.len());
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
+        let mut actor_keys: Vec<Vec<u8>> = Vec::new();
+        let mut nodes: std::collections::BTreeMap<[u8; 9], [u8; 32]> = std::collections::BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
         for (item, ev) in evs.iter().enumerate() {
             let seq = head.size;
-            let delta = rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused {
-                item,
-                seq,
-                batch,
-                source,
-            })?;
+            let delta =
+                rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused { item, seq, batch, source })?;
             let entry = Entry::new(seq, head.hash, ev);
             let bytes = entry.to_bytes();
             let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
             for lot in &delta.touched_lots {
                 lot_keys.push(lot_entry_key(lot.as_str(), seq));
             }
+            if let Some(a) = ev.event().body.subject_actor() {
+                actor_keys.push(lot_entry_key(a.as_str(), seq));
+            }
+            self.add_merkle_leaf(seq, merkle::leaf_hash(&bytes), &mut nodes)?;
             over.absorb(seq, &delta);
             entries.push((seq, bytes));
-            receipts.push(Receipt {
-                seq,
-                hash,
-                flags: delta.flags.clone(),
-            });
-            head = Head {
-                size: seq + 1,
-                hash,
-            };
+            receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
+            head = Head { size: seq + 1, hash };
         }
-        let new_info = if self.info.is_none() {
-            over.ledger.clone()
-        } else {
-            None
-        };
-        let actors: Vec<(Vec<u8>, Vec<u8>)> = over
-            .actors
-            .values()
-            .map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a)))
-            .collect();
-        let lots: Vec<(Vec<u8>, Vec<u8>)> = over
-            .lots
-            .values()
-            .map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l)))
-            .collect();
-        let keys: Vec<([u8; 32], Vec<u8>)> = over
-            .keys
-            .iter()
-            .map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec()))
-            .collect();
-        let events: Vec<([u8; 32], [u8; 8])> = over
-            .events
-            .iter()
-            .map(|(id, s)| (*id, seq_key(*s)))
-            .collect();
+        let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
+        let actors: Vec<(Vec<u8>, Vec<u8>)> =
+            over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
+        let lots: Vec<(Vec<u8>, Vec<u8>)> =
+            over.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))).collect();
+        let keys: Vec<([u8; 32], Vec<u8>)> =
+            over.keys.iter().map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec())).collect();
+        let events: Vec<([u8; 32], [u8; 8])> = over.events.iter().map(|(id, s)| (*id, seq_key(*s))).collect();
         drop(over);
 
         let t = &self.t;
@@ -516,45 +411,46 @@ impl Ledger {
                 &t.actor_state,
                 &t.key_actor,
                 &t.event_ids,
+                &t.actor_entries,
+                &t.merkle,
             )
-                .transaction(
-                    |(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids)| {
-                        for (seq, bytes) in &entries {
-                            // Append-only: never overwrite an existing entry.
-                            if ent.get(seq_key(*seq))?.is_some() {
-                                return Err(ConflictableTransactionError::Abort(format!(
-                                    "entry {seq} already exists"
-                                )));
-                            }
-                            ent.insert(&seq_key(*seq), bytes.as_slice())?;
+                .transaction(|(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids, act_ent, mk)| {
+                    for (seq, bytes) in &entries {
+                        // Append-only: never overwrite an existing entry.
+                        if ent.get(seq_key(*seq))?.is_some() {
+                            return Err(ConflictableTransactionError::Abort(format!("entry {seq} already exists")));
                         }
-                        for k in &lot_keys {
-                            lot_ent.insert(k.as_slice(), &[] as &[u8])?;
-                        }
-                        for (k, v) in &lots {
-                            lot_st.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        for (k, v) in &actors {
-                            act_st.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        for (k, v) in &keys {
-                            key_act.insert(&k[..], v.as_slice())?;
-                        }
-                        for (k, v) in &events {
-                            ev_ids.insert(&k[..], &v[..])?;
-                        }
-                        if let Some(info) = &info_bytes {
-                            meta.insert(META_LEDGER, info.as_slice())?;
-                        }
-                        meta.insert(META_HEAD, &head_bytes[..])?;
-                        Ok(())
-                    },
-                );
+                        ent.insert(&seq_key(*seq), bytes.as_slice())?;
+                    }
+                    for k in &lot_keys {
+                        lot_ent.insert(k.as_slice(), &[] as &[u8])?;
+                    }
+                    for k in &actor_keys {
+                        act_ent.insert(k.as_slice(), &[] as &[u8])?;
+                    }
+                    for (k, v) in &nodes {
+                        mk.insert(&k[..], &v[..])?;
+                    }
+                    for (k, v) in &lots {
+                        lot_st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (k, v) in &actors {
+                        act_st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (k, v) in &keys {
+                        key_act.insert(&k[..], v.as_slice())?;
+                    }
+                    for (k, v) in &events {
+                        ev_ids.insert(&k[..], &v[..])?;
+                    }
+                    if let Some(info) = &info_bytes {
+                        meta.insert(META_LEDGER, info.as_slice())?;
+                    }
+                    meta.insert(META_HEAD, &head_bytes[..])?;
+                    Ok(())
+                });
             res.map_err(|e| match e {
-                TransactionError::Abort(msg) => LedgerError::Corrupt {
-                    seq: None,
-                    reason: msg,
-                },
+                TransactionError::Abort(msg) => LedgerError::Corrupt { seq: None, reason: msg },
                 TransactionError::Storage(e) => e.into(),
             })
         })?;
@@ -566,6 +462,130 @@ impl Ledger {
         Ok(receipts)
     }
 
+    /// Record leaf `seq` and every complete subtree it completes into `nodes`
+    /// (reading earlier nodes from `nodes` or the store).
+    fn add_merkle_leaf(
+        &self,
+        seq: u64,
+        leaf: merkle::Hash,
+        nodes: &mut std::collections::BTreeMap<[u8; 9], [u8; 32]>,
+    ) -> Result<(), LedgerError> {
+        nodes.insert(merkle_key(0, seq), leaf);
+        let mut right = leaf;
+        for (level, index) in merkle::completed_by_append(seq) {
+            let lk = merkle_key(level - 1, 2 * index);
+            let left = match nodes.get(&lk) {
+                Some(h) => *h,
+                None => self.node_at(level - 1, 2 * index)?,
+            };
+            right = merkle::node_hash(&left, &right);
+            nodes.insert(merkle_key(level, index), right);
+        }
+        Ok(())
+    }
+
+    fn node_at(&self, level: u8, index: u64) -> Result<merkle::Hash, LedgerError> {
+        let v = guard("reading the Merkle tree", || Ok(self.t.merkle.get(merkle_key(level, index))?))?;
+        let v = v.ok_or_else(|| LedgerError::Corrupt {
+            seq: None,
+            reason: format!("Merkle node level {level} index {index} is missing"),
+        })?;
+        <[u8; 32]>::try_from(v.as_ref()).map_err(|_| LedgerError::Corrupt {
+            seq: None,
+            reason: format!("Merkle node level {level} index {index} is malformed"),
+        })
+    }
+
+    /// Sequence numbers of the entries that register or change `actor`.
+    pub fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, LedgerError> {
+        self.prefix_seqs(&self.t.actor_entries, actor.as_str())
+    }
+
+    fn prefix_seqs(&self, tree: &sled::Tree, id: &str) -> Result<Vec<u64>, LedgerError> {
+        guard("reading an index", || {
+            let mut out = Vec::new();
+            for kv in tree.scan_prefix(lot_entry_prefix(id)) {
+                let (k, _) = kv?;
+                let tail = k.len().checked_sub(8).and_then(|i| k.get(i..)).and_then(|b| <[u8; 8]>::try_from(b).ok());
+                match tail {
+                    Some(b) => out.push(u64::from_be_bytes(b)),
+                    None => return Err(LedgerError::Corrupt { seq: None, reason: "malformed index key".into() }),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The Merkle root over the first `size` entries.
+    pub fn merkle_root(&self, size: u64) -> Result<merkle::Hash, LedgerError> {
+        self.check_size(size)?;
+        merkle::root(&self.nodes(), size).map_err(proof_err)
+    }
+
+    /// Inclusion proof for entry `seq` in the tree of the first `size` entries.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<merkle::Hash>, LedgerError> {
+        self.check_size(size)?;
+        merkle::inclusion_proof(&self.nodes(), seq, size).map_err(proof_err)
+    }
+
+    /// Consistency proof between tree sizes `old` and `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<merkle::Hash>, LedgerError> {
+        self.check_size(new)?;
+        merkle::consistency_proof(&self.nodes(), old, new).map_err(proof_err)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        if size > self.head.size {
+            return Err(LedgerError::Storage(format!(
+                "tree size {size} is beyond the ledger's {} entries",
+                self.head.size
+            )));
+        }
+        Ok(())
+    }
+
+    fn nodes(&self) -> Nodes<'_> {
+        Nodes { l: self }
+    }
+
+    /// Store a signed checkpoint note for tree size `size` (append-only:
+    /// an existing checkpoint for that size is kept).
+    pub fn store_checkpoint(&self, size: u64, note: &str) -> Result<(), LedgerError> {
+        guard("storing a checkpoint", || {
+            self.t.checkpoints.compare_and_swap(size.to_be_bytes(), None as Option<&[u8]>, Some(note.as_bytes()))?.ok();
+            Ok(())
+        })?;
+        self.sync()
+    }
+
+    /// The newest stored checkpoint note (size, note).
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, LedgerError> {
+        guard("reading checkpoints", || {
+            let Some((k, v)) = self.t.checkpoints.last()? else { return Ok(None) };
+            let size = <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| LedgerError::Corrupt { seq: None, reason: "malformed checkpoint key".into() })?;
+            let note = String::from_utf8(v.to_vec())
+                .map_err(|_| LedgerError::Corrupt { seq: None, reason: "checkpoint is not UTF-8".into() })?;
+            Ok(Some((size, note)))
+        })
+    }
+
+    /// Every stored checkpoint (size, note), oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, String)>, LedgerError> {
+        guard("reading checkpoints", || {
+            let mut out = Vec::new();
+            for kv in self.t.checkpoints.iter() {
+                let (k, v) = kv?;
+                let size = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| LedgerError::Corrupt { seq: None, reason: "malformed checkpoint key".into() })?;
+                out.push((size, String::from_utf8_lossy(&v).to_string()));
+            }
+            Ok(out)
+        })
+    }
+
     /// Make everything written so far durable: sled's flush, then fsync of
     /// every file and directory it uses (see the module docs).
     pub fn sync(&self) -> Result<(), LedgerError> {
@@ -574,6 +594,24 @@ impl Ledger {
             Ok(())
         })?;
         sync_tree(&self.dir.join(DB_DIR))
+    }
+}
+
+fn proof_err(e: merkle::ProofError) -> LedgerError {
+    match e {
+        merkle::ProofError::Storage(m) => LedgerError::Corrupt { seq: None, reason: m },
+        other => LedgerError::Storage(other.to_string()),
+    }
+}
+
+/// Stored Merkle nodes as a [`merkle::NodeReader`].
+struct Nodes<'a> {
+    l: &'a Ledger,
+}
+
+impl merkle::NodeReader for Nodes<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, merkle::ProofError> {
+        self.l.node_at(level, index).map_err(|e| merkle::ProofError::Storage(e.to_string()))
     }
 }
 
@@ -596,9 +634,7 @@ impl StoredView<'_> {
         let v = guard("reading an index", || Ok(tree.get(key)?)).map_err(view_err)?;
         match v {
             None => Ok(None),
-            Some(v) => codec::decode_strict(&v, what)
-                .map(Some)
-                .map_err(|e| ViewError(e.to_string())),
+            Some(v) => codec::decode_strict(&v, what).map(Some).map_err(|e| ViewError(e.to_string())),
         }
     }
 }
@@ -614,31 +650,21 @@ impl StateView for StoredView<'_> {
         self.read(&self.l.t.lot_state, id.as_str().as_bytes(), "lot state")
     }
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
-        let v = guard("reading the key index", || {
-            Ok(self.l.t.key_actor.get(key.0)?)
-        })
-        .map_err(view_err)?;
+        let v = guard("reading the key index", || Ok(self.l.t.key_actor.get(key.0)?)).map_err(view_err)?;
         match v {
             None => Ok(None),
             Some(v) => {
-                let s =
-                    std::str::from_utf8(&v).map_err(|_| ViewError("malformed key index".into()))?;
+                let s = std::str::from_utf8(&v).map_err(|_| ViewError("malformed key index".into()))?;
                 ActorId::new(s).map(Some).map_err(ViewError)
             }
         }
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
-        let v = guard("reading the event index", || {
-            Ok(self.l.t.event_ids.get(id)?)
-        })
-        .map_err(view_err)?;
+        let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(id)?)).map_err(view_err)?;
         match v {
             None => Ok(None),
             Some(v) => {
-                let b: [u8; 8] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| ViewError("malformed event index".into()))?;
+                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| ViewError("malformed event index".into()))?;
                 Ok(Some(u64::from_be_bytes(b)))
             }
         }
