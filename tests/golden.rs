@@ -58,7 +58,8 @@ fn golden_vectors_match_demo() {
     let env = Env::new();
     env.demo();
     let bless = std::env::var_os("TINLEDGER_BLESS").is_some();
-    let actors: Value = serde_json::from_slice(&env.cmd().args(["actor", "list", "--json"]).output().unwrap().stdout).unwrap();
+    let actors: Value =
+        serde_json::from_slice(&env.cmd().args(["actor", "list", "--json"]).output().unwrap().stdout).unwrap();
     let key_history = |signer: &str, seq: u64| -> String {
         let a = actors["actors"].as_array().unwrap().iter().find(|a| a["record"]["id"] == signer).unwrap();
         let ep = a["keys"]

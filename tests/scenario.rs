@@ -91,17 +91,87 @@ fn fresh_ledger_walkthrough() {
     run(&["keygen", "--out", "auth.pem"]).assert().success();
     run(&["keygen", "--out", "mine.pem"]).assert().success();
     run(&["keygen", "--out", "coll.pem"]).assert().success();
-    let out = run(&["--json", "init", "--authority-key", "auth.pem", "--authority-id", "AUTH", "--name", "test"]).output().unwrap();
+    let out = run(&["--json", "init", "--authority-key", "auth.pem", "--authority-id", "AUTH", "--name", "test"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let init: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ledger_id = init["ledger_id"].as_str().unwrap().to_string();
     run(&["init", "--authority-key", "auth.pem"]).assert().code(2);
 
-    run(&["actor", "register", "--key", "auth.pem", "--id", "MINE-A", "--name", "Mine A", "--role", "mine", "--public-key", "mine.pem", "--iup", "IUP-1", "--location=-2.5,106.1"]).assert().success();
-    run(&["actor", "register", "--key", "auth.pem", "--id", "COLL-A", "--name", "Collector A", "--role", "collector", "--public-key", "coll.pem"]).assert().success();
-    run(&["record", "extract", "--key", "mine.pem", "--lot", "ORE-1", "--mass", "1t", "--grade", "60%", "--licence", "IUP-1", "--location=-2.5,106.1"]).assert().success();
+    run(&[
+        "actor",
+        "register",
+        "--key",
+        "auth.pem",
+        "--id",
+        "MINE-A",
+        "--name",
+        "Mine A",
+        "--role",
+        "mine",
+        "--public-key",
+        "mine.pem",
+        "--iup",
+        "IUP-1",
+        "--location=-2.5,106.1",
+    ])
+    .assert()
+    .success();
+    run(&[
+        "actor",
+        "register",
+        "--key",
+        "auth.pem",
+        "--id",
+        "COLL-A",
+        "--name",
+        "Collector A",
+        "--role",
+        "collector",
+        "--public-key",
+        "coll.pem",
+    ])
+    .assert()
+    .success();
+    run(&[
+        "record",
+        "extract",
+        "--key",
+        "mine.pem",
+        "--lot",
+        "ORE-1",
+        "--mass",
+        "1t",
+        "--grade",
+        "60%",
+        "--licence",
+        "IUP-1",
+        "--location=-2.5,106.1",
+    ])
+    .assert()
+    .success();
     // The mine signs its dispatch offline; the collector's host submits it.
-    run(&["sign", "dispatch", "--key", "mine.pem", "--as", "MINE-A", "--ledger-id", &ledger_id, "--out", "d.json", "--lot", "ORE-1", "--to", "COLL-A", "--document", "SJ-1"]).assert().success();
+    run(&[
+        "sign",
+        "dispatch",
+        "--key",
+        "mine.pem",
+        "--as",
+        "MINE-A",
+        "--ledger-id",
+        &ledger_id,
+        "--out",
+        "d.json",
+        "--lot",
+        "ORE-1",
+        "--to",
+        "COLL-A",
+        "--document",
+        "SJ-1",
+    ])
+    .assert()
+    .success();
     run(&["submit", "d.json"]).assert().success();
     // The same file again is a duplicate.
     let err = fails_with(run(&["submit", "d.json"]), 1);
