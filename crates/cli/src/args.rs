@@ -94,6 +94,27 @@ pub enum Command {
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
     },
+    /// Sign a checkpoint (signed tree head) for the current head, or print the latest one.
+    #[command(
+        after_help = "Examples:\n  tinledger checkpoint --key authority.pem        # sign and store a checkpoint for the head\n  tinledger checkpoint --out cp.txt                # save the latest signed checkpoint\n  tinledger checkpoint --verifier-key              # the note verifier key buyers trust"
+    )]
+    Checkpoint {
+        /// The authority's private key: sign a new checkpoint for the current head.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Also write the checkpoint to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the signed-note verifier key (name+hash+base64) instead.
+        #[arg(long)]
+        verifier_key: bool,
+    },
+    /// Print Merkle proofs (inclusion of an entry, consistency of two checkpoints).
+    #[command(subcommand)]
+    Prove(ProveCmd),
+    /// Check a proof offline, trusting only the authority's key (no ledger needed).
+    #[command(subcommand)]
+    Check(CheckCmd),
     /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
     #[command(after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify")]
     Demo {
@@ -396,4 +417,69 @@ pub enum Kind {
     RevokeActor(RevokeArgs),
     /// Authority: rotate an actor's key.
     RotateKey(RotateArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProveCmd {
+    /// Prove that entry SEQ is in the tree of a signed checkpoint.
+    #[command(after_help = "Example:\n  tinledger prove inclusion 35 --out proof.json")]
+    Inclusion {
+        seq: u64,
+        /// Checkpoint to prove against (default: the latest stored one).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Write the proof to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Prove that a newer checkpoint extends an older one (history not rewritten).
+    #[command(after_help = "Example:\n  tinledger prove consistency --old cp-march.txt --out cons.json")]
+    Consistency {
+        /// The older checkpoint.
+        #[arg(long, value_name = "FILE")]
+        old: PathBuf,
+        /// The newer checkpoint (default: the latest stored one).
+        #[arg(long, value_name = "FILE")]
+        new: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Whom to trust when checking offline.
+#[derive(Args, Debug, Clone)]
+pub struct Trust {
+    /// The authority's public key: 64 hex digits or a PEM file.
+    #[arg(long, value_name = "KEY", required_unless_present = "verifier_key")]
+    pub authority_key: Option<String>,
+    /// Or the signed-note verifier key (name+hash+base64) from `checkpoint --verifier-key`.
+    #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
+    pub verifier_key: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCmd {
+    /// Check an inclusion proof from `prove inclusion`.
+    #[command(after_help = "Example:\n  tinledger check inclusion proof.json --authority-key authority.pub.pem")]
+    Inclusion {
+        proof: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
+    },
+    /// Check a consistency proof from `prove consistency`.
+    #[command(
+        after_help = "Example:\n  tinledger check consistency cons.json --verifier-key 'tinledger/…+1a2b3c4d+AQ…'"
+    )]
+    Consistency {
+        proof: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
+    },
+    /// Check a signed checkpoint file.
+    #[command(after_help = "Example:\n  tinledger check checkpoint cp.txt --authority-key authority.pub.pem")]
+    Checkpoint {
+        checkpoint: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
+    },
 }

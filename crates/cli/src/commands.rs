@@ -226,7 +226,7 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
     Ok(())
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {

@@ -32,7 +32,11 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, CliError> {
 
 /// Write a new private key with mode 0600; never overwrites.
 pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), CliError> {
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
+    // PKCS#8 v1 without the public key (RFC 8410 §7), exactly what
+    // `openssl genpkey -algorithm ed25519` writes; OpenSSL 3.0 rejects the
+    // v2 form with an embedded public key.
+    let pair = ed25519_dalek::pkcs8::KeypairBytes { secret_key: key.to_bytes(), public_key: None };
+    let pem = pair.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

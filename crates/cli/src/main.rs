@@ -10,6 +10,7 @@ mod demo;
 mod error;
 mod keys;
 mod output;
+mod proofs;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -28,6 +29,11 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Log { from, to } => commands::log(cli, *from, *to),
         Command::Lot { id } => commands::lot(cli, id),
         Command::Verify { expect_head } => commands::verify(cli, expect_head),
+        Command::Checkpoint { key, out, verifier_key } => {
+            proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key)
+        }
+        Command::Prove(p) => proofs::prove(cli, p),
+        Command::Check(c) => proofs::check(cli, c),
         Command::Demo { dir } => demo::demo(cli, dir),
     }
 }

@@ -1,0 +1,330 @@
+//! Checkpoints and Merkle proofs: `checkpoint`, `prove …`, `check …`.
+//! Proof files are JSON (docs/merkle.md); hashes in them are standard base64.
+
+use crate::args::{CheckCmd, Cli, ProveCmd, Trust};
+use crate::commands::write_new;
+use crate::error::CliError;
+use crate::keys;
+use crate::output::{emit, emit_json};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::Path;
+use tinledger_core::checkpoint::{origin_for, Checkpoint};
+use tinledger_core::event::PublicKey;
+use tinledger_core::merkle::{self, Hash};
+use tinledger_core::note::{NoteSigner, Verifier};
+use tinledger_core::{Entry, LedgerId};
+use tinledger_ledger::Ledger;
+
+/// Largest proof or checkpoint file read.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+pub fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    if meta.len() > MAX_FILE {
+        return Err(CliError::usage(format!("{what} {} is too large", path.display())));
+    }
+    std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+fn b64(h: &Hash) -> String {
+    B64.encode(h)
+}
+
+pub fn unb64(s: &str, what: &str) -> Result<Hash, CliError> {
+    B64.decode(s)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| CliError::refused(format!("{what}: {s:?} is not a base64 SHA-256 hash")))
+}
+
+/// The ledger's note verifier: origin name + the authority's current key.
+fn ledger_verifier(l: &Ledger) -> Result<(LedgerId, Verifier), CliError> {
+    let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let auth = tinledger_core::rules::StateView::actor(&l.view(), &info.authority)
+        .map_err(|e| CliError::refused(e.to_string()))?
+        .ok_or_else(|| CliError::refused("the authority's record is missing; run `tinledger verify`"))?;
+    let v =
+        Verifier::new(&origin_for(&info.ledger_id), auth.record.key.0).map_err(|e| CliError::usage(e.to_string()))?;
+    Ok((info.ledger_id, v))
+}
+
+pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_key: bool) -> Result<(), CliError> {
+    let l = Ledger::open(&cli.ledger)?;
+    let (_, verifier) = ledger_verifier(&l)?;
+    if verifier_key {
+        if cli.json {
+            emit_json(&json!({"verifier_key": verifier.to_key_string(), "origin": verifier.name}));
+        } else {
+            emit(&verifier.to_key_string());
+        }
+        return Ok(());
+    }
+    let (size, note) = match key {
+        Some(k) => {
+            let sk = keys::load_signing_key(k)?;
+            if PublicKey::from(&sk).0 != verifier.key {
+                return Err(CliError::refused(format!(
+                    "{} is not the ledger authority's current key (key id {}); checkpoints are signed by the authority",
+                    k.display(),
+                    PublicKey(verifier.key).key_id()
+                )));
+            }
+            let size = l.head().size;
+            let cp = Checkpoint { origin: verifier.name.clone(), size, root: l.merkle_root(size)?, extensions: vec![] };
+            let signer = NoteSigner::new(&verifier.name, sk).map_err(|e| CliError::usage(e.to_string()))?;
+            let note = cp.sign(&signer).map_err(|e| CliError::usage(e.to_string()))?;
+            l.store_checkpoint(size, &note)?;
+            (size, note)
+        }
+        None => l.latest_checkpoint()?.ok_or_else(|| {
+            CliError::usage("this ledger has no signed checkpoint yet")
+                .hint("sign one on the ledger host: tinledger checkpoint --key AUTHORITY_KEY")
+        })?,
+    };
+    if let Some(out) = out {
+        write_new(out, note.as_bytes())?;
+    }
+    if cli.json {
+        emit_json(&json!({"size": size, "checkpoint": note}));
+    } else {
+        // The note ends in a newline already.
+        emit(note.trim_end_matches('\n'));
+    }
+    Ok(())
+}
+
+/// An inclusion proof file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionFile {
+    pub format: String,
+    pub seq: u64,
+    /// Canonical entry bytes, hex; the leaf hash is SHA-256(0x00 ‖ these bytes).
+    pub entry_hex: String,
+    pub leaf_hash: String,
+    pub tree_size: u64,
+    /// Sibling hashes, leaf to root (RFC 9162 §2.1.3), base64.
+    pub proof: Vec<String>,
+    /// The signed checkpoint (C2SP signed note) the proof leads to.
+    pub checkpoint: String,
+}
+
+/// A consistency proof file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyFile {
+    pub format: String,
+    pub old_checkpoint: String,
+    pub new_checkpoint: String,
+    /// RFC 9162 §2.1.4 proof, base64.
+    pub proof: Vec<String>,
+}
+
+pub const INCLUSION_FORMAT: &str = "tinledger-inclusion-proof-v1";
+pub const CONSISTENCY_FORMAT: &str = "tinledger-consistency-proof-v1";
+
+/// Open a checkpoint with the ledger's own verifier.
+fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError> {
+    Checkpoint::open(text, v).map_err(|e| CliError::refused(format!("{what}: {e}")))
+}
+
+fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<(), CliError> {
+    match out {
+        Some(p) => {
+            let text = serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?;
+            write_new(p, text.as_bytes())?;
+            if cli.json {
+                emit_json(&json!({"file": p}));
+            } else {
+                emit(&format!("wrote {}", p.display()));
+            }
+        }
+        None => emit(&serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?),
+    }
+    Ok(())
+}
+
+pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
+    let l = Ledger::open(&cli.ledger)?;
+    let (_, verifier) = ledger_verifier(&l)?;
+    let latest = || -> Result<String, CliError> {
+        Ok(l.latest_checkpoint()?
+            .ok_or_else(|| {
+                CliError::usage("this ledger has no signed checkpoint yet")
+                    .hint("sign one: tinledger checkpoint --key AUTHORITY_KEY")
+            })?
+            .1)
+    };
+    match p {
+        ProveCmd::Inclusion { seq, checkpoint, out } => {
+            let note = match checkpoint {
+                Some(f) => read_text(f, "checkpoint")?,
+                None => latest()?,
+            };
+            let cp = open_cp(&note, &verifier, "checkpoint")?;
+            if *seq >= cp.size {
+                return Err(CliError::usage(format!(
+                    "entry {seq} is not covered by the checkpoint (tree size {})",
+                    cp.size
+                ))
+                .hint("sign a newer checkpoint: tinledger checkpoint --key AUTHORITY_KEY"));
+            }
+            if l.merkle_root(cp.size)? != cp.root {
+                return Err(CliError::refused("the checkpoint's root does not match this ledger: history differs"));
+            }
+            let e = l.get(*seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing")))?;
+            let proof = l.inclusion_proof(*seq, cp.size)?;
+            let f = InclusionFile {
+                format: INCLUSION_FORMAT.into(),
+                seq: *seq,
+                entry_hex: hex::encode(e.to_bytes()),
+                leaf_hash: b64(&e.leaf_hash()),
+                tree_size: cp.size,
+                proof: proof.iter().map(b64).collect(),
+                checkpoint: note,
+            };
+            output(cli, out.as_deref(), &serde_json::to_value(&f).map_err(|e| CliError::usage(e.to_string()))?)
+        }
+        ProveCmd::Consistency { old, new, out } => {
+            let old_note = read_text(old, "old checkpoint")?;
+            let new_note = match new {
+                Some(f) => read_text(f, "new checkpoint")?,
+                None => latest()?,
+            };
+            let o = open_cp(&old_note, &verifier, "old checkpoint")?;
+            let n = open_cp(&new_note, &verifier, "new checkpoint")?;
+            if o.size > n.size {
+                return Err(CliError::usage(format!(
+                    "old checkpoint (size {}) is newer than the new one (size {})",
+                    o.size, n.size
+                )));
+            }
+            if n.size > l.head().size {
+                return Err(CliError::refused(format!(
+                    "checkpoint size {} is beyond this ledger's {} entries",
+                    n.size,
+                    l.head().size
+                )));
+            }
+            for (cp, what) in [(&o, "old"), (&n, "new")] {
+                if l.merkle_root(cp.size)? != cp.root {
+                    return Err(CliError::refused(format!(
+                        "the {what} checkpoint (size {}) does not match this ledger: history was rewritten",
+                        cp.size
+                    )));
+                }
+            }
+            let proof = l.consistency_proof(o.size, n.size)?;
+            let f = ConsistencyFile {
+                format: CONSISTENCY_FORMAT.into(),
+                old_checkpoint: old_note,
+                new_checkpoint: new_note,
+                proof: proof.iter().map(b64).collect(),
+            };
+            output(cli, out.as_deref(), &serde_json::to_value(&f).map_err(|e| CliError::usage(e.to_string()))?)
+        }
+    }
+}
+
+/// The note verifier a buyer trusts. With an authority key, the checkpoint's
+/// origin line names the verifier (`tinledger/<ledger id>`).
+pub fn trusted_verifier(trust: &Trust, note: &str) -> Result<Verifier, CliError> {
+    if let Some(vk) = &trust.verifier_key {
+        return Verifier::parse(vk).map_err(|e| CliError::usage(format!("--verifier-key: {e}")));
+    }
+    let key = keys::parse_public_key(trust.authority_key.as_deref().unwrap_or_default())?;
+    let origin = note.split('\n').next().unwrap_or_default();
+    if !origin.starts_with("tinledger/") {
+        return Err(CliError::refused(format!("checkpoint origin {origin:?} is not a tinledger ledger")));
+    }
+    Verifier::new(origin, key.0).map_err(|e| CliError::refused(format!("checkpoint: {e}")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
+    let text = read_text(path, what)?;
+    serde_json::from_str(&text).map_err(|e| CliError::usage(format!("{}: not a {what}: {e}", path.display())))
+}
+
+pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
+    match c {
+        CheckCmd::Checkpoint { checkpoint, trust } => {
+            let note = read_text(checkpoint, "checkpoint")?;
+            let v = trusted_verifier(trust, &note)?;
+            let cp = open_cp(&note, &v, "checkpoint")?;
+            if cli.json {
+                emit_json(&json!({"ok": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root)}));
+            } else {
+                emit(&format!("checkpoint OK: {} at tree size {}, root {}", cp.origin, cp.size, b64(&cp.root)));
+            }
+            Ok(())
+        }
+        CheckCmd::Inclusion { proof, trust } => {
+            let f: InclusionFile = parse_json(proof, "inclusion proof")?;
+            if f.format != INCLUSION_FORMAT {
+                return Err(CliError::usage(format!("format is {:?}, expected {INCLUSION_FORMAT:?}", f.format)));
+            }
+            let v = trusted_verifier(trust, &f.checkpoint)?;
+            let cp = open_cp(&f.checkpoint, &v, "checkpoint")?;
+            if cp.size != f.tree_size {
+                return Err(CliError::refused(format!(
+                    "proof is for tree size {} but the checkpoint has {}",
+                    f.tree_size, cp.size
+                )));
+            }
+            let bytes = hex::decode(&f.entry_hex).map_err(|_| CliError::refused("entry_hex is not hex"))?;
+            let entry = Entry::from_bytes(&bytes).map_err(|e| CliError::refused(e.to_string()))?;
+            if entry.seq != f.seq {
+                return Err(CliError::refused(format!(
+                    "entry says seq {} but the proof is for seq {}",
+                    entry.seq, f.seq
+                )));
+            }
+            let leaf = merkle::leaf_hash(&bytes);
+            if b64(&leaf) != f.leaf_hash {
+                return Err(CliError::refused("leaf_hash is not SHA-256(0x00 ‖ entry bytes)"));
+            }
+            let path = f.proof.iter().map(|s| unb64(s, "proof")).collect::<Result<Vec<_>, _>>()?;
+            merkle::verify_inclusion(&leaf, f.seq, cp.size, &path, &cp.root)
+                .map_err(|e| CliError::refused(format!("inclusion proof for entry {} fails: {e}", f.seq)))?;
+            let ev = entry.signed_event().map_err(|e| CliError::refused(e.to_string()))?;
+            let kind = ev.event().body.kind();
+            if cli.json {
+                emit_json(
+                    &json!({"ok": true, "seq": f.seq, "tree_size": cp.size, "kind": kind, "signer": ev.event().signer}),
+                );
+            } else {
+                emit(&format!(
+                    "inclusion OK: entry {} ({kind} by {}) is in {} at tree size {}",
+                    f.seq,
+                    ev.event().signer,
+                    cp.origin,
+                    cp.size
+                ));
+            }
+            Ok(())
+        }
+        CheckCmd::Consistency { proof, trust } => {
+            let f: ConsistencyFile = parse_json(proof, "consistency proof")?;
+            if f.format != CONSISTENCY_FORMAT {
+                return Err(CliError::usage(format!("format is {:?}, expected {CONSISTENCY_FORMAT:?}", f.format)));
+            }
+            let v = trusted_verifier(trust, &f.new_checkpoint)?;
+            let o = open_cp(&f.old_checkpoint, &v, "old checkpoint")?;
+            let n = open_cp(&f.new_checkpoint, &v, "new checkpoint")?;
+            let path = f.proof.iter().map(|s| unb64(s, "proof")).collect::<Result<Vec<_>, _>>()?;
+            merkle::verify_consistency(o.size, n.size, &o.root, &n.root, &path).map_err(|e| {
+                CliError::refused(format!("consistency proof from size {} to {} fails: {e}", o.size, n.size))
+            })?;
+            if cli.json {
+                emit_json(&json!({"ok": true, "old_size": o.size, "new_size": n.size}));
+            } else {
+                emit(&format!("consistency OK: tree size {} extends tree size {} of {}", n.size, o.size, n.origin));
+            }
+            Ok(())
+        }
+    }
+}
