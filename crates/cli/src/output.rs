@@ -2,9 +2,7 @@
 
 use serde_json::Value;
 use std::io::Write;
-use tinledger_core::event::EventBody;
 use tinledger_core::rules::{LotState, LotStatus};
-use tinledger_core::units::{format_grade, format_mass};
 use tinledger_core::{Entry, Event};
 
 /// Write to stdout; a closed pipe (`tinledger log | head`) ends quietly.
@@ -25,61 +23,7 @@ pub fn emit_json(v: &Value) {
 
 /// One line describing what an event does.
 pub fn summary(ev: &Event) -> String {
-    let m = |g: &u64| format_mass(*g);
-    match &ev.body {
-        EventBody::Genesis { ledger_name, authority, .. } => {
-            format!("ledger {ledger_name:?} created by authority {authority}")
-        }
-        EventBody::RegisterActor { actor } => format!(
-            "registered {} ({}) as {}",
-            actor.id,
-            actor.name,
-            actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
-        ),
-        EventBody::SuspendActor { actor, reason } => format!("suspended {actor}: {reason}"),
-        EventBody::ReinstateActor { actor } => format!("reinstated {actor}"),
-        EventBody::RevokeActor { actor, reason, compromised_since } => format!(
-            "revoked {actor}: {reason}{}",
-            compromised_since.map(|s| format!(" (compromised since seq {s})")).unwrap_or_default()
-        ),
-        EventBody::RotateKey { actor, new_key, compromised_since } => format!(
-            "rotated key of {actor} to {}{}",
-            new_key.key_id(),
-            compromised_since.map(|s| format!(" (old key compromised since seq {s})")).unwrap_or_default()
-        ),
-        EventBody::Extract { lot, material, mass_g, grade_ppm, .. } => format!(
-            "extracted {lot}: {material}, {}{}",
-            m(mass_g),
-            grade_ppm.map(|g| format!(", {}", format_grade(g))).unwrap_or_default()
-        ),
-        EventBody::Dispatch { lot, to, document, .. } => format!("dispatched {lot} to {to} (document {document})"),
-        EventBody::Receive { lot, mass_g } => format!("received {lot}: {}", m(mass_g)),
-        EventBody::Assay { lot, grade_ppm, method, .. } => {
-            format!("assayed {lot}: {} ({method})", format_grade(*grade_ppm))
-        }
-        EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
-            format!(
-                "{} {} -> {}",
-                if matches!(ev.body, EventBody::Smelt { .. }) { "smelted" } else { "manufactured" },
-                inputs.iter().map(|t| format!("{} {}", t.lot, m(&t.mass_g))).collect::<Vec<_>>().join(" + "),
-                outputs
-                    .iter()
-                    .map(|o| format!("{} {} {} {}", o.lot, o.material, m(&o.mass_g), format_grade(o.grade_ppm)))
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            )
-        }
-        EventBody::Split { lot, parts } => format!(
-            "split {lot} -> {}",
-            parts.iter().map(|p| format!("{} {}", p.lot, m(&p.mass_g))).collect::<Vec<_>>().join(", ")
-        ),
-        EventBody::Merge { inputs, output } => {
-            format!("merged {} -> {output}", inputs.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" + "))
-        }
-        EventBody::Export { lot, destination, hs_code, .. } => {
-            format!("exported {lot} to {destination} (HS {hs_code})")
-        }
-    }
+    ev.describe()
 }
 
 pub fn entry_json(e: &Entry, ev: &Event) -> Value {

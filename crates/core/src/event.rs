@@ -7,7 +7,10 @@
 
 use crate::codec::{self, CodecError};
 use crate::ids::{ActorId, LedgerId, LotId};
-use crate::units::{check_country, check_required, check_text, GeoPoint, Material, Role, Timestamp, MAX_GRADE_PPM};
+use crate::units::{
+    check_country, check_required, check_text, format_grade, format_mass, GeoPoint, Material, Role, Timestamp,
+    MAX_GRADE_PPM,
+};
 use bincode::{Decode, Encode};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -487,4 +490,66 @@ pub fn event_id(event_bytes: &[u8]) -> [u8; 32] {
     h.update(EVENT_ID_CONTEXT);
     h.update(event_bytes);
     h.finalize().into()
+}
+
+impl Event {
+    /// One line describing what the event does, for people.
+    pub fn describe(&self) -> String {
+        let ev = self;
+        let m = |g: &u64| format_mass(*g);
+        match &ev.body {
+            EventBody::Genesis { ledger_name, authority, .. } => {
+                format!("ledger {ledger_name:?} created by authority {authority}")
+            }
+            EventBody::RegisterActor { actor } => format!(
+                "registered {} ({}) as {}",
+                actor.id,
+                actor.name,
+                actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            EventBody::SuspendActor { actor, reason } => format!("suspended {actor}: {reason}"),
+            EventBody::ReinstateActor { actor } => format!("reinstated {actor}"),
+            EventBody::RevokeActor { actor, reason, compromised_since } => format!(
+                "revoked {actor}: {reason}{}",
+                compromised_since.map(|s| format!(" (compromised since seq {s})")).unwrap_or_default()
+            ),
+            EventBody::RotateKey { actor, new_key, compromised_since } => format!(
+                "rotated key of {actor} to {}{}",
+                new_key.key_id(),
+                compromised_since.map(|s| format!(" (old key compromised since seq {s})")).unwrap_or_default()
+            ),
+            EventBody::Extract { lot, material, mass_g, grade_ppm, .. } => format!(
+                "extracted {lot}: {material}, {}{}",
+                m(mass_g),
+                grade_ppm.map(|g| format!(", {}", format_grade(g))).unwrap_or_default()
+            ),
+            EventBody::Dispatch { lot, to, document, .. } => format!("dispatched {lot} to {to} (document {document})"),
+            EventBody::Receive { lot, mass_g } => format!("received {lot}: {}", m(mass_g)),
+            EventBody::Assay { lot, grade_ppm, method, .. } => {
+                format!("assayed {lot}: {} ({method})", format_grade(*grade_ppm))
+            }
+            EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+                format!(
+                    "{} {} -> {}",
+                    if matches!(ev.body, EventBody::Smelt { .. }) { "smelted" } else { "manufactured" },
+                    inputs.iter().map(|t| format!("{} {}", t.lot, m(&t.mass_g))).collect::<Vec<_>>().join(" + "),
+                    outputs
+                        .iter()
+                        .map(|o| format!("{} {} {} {}", o.lot, o.material, m(&o.mass_g), format_grade(o.grade_ppm)))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                )
+            }
+            EventBody::Split { lot, parts } => format!(
+                "split {lot} -> {}",
+                parts.iter().map(|p| format!("{} {}", p.lot, m(&p.mass_g))).collect::<Vec<_>>().join(", ")
+            ),
+            EventBody::Merge { inputs, output } => {
+                format!("merged {} -> {output}", inputs.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" + "))
+            }
+            EventBody::Export { lot, destination, hs_code, .. } => {
+                format!("exported {lot} to {destination} (HS {hs_code})")
+            }
+        }
+    }
 }
