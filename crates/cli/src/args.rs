@@ -115,6 +115,9 @@ pub enum Command {
     /// Check a proof offline, trusting only the authority's key (no ledger needed).
     #[command(subcommand)]
     Check(CheckCmd),
+    /// Provenance certificates: issue, verify offline, render for people.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
     #[command(after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify")]
     Demo {
@@ -481,5 +484,40 @@ pub enum CheckCmd {
         checkpoint: PathBuf,
         #[command(flatten)]
         trust: Trust,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCmd {
+    /// Issue a certificate for a lot you hold or exported, against the latest signed checkpoint.
+    #[command(
+        after_help = "Example:\n  tinledger cert issue --lot SOLDER-KEK-2026-007 --key exporter.pem --out solder-007.cert.json"
+    )]
+    Issue {
+        #[arg(long)]
+        lot: String,
+        /// The exporter's private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where to write the certificate (JSON).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Issue time (RFC 3339); now by default.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Verify a certificate offline: no ledger, only the authority's key.
+    #[command(after_help = "Example:\n  tinledger cert verify solder-007.cert.json --authority-key authority.pub.pem")]
+    Verify {
+        cert: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
+    },
+    /// Render a certificate as a self-contained HTML page.
+    #[command(after_help = "Example:\n  tinledger cert render solder-007.cert.json --html solder-007.html")]
+    Render {
+        cert: PathBuf,
+        #[arg(long, value_name = "OUT.html")]
+        html: PathBuf,
     },
 }

@@ -5,12 +5,14 @@
 
 mod args;
 mod build;
+mod cert;
 mod commands;
 mod demo;
 mod error;
 mod keys;
 mod output;
 mod proofs;
+mod render;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -34,6 +36,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         }
         Command::Prove(p) => proofs::prove(cli, p),
         Command::Check(c) => proofs::check(cli, c),
+        Command::Cert(c) => cert::run(cli, c),
         Command::Demo { dir } => demo::demo(cli, dir),
     }
 }

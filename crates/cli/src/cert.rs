@@ -1,0 +1,203 @@
+//! `tinledger cert issue|verify|render`.
+
+use crate::args::{CertCmd, Cli, Trust};
+use crate::commands::write_new;
+use crate::error::{CliError, UsageExt};
+use crate::keys;
+use crate::output::{emit, emit_json};
+use crate::proofs::trusted_verifier;
+use serde_json::json;
+use std::path::Path;
+use tinledger_core::cert::{self, Certificate, SHARE_DENOM};
+use tinledger_core::checkpoint::{origin_for, Checkpoint};
+use tinledger_core::event::PublicKey;
+use tinledger_core::note::Verifier;
+use tinledger_core::rules::StateView;
+use tinledger_core::units::{format_grade, format_mass, Timestamp};
+use tinledger_core::LotId;
+use tinledger_ledger::Ledger;
+
+pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
+    match c {
+        CertCmd::Issue { lot, key, out, at } => issue(cli, lot, key, out, at.as_deref()),
+        CertCmd::Verify { cert, trust } => verify(cli, cert, trust),
+        CertCmd::Render { cert, html } => render(cli, cert, html),
+    }
+}
+
+fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Timestamp(i64::try_from(secs).unwrap_or(0))
+}
+
+/// Issue a certificate from an open ledger (shared with the demo).
+pub fn issue_from(
+    l: &Ledger,
+    lot: &LotId,
+    key: &ed25519_dalek::SigningKey,
+    at: Timestamp,
+) -> Result<Certificate, CliError> {
+    let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let pk = PublicKey::from(key);
+    let exporter = l
+        .view()
+        .actor_by_key(&pk)
+        .map_err(|e| CliError::refused(e.to_string()))?
+        .ok_or_else(|| CliError::refused(format!("key id {} is not registered to any actor", pk.key_id())))?;
+    let (_, note) = l.latest_checkpoint()?.ok_or_else(|| {
+        CliError::usage("this ledger has no signed checkpoint yet")
+            .hint("the authority signs one on the ledger host: tinledger checkpoint --key AUTHORITY_KEY")
+    })?;
+    let auth = l
+        .view()
+        .actor(&info.authority)
+        .map_err(|e| CliError::refused(e.to_string()))?
+        .ok_or_else(|| CliError::refused("authority record missing"))?;
+    let origin = origin_for(&info.ledger_id);
+    let cp = auth
+        .keys
+        .iter()
+        .rev()
+        .find_map(|k| Checkpoint::open(&note, &Verifier::new(&origin, k.key.0).ok()?).ok())
+        .ok_or_else(|| CliError::refused("the latest stored checkpoint does not verify with the authority's keys"))?;
+    let history = l.lot_history(lot)?;
+    match history.last() {
+        None => return Err(CliError::usage(format!("unknown lot {lot}"))),
+        Some(last) if *last >= cp.size => {
+            return Err(CliError::usage(format!(
+                "the latest signed checkpoint covers {} entries, but lot {lot} has entries up to seq {last}",
+                cp.size
+            ))
+            .hint("ask the authority to sign a new checkpoint: tinledger checkpoint --key AUTHORITY_KEY"))
+        }
+        _ => {}
+    }
+    cert::issue(l, lot, &note, &cp, &exporter, key, at).map_err(|e| CliError::refused(format!("cannot issue: {e}")))
+}
+
+fn issue(cli: &Cli, lot: &str, key: &Path, out: &Path, at: Option<&str>) -> Result<(), CliError> {
+    let lot = LotId::new(lot).usage()?;
+    let sk = keys::load_signing_key(key)?;
+    let at = match at {
+        Some(s) => s.parse().usage()?,
+        None => now(),
+    };
+    let l = Ledger::open(&cli.ledger)?;
+    let c = issue_from(&l, &lot, &sk, at)?;
+    let text = serde_json::to_string_pretty(&c).map_err(|e| CliError::usage(e.to_string()))?;
+    write_new(out, text.as_bytes())?;
+    if cli.json {
+        emit_json(&json!({"file": out, "lot": c.lot, "entries": c.entries.len(), "tree_size": tree_size(&c)}));
+    } else {
+        emit(&format!(
+            "issued certificate for {} by {}: {} entries, checkpoint tree size {} -> {}",
+            c.lot,
+            c.exporter,
+            c.entries.len(),
+            tree_size(&c),
+            out.display()
+        ));
+    }
+    Ok(())
+}
+
+fn tree_size(c: &Certificate) -> u64 {
+    c.checkpoint.lines().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Largest certificate read.
+const MAX_CERT: u64 = 256 * 1024 * 1024;
+
+pub fn load(path: &Path) -> Result<Certificate, CliError> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    if meta.len() > MAX_CERT {
+        return Err(CliError::usage(format!("{} is larger than 256 MiB", path.display())));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::refused(format!("certificate INVALID: {} is not a tinledger certificate: {e}", path.display()))
+    })
+}
+
+pub fn share_pct(ppb: u64) -> String {
+    format!("{}.{:03}%", ppb / (SHARE_DENOM / 100), (ppb % (SHARE_DENOM / 100)) / 10_000)
+}
+
+fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
+    let c = load(path)?;
+    let v = trusted_verifier(trust, &c.checkpoint)?;
+    let ok = cert::verify(&c, &v);
+    match ok {
+        Err(e) => {
+            if cli.json {
+                emit_json(&json!({"ok": false, "error": {"code": e.code, "reason": e.msg}}));
+                Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
+            } else {
+                Err(CliError::refused(format!("certificate INVALID: {e}")))
+            }
+        }
+        Ok(vf) => {
+            let s = &c.summary;
+            if cli.json {
+                emit_json(&json!({"ok": true, "lot": c.lot, "exporter": c.exporter, "entries": vf.entries,
+                    "tree_size": vf.checkpoint.size, "summary": s}));
+                return Ok(());
+            }
+            emit(&format!("certificate OK: lot {} issued by {} at {}", c.lot, c.exporter, c.issued_at));
+            emit(&format!(
+                "  {} entries proven in {} at tree size {}",
+                vf.entries, vf.checkpoint.origin, vf.checkpoint.size
+            ));
+            emit(&format!(
+                "  lot: {} {}, {}, contained tin {} g ({})",
+                s.lot.material,
+                format_mass(s.lot.mass_g),
+                s.lot.grade_ppm.map(format_grade).unwrap_or_else(|| "grade unknown".into()),
+                s.contained_tin_g,
+                s.lot.state
+            ));
+            for o in &s.origins {
+                emit(&format!(
+                    "  origin: {:<8} {:<20} {} licence {} at {}",
+                    share_pct(o.share_ppb),
+                    o.mine.as_str(),
+                    o.name,
+                    o.licence.as_deref().unwrap_or("-"),
+                    o.location.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+                ));
+            }
+            for sm in &s.smelters {
+                emit(&format!("  smelter: {} ({}) RMI {}", sm.smelter, sm.name, sm.rmi_cid.as_deref().unwrap_or("-")));
+            }
+            if let Some(x) = &s.export {
+                emit(&format!(
+                    "  export: seq {} to {} HS {} permit {} surveyor {} consignee {}",
+                    x.seq, x.destination, x.hs_code, x.permit, x.surveyor_report, x.consignee
+                ));
+            }
+            for f in &s.flags {
+                emit(&format!("  flag: {f}"));
+            }
+            if !s.untrusted_entries.is_empty() {
+                emit(&format!(
+                    "  WARNING: entries signed with keys later reported compromised: {:?}",
+                    s.untrusted_entries
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn render(cli: &Cli, path: &Path, html: &Path) -> Result<(), CliError> {
+    let c = load(path)?;
+    let page = crate::render::page(&c);
+    write_new(html, page.as_bytes())?;
+    if cli.json {
+        emit_json(&json!({"file": html}));
+    } else {
+        emit(&format!("wrote {}", html.display()));
+    }
+    Ok(())
+}

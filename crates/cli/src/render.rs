@@ -1,0 +1,3 @@
+pub fn page(_c: &tinledger_core::cert::Certificate) -> String {
+    String::new()
+}

@@ -1,0 +1,778 @@
+//! Provenance certificates: a self-contained, signed document tracing a lot
+//! back to its mines, verifiable offline with only the authority's key.
+//!
+//! A certificate carries the entries upstream of a lot (with their exact
+//! signed bytes), the registration history of every actor they involve, an
+//! RFC 9162 inclusion proof for each entry against one signed checkpoint, a
+//! summary a buyer reads first, and the exporter's signature over all of it.
+//! Verification replays the included entries through the same rules as the
+//! ledger ([`crate::rules`]) and recomputes the summary; docs/certificates.md
+//! is the normative description.
+
+use crate::checkpoint::{origin_for, Checkpoint};
+use crate::entry::Entry;
+use crate::event::{EventBody, PublicKey, SignedEvent};
+use crate::ids::{ActorId, LedgerId, LotId};
+use crate::merkle::{self, Hash};
+use crate::note::Verifier;
+use crate::rules::{self, Flag, LotStatus, Overlay, StateView};
+use crate::units::{GeoPoint, Material, Role, Timestamp};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Format tag of certificates.
+pub const CERT_FORMAT: &str = "tinledger-certificate-v1";
+/// Prefix of the exporter's signed message (ASCII, ending in a NUL byte).
+pub const CERT_SIG_CONTEXT: &[u8] = b"tinledger-certificate-v1\0";
+/// Attribution shares are parts per billion of the lot's contained tin.
+pub const SHARE_DENOM: u64 = 1_000_000_000;
+
+/// Why a certificate could not be issued or does not verify. `code` is a
+/// stable short name (used by the tampered-certificate corpus).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{msg}")]
+pub struct CertError {
+    pub code: &'static str,
+    pub msg: String,
+}
+
+fn err(code: &'static str, msg: impl Into<String>) -> CertError {
+    CertError { code, msg: msg.into() }
+}
+
+/// One included entry with its inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertEntry {
+    pub seq: u64,
+    /// Canonical entry bytes, hex.
+    pub entry_hex: String,
+    /// Inclusion proof against the checkpoint, leaf to root, base64.
+    pub proof: Vec<String>,
+}
+
+/// The certificate document (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub format: String,
+    pub ledger_id: LedgerId,
+    pub lot: LotId,
+    pub exporter: ActorId,
+    pub issued_at: Timestamp,
+    /// The signed checkpoint (C2SP signed note) every proof leads to.
+    pub checkpoint: String,
+    /// Included entries, ascending by seq.
+    pub entries: Vec<CertEntry>,
+    pub summary: Summary,
+    /// Exporter's Ed25519 signature, hex, over CERT_SIG_CONTEXT ‖ canonical
+    /// JSON of this document without the `signature` member.
+    pub signature: String,
+}
+
+/// What a buyer reads first. Every field is recomputed by verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub lot: LotSummary,
+    /// Tin in the lot: floor(mass_g × grade_ppm / 1,000,000), grams.
+    pub contained_tin_g: u64,
+    /// Mines the tin came from, largest share first.
+    pub origins: Vec<Origin>,
+    pub smelters: Vec<SmelterSummary>,
+    /// Every included custody event on the lot and its ancestors, by seq.
+    pub timeline: Vec<TimelineItem>,
+    pub export: Option<ExportSummary>,
+    /// Flags raised on the lot or its ancestors.
+    pub flags: Vec<Flag>,
+    /// Included entries signed with a key later reported compromised.
+    pub untrusted_entries: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LotSummary {
+    pub id: LotId,
+    pub material: Material,
+    pub mass_g: u64,
+    pub grade_ppm: Option<u32>,
+    pub custodian: ActorId,
+    /// active, in_transit, consumed or exported.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    pub mine: ActorId,
+    pub name: String,
+    pub licence: Option<String>,
+    pub location: Option<GeoPoint>,
+    /// Share of the lot's contained tin, parts per billion.
+    pub share_ppb: u64,
+    /// floor(contained_tin_g × share_ppb / 10^9).
+    pub tin_g: u64,
+    pub extractions: Vec<Extraction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extraction {
+    pub seq: u64,
+    pub lot: LotId,
+    pub at: Timestamp,
+    pub mass_g: u64,
+    pub grade_ppm: Option<u32>,
+    pub licence: String,
+    pub location: GeoPoint,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmelterSummary {
+    pub smelter: ActorId,
+    pub name: String,
+    pub rmi_cid: Option<String>,
+    pub location: Option<GeoPoint>,
+    pub smelts: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineItem {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub signer: ActorId,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSummary {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub exporter: ActorId,
+    pub destination: String,
+    pub hs_code: String,
+    pub permit: String,
+    pub surveyor_report: String,
+    pub consignee: String,
+}
+
+/// What the issuer reads from its ledger.
+pub trait CertSource {
+    fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, String>;
+    fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, String>;
+    fn entry(&self, seq: u64) -> Result<Entry, String>;
+    fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, String>;
+}
+
+/// Lots an event takes from (that must already exist).
+fn consumed(body: &EventBody) -> Vec<&LotId> {
+    match body {
+        EventBody::Dispatch { lot, .. }
+        | EventBody::Receive { lot, .. }
+        | EventBody::Assay { lot, .. }
+        | EventBody::Export { lot, .. }
+        | EventBody::Split { lot, .. } => vec![lot],
+        EventBody::Smelt { inputs, .. } | EventBody::Manufacture { inputs, .. } => {
+            inputs.iter().map(|t| &t.lot).collect()
+        }
+        EventBody::Merge { inputs, .. } => inputs.iter().collect(),
+        _ => vec![],
+    }
+}
+
+/// Actors whose registration an event's rules consult.
+fn involved(signed: &SignedEvent) -> Vec<ActorId> {
+    let ev = signed.event();
+    let mut out = vec![ev.signer.clone()];
+    if let EventBody::Dispatch { to, transporter, .. } = &ev.body {
+        out.push(to.clone());
+        if let Some(t) = transporter {
+            out.push(t.clone());
+        }
+    }
+    out
+}
+
+fn decode(e: &Entry) -> Result<SignedEvent, CertError> {
+    e.signed_event().map_err(|x| err("entry-decode", format!("entry {}: {x}", e.seq)))
+}
+
+/// The sequence numbers a certificate for `lot` at tree size `size` must
+/// include (docs/certificates.md, "Which entries"): every entry naming the
+/// lot; for every lot an included entry takes from, every entry naming that
+/// lot up to that point; genesis; and every entry registering or changing an
+/// actor that signs or receives in them, or the exporter.
+pub fn select(src: &impl CertSource, lot: &LotId, size: u64, exporter: &ActorId) -> Result<Vec<u64>, CertError> {
+    let src_err = |e: String| err("source", e);
+    if size == 0 {
+        return Err(err("source", "empty tree"));
+    }
+    let mut need: BTreeMap<LotId, u64> = BTreeMap::new();
+    let mut queue = vec![lot.clone()];
+    need.insert(lot.clone(), size - 1);
+    let mut included: BTreeSet<u64> = BTreeSet::new();
+    let mut cache: HashMap<u64, SignedEvent> = HashMap::new();
+    while let Some(l) = queue.pop() {
+        let cutoff = need[&l];
+        for seq in src.lot_history(&l).map_err(src_err)? {
+            if seq > cutoff {
+                break;
+            }
+            if !cache.contains_key(&seq) {
+                let e = src.entry(seq).map_err(src_err)?;
+                cache.insert(seq, decode(&e)?);
+            }
+            included.insert(seq);
+            let ev = &cache[&seq];
+            for y in consumed(&ev.event().body) {
+                if y == &l {
+                    continue;
+                }
+                let cur = need.get(y).copied();
+                if cur.is_none_or(|c| c < seq) {
+                    need.insert(y.clone(), seq);
+                    queue.push(y.clone());
+                }
+            }
+        }
+    }
+    if included.is_empty() {
+        return Err(err("unknown-lot", format!("lot {lot} has no entries in the first {size} entries")));
+    }
+    let mut actors: BTreeSet<ActorId> = BTreeSet::new();
+    actors.insert(exporter.clone());
+    for seq in &included {
+        actors.extend(involved(&cache[seq]));
+    }
+    let mut done: BTreeSet<ActorId> = BTreeSet::new();
+    let mut pending: Vec<ActorId> = actors.into_iter().collect();
+    included.insert(0);
+    while let Some(a) = pending.pop() {
+        if !done.insert(a.clone()) {
+            continue;
+        }
+        for seq in src.actor_history(&a).map_err(src_err)? {
+            if seq >= size {
+                break;
+            }
+            if included.insert(seq) {
+                let e = src.entry(seq).map_err(src_err)?;
+                // The authority signs these; its own history is needed too.
+                pending.extend(involved(&decode(&e)?));
+            }
+        }
+    }
+    Ok(included.into_iter().collect())
+}
+
+/// Replayed state of the included entries.
+struct Replay {
+    state: Overlay<'static>,
+    /// Lot → mine → share (ppb, summing to SHARE_DENOM).
+    attribution: HashMap<LotId, BTreeMap<ActorId, u64>>,
+    /// Seq of the entry that extracted each lot.
+    extracted: BTreeMap<LotId, u64>,
+    events: BTreeMap<u64, SignedEvent>,
+}
+
+/// Combine attributions weighted by `w` (integer, exact): floor, then the
+/// largest remainders get +1 so shares sum to exactly SHARE_DENOM; ties go
+/// to the smaller mine id.
+fn combine(parts: &[(u128, &BTreeMap<ActorId, u64>)]) -> BTreeMap<ActorId, u64> {
+    let total: u128 = parts.iter().map(|(w, _)| *w).sum();
+    let mut raw: BTreeMap<&ActorId, u128> = BTreeMap::new();
+    for (w, a) in parts {
+        for (m, s) in a.iter() {
+            *raw.entry(m).or_default() += w * u128::from(*s);
+        }
+    }
+    if total == 0 {
+        return BTreeMap::new();
+    }
+    let mut out: BTreeMap<ActorId, u64> = BTreeMap::new();
+    let mut rems: Vec<(u128, &ActorId)> = Vec::new();
+    let mut sum: u64 = 0;
+    for (m, r) in &raw {
+        let s = u64::try_from(r / total).unwrap_or(SHARE_DENOM);
+        sum += s;
+        out.insert((*m).clone(), s);
+        rems.push((r % total, m));
+    }
+    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut deficit = SHARE_DENOM.saturating_sub(sum);
+    for (_, m) in rems {
+        if deficit == 0 {
+            break;
+        }
+        if let Some(v) = out.get_mut(m) {
+            *v += 1;
+        }
+        deficit -= 1;
+    }
+    out
+}
+
+fn grade_of(state: &Overlay<'static>, lot: &LotId) -> Option<u32> {
+    state.lot(lot).ok().flatten().and_then(|l| l.grade_ppm)
+}
+
+/// Replay `events` (ascending seq) from an empty state, computing
+/// attribution. Signatures are checked in parallel unless `check_sigs` is off.
+fn replay(events: BTreeMap<u64, SignedEvent>, check_sigs: bool) -> Result<Replay, CertError> {
+    let mut st = Overlay::empty();
+    let mut attribution: HashMap<LotId, BTreeMap<ActorId, u64>> = HashMap::new();
+    let mut extracted = BTreeMap::new();
+    let mut keys: Vec<(u64, PublicKey)> = Vec::with_capacity(events.len());
+    for (seq, signed) in &events {
+        let ev = signed.event();
+        // Attribution of new lots, from the state just before this entry.
+        let attr_of = |l: &LotId| attribution.get(l).cloned().unwrap_or_default();
+        let mut new_attr: Vec<(LotId, BTreeMap<ActorId, u64>)> = Vec::new();
+        match &ev.body {
+            EventBody::Extract { lot, .. } => {
+                new_attr.push((lot.clone(), BTreeMap::from([(ev.signer.clone(), SHARE_DENOM)])));
+                extracted.insert(lot.clone(), *seq);
+            }
+            EventBody::Split { lot, parts } => {
+                for p in parts {
+                    new_attr.push((p.lot.clone(), attr_of(lot)));
+                }
+            }
+            EventBody::Merge { inputs, output } => {
+                let masses: Vec<(u64, Option<u32>)> = inputs
+                    .iter()
+                    .map(|l| st.lot(l).ok().flatten().map_or((0, None), |s| (s.mass_g, s.grade_ppm)))
+                    .collect();
+                let graded = masses.iter().all(|(_, g)| g.is_some_and(|g| g > 0));
+                let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(attr_of).collect();
+                let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = masses
+                    .iter()
+                    .zip(&attrs)
+                    .map(|((m, g), a)| {
+                        let w = if graded { u128::from(*m) * u128::from(g.unwrap_or(0)) } else { u128::from(*m) };
+                        (w, a)
+                    })
+                    .collect();
+                new_attr.push((output.clone(), combine(&parts)));
+            }
+            EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+                let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(|t| attr_of(&t.lot)).collect();
+                let grades: Vec<u32> = inputs.iter().map(|t| grade_of(&st, &t.lot).unwrap_or(0)).collect();
+                let by_tin = grades.iter().all(|g| *g > 0);
+                let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = inputs
+                    .iter()
+                    .zip(&grades)
+                    .zip(&attrs)
+                    .map(|((t, g), a)| {
+                        let w = if by_tin { u128::from(t.mass_g) * u128::from(*g) } else { u128::from(t.mass_g) };
+                        (w, a)
+                    })
+                    .collect();
+                let c = combine(&parts);
+                for o in outputs {
+                    new_attr.push((o.lot.clone(), c.clone()));
+                }
+            }
+            _ => {}
+        }
+        let (delta, key) = rules::apply_deferred(&st, *seq, signed)
+            .map_err(|e| err("rule", format!("entry {seq} breaks a rule when the certificate is replayed: {e}")))?;
+        st.absorb(*seq, &delta);
+        attribution.extend(new_attr);
+        keys.push((*seq, key));
+    }
+    if check_sigs {
+        let bad = keys.par_iter().filter(|(seq, key)| !events[seq].verify(key)).map(|(s, _)| *s).min();
+        if let Some(seq) = bad {
+            let e = rules::bad_signature(
+                &events[&seq],
+                &keys.iter().find(|(s, _)| *s == seq).map(|k| k.1).unwrap_or(PublicKey([0; 32])),
+            );
+            return Err(err("event-signature", format!("entry {seq}: {e}")));
+        }
+    }
+    Ok(Replay { state: st, attribution, extracted, events })
+}
+
+fn state_name(s: &LotStatus) -> &'static str {
+    match s {
+        LotStatus::Active => "active",
+        LotStatus::InTransit { .. } => "in_transit",
+        LotStatus::Consumed { .. } => "consumed",
+        LotStatus::Exported { .. } => "exported",
+    }
+}
+
+/// The summary the included entries imply for `lot`.
+fn summarize(r: &Replay, lot: &LotId) -> Result<Summary, CertError> {
+    let st = &r.state;
+    let target = st.lots.get(lot).ok_or_else(|| err("unknown-lot", format!("lot {lot} is not in the certificate")))?;
+    // The lot and all its ancestors.
+    let mut lineage: BTreeSet<LotId> = BTreeSet::new();
+    let mut stack = vec![lot.clone()];
+    while let Some(l) = stack.pop() {
+        if lineage.insert(l.clone()) {
+            if let Some(s) = st.lots.get(&l) {
+                stack.extend(s.parents.iter().cloned());
+            }
+        }
+    }
+    let contained = u64::try_from(u128::from(target.mass_g) * u128::from(target.grade_ppm.unwrap_or(0)) / 1_000_000)
+        .unwrap_or(u64::MAX);
+    let shares = r.attribution.get(lot).cloned().unwrap_or_default();
+
+    let mut by_mine: BTreeMap<ActorId, Vec<Extraction>> = BTreeMap::new();
+    for l in &lineage {
+        let Some(seq) = r.extracted.get(l) else { continue };
+        let ev = r.events[seq].event();
+        if let EventBody::Extract { lot, mass_g, grade_ppm, licence, location, .. } = &ev.body {
+            by_mine.entry(ev.signer.clone()).or_default().push(Extraction {
+                seq: *seq,
+                lot: lot.clone(),
+                at: ev.at,
+                mass_g: *mass_g,
+                grade_ppm: *grade_ppm,
+                licence: licence.clone(),
+                location: *location,
+            });
+        }
+    }
+    let mut origins: Vec<Origin> = by_mine
+        .into_iter()
+        .map(|(mine, mut extractions)| {
+            extractions.sort_by_key(|e| e.seq);
+            let a = st.actors.get(&mine);
+            let share = shares.get(&mine).copied().unwrap_or(0);
+            Origin {
+                name: a.map(|a| a.record.name.clone()).unwrap_or_default(),
+                licence: a.and_then(|a| a.record.attrs.iup.clone()),
+                location: a.and_then(|a| a.record.attrs.location),
+                share_ppb: share,
+                tin_g: u64::try_from(u128::from(contained) * u128::from(share) / u128::from(SHARE_DENOM))
+                    .unwrap_or(u64::MAX),
+                mine,
+                extractions,
+            }
+        })
+        .collect();
+    origins.sort_by(|a, b| b.share_ppb.cmp(&a.share_ppb).then(a.mine.cmp(&b.mine)));
+
+    let mut smelters: BTreeMap<ActorId, Vec<u64>> = BTreeMap::new();
+    let mut timeline = Vec::new();
+    let mut export = None;
+    for (seq, signed) in &r.events {
+        let ev = signed.event();
+        if !ev.body.lots().iter().any(|l| lineage.contains(*l)) {
+            continue;
+        }
+        timeline.push(TimelineItem {
+            seq: *seq,
+            at: ev.at,
+            kind: ev.body.kind().to_string(),
+            signer: ev.signer.clone(),
+            description: ev.describe(),
+        });
+        match &ev.body {
+            EventBody::Smelt { outputs, .. } if outputs.iter().any(|o| lineage.contains(&o.lot)) => {
+                smelters.entry(ev.signer.clone()).or_default().push(*seq);
+            }
+            EventBody::Export { lot: l, destination, hs_code, permit, surveyor_report, consignee } if l == lot => {
+                export = Some(ExportSummary {
+                    seq: *seq,
+                    at: ev.at,
+                    exporter: ev.signer.clone(),
+                    destination: destination.clone(),
+                    hs_code: hs_code.clone(),
+                    permit: permit.clone(),
+                    surveyor_report: surveyor_report.clone(),
+                    consignee: consignee.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    let smelters = smelters
+        .into_iter()
+        .map(|(s, smelts)| {
+            let a = st.actors.get(&s);
+            SmelterSummary {
+                name: a.map(|a| a.record.name.clone()).unwrap_or_default(),
+                rmi_cid: a.and_then(|a| a.record.attrs.rmi_cid.clone()),
+                location: a.and_then(|a| a.record.attrs.location),
+                smelter: s,
+                smelts,
+            }
+        })
+        .collect();
+    let flags = st
+        .flags
+        .iter()
+        .filter(|f| match f {
+            Flag::MassDiscrepancy { lot, .. } | Flag::AssayDisagrees { lot, .. } => lineage.contains(lot),
+        })
+        .cloned()
+        .collect();
+    let untrusted_entries = r
+        .events
+        .iter()
+        .filter(|(seq, s)| {
+            st.compromises.iter().any(|c| c.actor == s.event().signer && c.from_seq <= **seq && **seq < c.until_seq)
+        })
+        .map(|(seq, _)| *seq)
+        .collect();
+    Ok(Summary {
+        lot: LotSummary {
+            id: target.id.clone(),
+            material: target.material,
+            mass_g: target.mass_g,
+            grade_ppm: target.grade_ppm,
+            custodian: target.custodian.clone(),
+            state: state_name(&target.status).to_string(),
+        },
+        contained_tin_g: contained,
+        origins,
+        smelters,
+        timeline,
+        export,
+        flags,
+        untrusted_entries,
+    })
+}
+
+/// The exporter must be a registered, active exporter holding the lot (or
+/// having exported it), and `key` must be its current key.
+fn check_exporter(r: &Replay, lot: &LotId, exporter: &ActorId, key: &PublicKey) -> Result<(), CertError> {
+    let a = r.state.actors.get(exporter).ok_or_else(|| {
+        err("exporter", format!("exporter {exporter} is not registered in the certificate's entries"))
+    })?;
+    if !a.has_role(Role::Exporter) {
+        return Err(err("exporter", format!("{exporter} is not a registered exporter")));
+    }
+    if a.status != rules::ActorStatus::Active {
+        return Err(err("exporter", format!("exporter {exporter} is not active")));
+    }
+    if &a.record.key != key {
+        return Err(err("exporter", format!("the certificate is not signed with {exporter}'s current key")));
+    }
+    let l = r.state.lots.get(lot).ok_or_else(|| err("unknown-lot", format!("lot {lot} is not in the certificate")))?;
+    if &l.custodian != exporter {
+        return Err(err(
+            "exporter",
+            format!("exporter {exporter} never held lot {lot} (its custodian is {})", l.custodian),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 8785 (JCS) canonical JSON for the values certificates hold: objects
+/// with keys sorted, no whitespace, integers only.
+pub fn canonical_json(v: &Value) -> Result<String, CertError> {
+    let mut out = String::new();
+    write_canonical(v, &mut out)?;
+    Ok(out)
+}
+
+fn write_canonical(v: &Value, out: &mut String) -> Result<(), CertError> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if !(n.is_u64() || n.is_i64()) {
+                return Err(err("format", "certificates hold integers only"));
+            }
+            out.push_str(&n.to_string());
+        }
+        Value::String(s) => out.push_str(&serde_json::to_string(s).map_err(|e| err("format", e.to_string()))?),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out)?;
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).map_err(|e| err("format", e.to_string()))?);
+                out.push(':');
+                write_canonical(&o[*k], out)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+impl Certificate {
+    /// The exact bytes the exporter signs.
+    pub fn signing_message(&self) -> Result<Vec<u8>, CertError> {
+        let mut v = serde_json::to_value(self).map_err(|e| err("format", e.to_string()))?;
+        if let Value::Object(o) = &mut v {
+            o.remove("signature");
+        }
+        let mut m = CERT_SIG_CONTEXT.to_vec();
+        m.extend_from_slice(canonical_json(&v)?.as_bytes());
+        Ok(m)
+    }
+}
+
+/// Issue a certificate for `lot` against the signed checkpoint `note`
+/// (already opened as `cp`), signed by `exporter` with `key`.
+pub fn issue(
+    src: &impl CertSource,
+    lot: &LotId,
+    note: &str,
+    cp: &Checkpoint,
+    exporter: &ActorId,
+    key: &SigningKey,
+    issued_at: Timestamp,
+) -> Result<Certificate, CertError> {
+    let seqs = select(src, lot, cp.size, exporter)?;
+    let mut events = BTreeMap::new();
+    let mut entries = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let e = src.entry(seq).map_err(|x| err("source", x))?;
+        events.insert(seq, decode(&e)?);
+        let proof = src.inclusion_proof(seq, cp.size).map_err(|x| err("source", x))?;
+        entries.push(CertEntry {
+            seq,
+            entry_hex: hex::encode(e.to_bytes()),
+            proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        });
+    }
+    // The ledger checked these signatures when it appended them.
+    let r = replay(events, false)?;
+    let ledger_id = r.state.ledger.as_ref().map(|l| l.ledger_id).ok_or_else(|| err("rule", "no genesis entry"))?;
+    check_exporter(&r, lot, exporter, &PublicKey::from(key))?;
+    let summary = summarize(&r, lot)?;
+    let mut cert = Certificate {
+        format: CERT_FORMAT.into(),
+        ledger_id,
+        lot: lot.clone(),
+        exporter: exporter.clone(),
+        issued_at,
+        checkpoint: note.to_string(),
+        entries,
+        summary,
+        signature: String::new(),
+    };
+    cert.signature = hex::encode(key.sign(&cert.signing_message()?).to_bytes());
+    Ok(cert)
+}
+
+/// What a successful verification established.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub checkpoint: Checkpoint,
+    pub entries: usize,
+}
+
+/// Verify a certificate offline, trusting only `v` (the authority's note
+/// verifier). Checks, in order: format; checkpoint signature and origin;
+/// every entry's bytes and inclusion proof; genesis first; every rule and
+/// signature when the entries are replayed; the checkpoint key belongs to
+/// the authority; the exporter held the lot; the summary is exactly what the
+/// entries imply; the exporter's signature.
+pub fn verify(cert: &Certificate, v: &Verifier) -> Result<Verified, CertError> {
+    if cert.format != CERT_FORMAT {
+        return Err(err("format", format!("format is {:?}, expected {CERT_FORMAT:?}", cert.format)));
+    }
+    let origin = origin_for(&cert.ledger_id);
+    if v.name != origin {
+        return Err(err(
+            "checkpoint",
+            format!("the trusted key is for {:?}, but the certificate is for ledger {}", v.name, cert.ledger_id),
+        ));
+    }
+    let cp = Checkpoint::open(&cert.checkpoint, v)
+        .map_err(|e| err("checkpoint", format!("checkpoint does not verify with the trusted key: {e}")))?;
+    if cert.entries.is_empty() || cert.entries[0].seq != 0 {
+        return Err(err("order", "the certificate must start with the ledger's genesis entry (seq 0)"));
+    }
+    if cert.entries.windows(2).any(|w| w[0].seq >= w[1].seq) {
+        return Err(err("order", "entries are not in strictly ascending seq order"));
+    }
+    let decoded: Result<Vec<(u64, SignedEvent)>, CertError> =
+        cert.entries.par_iter().map(|ce| check_entry(ce, &cp)).collect();
+    let decoded = match decoded {
+        Ok(d) => d,
+        // Name the lowest failing seq (the parallel collect returns any one).
+        Err(e) => return Err(cert.entries.iter().find_map(|ce| check_entry(ce, &cp).err()).unwrap_or(e)),
+    };
+    let r = replay(decoded.into_iter().collect(), true)?;
+    let info = r.state.ledger.as_ref().ok_or_else(|| err("order", "no genesis entry"))?;
+    if info.ledger_id != cert.ledger_id {
+        return Err(err("checkpoint", "the genesis entry is for another ledger"));
+    }
+    let authority = r.state.actors.get(&info.authority).ok_or_else(|| err("rule", "authority missing"))?;
+    if !authority.keys.iter().any(|k| k.key.0 == v.key) {
+        return Err(err("checkpoint", "the trusted key is not a key of this ledger's authority"));
+    }
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(&cert.signature, &mut sig)
+        .map_err(|_| err("cert-signature", "signature is not 128 hex digits"))?;
+    let exporter_key = r.state.actors.get(&cert.exporter).map(|a| a.record.key).unwrap_or(PublicKey([0; 32]));
+    check_exporter(&r, &cert.lot, &cert.exporter, &exporter_key)?;
+    let want = summarize(&r, &cert.lot)?;
+    if want != cert.summary {
+        return Err(err(
+            "summary",
+            format!("summary differs from what the entries imply: {}", first_difference(&want, &cert.summary)),
+        ));
+    }
+    let vk = exporter_key.verifying_key().map_err(|e| err("cert-signature", e))?;
+    vk.verify_strict(&cert.signing_message()?, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| err("cert-signature", format!("the exporter's signature ({}) does not verify", cert.exporter)))?;
+    Ok(Verified { checkpoint: cp, entries: cert.entries.len() })
+}
+
+/// Decode one included entry and check its inclusion proof.
+fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<(u64, SignedEvent), CertError> {
+    if ce.seq >= cp.size {
+        return Err(err("inclusion", format!("entry {} is beyond the checkpoint's {} entries", ce.seq, cp.size)));
+    }
+    let bytes = hex::decode(&ce.entry_hex).map_err(|_| err("entry-decode", format!("entry {}: not hex", ce.seq)))?;
+    let e = Entry::from_bytes(&bytes).map_err(|x| err("entry-decode", format!("entry {}: {x}", ce.seq)))?;
+    if e.seq != ce.seq {
+        return Err(err("entry-decode", format!("entry listed as seq {} says it is seq {}", ce.seq, e.seq)));
+    }
+    let path = ce
+        .proof
+        .iter()
+        .map(|s| B64.decode(s).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| err("inclusion", format!("entry {}: proof is not base64 hashes", ce.seq)))?;
+    merkle::verify_inclusion(&merkle::leaf_hash(&bytes), ce.seq, cp.size, &path, &cp.root)
+        .map_err(|x| err("inclusion", format!("entry {}: inclusion proof fails: {x}", ce.seq)))?;
+    Ok((ce.seq, decode(&e)?))
+}
+
+/// Name the first summary field that differs.
+fn first_difference(want: &Summary, got: &Summary) -> String {
+    let (Ok(Value::Object(w)), Ok(Value::Object(g))) = (serde_json::to_value(want), serde_json::to_value(got)) else {
+        return "summary".into();
+    };
+    for (k, wv) in &w {
+        if g.get(k) != Some(wv) {
+            return format!("field {k:?}");
+        }
+    }
+    "summary".into()
+}
