@@ -2,6 +2,7 @@
 
 mod util;
 
+mod certs;
 mod concurrency;
 mod golden;
 mod keys;

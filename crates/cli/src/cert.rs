@@ -8,7 +8,7 @@ use crate::output::{emit, emit_json};
 use crate::proofs::trusted_verifier;
 use serde_json::json;
 use std::path::Path;
-use tinledger_core::cert::{self, Certificate, SHARE_DENOM};
+use tinledger_core::cert::{self, Certificate};
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::PublicKey;
 use tinledger_core::note::Verifier;
@@ -120,8 +120,10 @@ pub fn load(path: &Path) -> Result<Certificate, CliError> {
     })
 }
 
+/// A share in parts per billion as a percentage with 3 decimals, rounded half up.
 pub fn share_pct(ppb: u64) -> String {
-    format!("{}.{:03}%", ppb / (SHARE_DENOM / 100), (ppb % (SHARE_DENOM / 100)) / 10_000)
+    let milli_pct = (ppb + 5_000) / 10_000; // thousandths of a percent
+    format!("{}.{:03}%", milli_pct / 1000, milli_pct % 1000)
 }
 
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {

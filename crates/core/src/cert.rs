@@ -776,3 +776,26 @@ fn first_difference(want: &Summary, got: &Summary) -> String {
     }
     "summary".into()
 }
+
+/// Recompute the summary from the certificate's own entries (without any
+/// exporter or signature checks) and re-sign with `key`. Only for building
+/// test corpora: a certificate made this way is as trustworthy as `key`.
+#[doc(hidden)]
+pub fn dangerous_rebuild(cert: &mut Certificate, key: &SigningKey) -> Result<(), CertError> {
+    let mut events = BTreeMap::new();
+    for ce in &cert.entries {
+        let bytes = hex::decode(&ce.entry_hex).map_err(|_| err("entry-decode", "not hex"))?;
+        let e = Entry::from_bytes(&bytes).map_err(|x| err("entry-decode", x.to_string()))?;
+        events.insert(ce.seq, decode(&e)?);
+    }
+    let r = replay(events, false)?;
+    cert.summary = summarize(&r, &cert.lot)?;
+    dangerous_resign(cert, key)
+}
+
+/// Re-sign a certificate as it stands. Only for building test corpora.
+#[doc(hidden)]
+pub fn dangerous_resign(cert: &mut Certificate, key: &SigningKey) -> Result<(), CertError> {
+    cert.signature = hex::encode(key.sign(&cert.signing_message()?).to_bytes());
+    Ok(())
+}
