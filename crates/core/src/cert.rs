@@ -171,6 +171,10 @@ pub trait CertSource {
     fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, String>;
     fn entry(&self, seq: u64) -> Result<Entry, String>;
     fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, String>;
+    /// Proofs for many entries against one tree size (sources may share work).
+    fn inclusion_proofs(&self, seqs: &[u64], size: u64) -> Result<Vec<Vec<Hash>>, String> {
+        seqs.iter().map(|s| self.inclusion_proof(*s, size)).collect()
+    }
 }
 
 /// Lots an event takes from (that must already exist).
@@ -212,6 +216,16 @@ fn decode(e: &Entry) -> Result<SignedEvent, CertError> {
 /// lot up to that point; genesis; and every entry registering or changing an
 /// actor that signs or receives in them, or the exporter.
 pub fn select(src: &impl CertSource, lot: &LotId, size: u64, exporter: &ActorId) -> Result<Vec<u64>, CertError> {
+    Ok(select_entries(src, lot, size, exporter)?.into_keys().collect())
+}
+
+/// [`select`], returning the decoded entries.
+fn select_entries(
+    src: &impl CertSource,
+    lot: &LotId,
+    size: u64,
+    exporter: &ActorId,
+) -> Result<BTreeMap<u64, (Entry, SignedEvent)>, CertError> {
     let src_err = |e: String| err("source", e);
     if size == 0 {
         return Err(err("source", "empty tree"));
@@ -220,19 +234,20 @@ pub fn select(src: &impl CertSource, lot: &LotId, size: u64, exporter: &ActorId)
     let mut queue = vec![lot.clone()];
     need.insert(lot.clone(), size - 1);
     let mut included: BTreeSet<u64> = BTreeSet::new();
-    let mut cache: HashMap<u64, SignedEvent> = HashMap::new();
+    let mut cache: BTreeMap<u64, (Entry, SignedEvent)> = BTreeMap::new();
     while let Some(l) = queue.pop() {
         let cutoff = need[&l];
         for seq in src.lot_history(&l).map_err(src_err)? {
             if seq > cutoff {
                 break;
             }
-            if !cache.contains_key(&seq) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(seq) {
                 let e = src.entry(seq).map_err(src_err)?;
-                cache.insert(seq, decode(&e)?);
+                let d = decode(&e)?;
+                slot.insert((e, d));
             }
             included.insert(seq);
-            let ev = &cache[&seq];
+            let ev = &cache[&seq].1;
             for y in consumed(&ev.event().body) {
                 if y == &l {
                     continue;
@@ -251,7 +266,7 @@ pub fn select(src: &impl CertSource, lot: &LotId, size: u64, exporter: &ActorId)
     let mut actors: BTreeSet<ActorId> = BTreeSet::new();
     actors.insert(exporter.clone());
     for seq in &included {
-        actors.extend(involved(&cache[seq]));
+        actors.extend(involved(&cache[seq].1));
     }
     let mut done: BTreeSet<ActorId> = BTreeSet::new();
     let mut pending: Vec<ActorId> = actors.into_iter().collect();
@@ -264,14 +279,22 @@ pub fn select(src: &impl CertSource, lot: &LotId, size: u64, exporter: &ActorId)
             if seq >= size {
                 break;
             }
-            if included.insert(seq) {
+            if included.insert(seq) && !cache.contains_key(&seq) {
                 let e = src.entry(seq).map_err(src_err)?;
+                let d = decode(&e)?;
                 // The authority signs these; its own history is needed too.
-                pending.extend(involved(&decode(&e)?));
+                pending.extend(involved(&d));
+                cache.insert(seq, (e, d));
             }
         }
     }
-    Ok(included.into_iter().collect())
+    if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(0) {
+        let e = src.entry(0).map_err(src_err)?;
+        let d = decode(&e)?;
+        slot.insert((e, d));
+    }
+    cache.retain(|s, _| included.contains(s));
+    Ok(cache)
 }
 
 /// Replayed state of the included entries.
@@ -391,16 +414,38 @@ fn replay(events: BTreeMap<u64, SignedEvent>, check_sigs: bool) -> Result<Replay
         keys.push((*seq, key));
     }
     if check_sigs {
-        let bad = keys.par_iter().filter(|(seq, key)| !events[seq].verify(key)).map(|(s, _)| *s).min();
-        if let Some(seq) = bad {
-            let e = rules::bad_signature(
-                &events[&seq],
-                &keys.iter().find(|(s, _)| *s == seq).map(|k| k.1).unwrap_or(PublicKey([0; 32])),
-            );
+        if let Some(seq) = first_bad_signature(&events, &keys) {
+            let key = keys.iter().find(|(s, _)| *s == seq).map_or(PublicKey([0; 32]), |k| k.1);
+            let e = rules::bad_signature(&events[&seq], &key);
             return Err(err("event-signature", format!("entry {seq}: {e}")));
         }
     }
     Ok(Replay { state: st, attribution, extracted, events })
+}
+
+/// Check every signature: Ed25519 batch verification in parallel chunks;
+/// a chunk that fails is re-checked entry by entry with `verify_strict` to
+/// name the lowest bad seq. (Every entry was also checked with
+/// `verify_strict` when the ledger appended it.)
+fn first_bad_signature(events: &BTreeMap<u64, SignedEvent>, keys: &[(u64, PublicKey)]) -> Option<u64> {
+    const CHUNK: usize = 128;
+    let strict = |chunk: &[(u64, PublicKey)]| chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s);
+    keys.par_chunks(CHUNK)
+        .filter_map(|chunk| {
+            let msgs: Vec<Vec<u8>> =
+                chunk.iter().map(|(s, _)| crate::event::signing_message(events[s].bytes())).collect();
+            let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+            let sigs: Vec<ed25519_dalek::Signature> =
+                chunk.iter().map(|(s, _)| ed25519_dalek::Signature::from_bytes(events[s].signature())).collect();
+            let vks: Option<Vec<ed25519_dalek::VerifyingKey>> =
+                chunk.iter().map(|(_, k)| k.verifying_key().ok().filter(|vk| !vk.is_weak())).collect();
+            match vks {
+                Some(vks) if ed25519_dalek::verify_batch(&msg_refs, &sigs, &vks).is_ok() => None,
+                _ => strict(chunk).or(Some(u64::MAX)),
+            }
+        })
+        .min()
+        .map(|s| if s == u64::MAX { keys.first().map_or(0, |k| k.0) } else { s })
 }
 
 fn state_name(s: &LotStatus) -> &'static str {
@@ -644,13 +689,13 @@ pub fn issue(
     key: &SigningKey,
     issued_at: Timestamp,
 ) -> Result<Certificate, CertError> {
-    let seqs = select(src, lot, cp.size, exporter)?;
+    let selected = select_entries(src, lot, cp.size, exporter)?;
+    let seqs: Vec<u64> = selected.keys().copied().collect();
+    let proofs = src.inclusion_proofs(&seqs, cp.size).map_err(|x| err("source", x))?;
     let mut events = BTreeMap::new();
-    let mut entries = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        let e = src.entry(seq).map_err(|x| err("source", x))?;
-        events.insert(seq, decode(&e)?);
-        let proof = src.inclusion_proof(seq, cp.size).map_err(|x| err("source", x))?;
+    let mut entries = Vec::with_capacity(selected.len());
+    for ((seq, (e, d)), proof) in selected.into_iter().zip(proofs) {
+        events.insert(seq, d);
         entries.push(CertEntry {
             seq,
             entry_hex: hex::encode(e.to_bytes()),
@@ -798,4 +843,46 @@ pub fn dangerous_rebuild(cert: &mut Certificate, key: &SigningKey) -> Result<(),
 pub fn dangerous_resign(cert: &mut Certificate, key: &SigningKey) -> Result<(), CertError> {
     cert.signature = hex::encode(key.sign(&cert.signing_message()?).to_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::test_key;
+
+    #[test]
+    fn batch_signature_check_names_the_lowest_bad_entry() {
+        let mut events = BTreeMap::new();
+        let mut keys = Vec::new();
+        for i in 0..300u64 {
+            let k = test_key(&format!("K{i}"));
+            let ev = crate::Event {
+                ledger_id: LedgerId([7; 16]),
+                signer: ActorId::new(format!("A{i}")).unwrap(),
+                at: Timestamp(i as i64),
+                note: None,
+                body: EventBody::ReinstateActor { actor: ActorId::new("X").unwrap() },
+            };
+            let s = ev.sign(&k).unwrap();
+            events.insert(i, s);
+            keys.push((i, PublicKey::from(&k)));
+        }
+        assert_eq!(first_bad_signature(&events, &keys), None);
+        // Wrong keys for entries 200 and 150: the lowest is named.
+        keys[200].1 = PublicKey::from(&test_key("other"));
+        keys[150].1 = PublicKey::from(&test_key("other2"));
+        assert_eq!(first_bad_signature(&events, &keys), Some(150));
+    }
+
+    #[test]
+    fn attribution_sums_exactly() {
+        let a = BTreeMap::from([(ActorId::new("M1").unwrap(), SHARE_DENOM)]);
+        let b = BTreeMap::from([(ActorId::new("M2").unwrap(), SHARE_DENOM)]);
+        let c = BTreeMap::from([(ActorId::new("M3").unwrap(), SHARE_DENOM)]);
+        let out = combine(&[(1, &a), (1, &b), (1, &c)]);
+        assert_eq!(out.values().sum::<u64>(), SHARE_DENOM);
+        // 333333333 each, the remainder goes to the smallest id.
+        assert_eq!(out[&ActorId::new("M1").unwrap()], 333_333_334);
+        assert_eq!(out[&ActorId::new("M3").unwrap()], 333_333_333);
+    }
 }

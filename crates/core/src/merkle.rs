@@ -53,6 +53,44 @@ pub enum ProofError {
 pub trait NodeReader {
     /// Hash of the complete subtree at `level`, `index`.
     fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError>;
+
+    /// MTH(D[lo:hi]); see [`range_hash`]. Readers may memoize it.
+    fn range(&self, lo: u64, hi: u64) -> Result<Hash, ProofError> {
+        range_hash_uncached(self, lo, hi)
+    }
+}
+
+/// Memoizes node reads and range hashes: many proofs against one tree size
+/// share the subtrees along its right edge.
+pub struct CachingReader<'a, R: NodeReader + ?Sized> {
+    inner: &'a R,
+    nodes: std::cell::RefCell<std::collections::HashMap<(u8, u64), Hash>>,
+    ranges: std::cell::RefCell<std::collections::HashMap<(u64, u64), Hash>>,
+}
+
+impl<'a, R: NodeReader + ?Sized> CachingReader<'a, R> {
+    pub fn new(inner: &'a R) -> Self {
+        CachingReader { inner, nodes: Default::default(), ranges: Default::default() }
+    }
+}
+
+impl<R: NodeReader + ?Sized> NodeReader for CachingReader<'_, R> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError> {
+        if let Some(h) = self.nodes.borrow().get(&(level, index)) {
+            return Ok(*h);
+        }
+        let h = self.inner.node(level, index)?;
+        self.nodes.borrow_mut().insert((level, index), h);
+        Ok(h)
+    }
+    fn range(&self, lo: u64, hi: u64) -> Result<Hash, ProofError> {
+        if let Some(h) = self.ranges.borrow().get(&(lo, hi)) {
+            return Ok(*h);
+        }
+        let h = range_hash_uncached(self, lo, hi)?;
+        self.ranges.borrow_mut().insert((lo, hi), h);
+        Ok(h)
+    }
 }
 
 /// The complete subtrees that appending leaf `n` completes: `(level, index)`
@@ -79,15 +117,19 @@ fn largest_pow2_below(n: u64) -> u64 {
 /// MTH(D[lo:hi]) (RFC 9162 §2.1.1), for ranges that arise in proofs: `lo`
 /// is a multiple of the largest power of two not exceeding `hi - lo`.
 pub fn range_hash(r: &impl NodeReader, lo: u64, hi: u64) -> Result<Hash, ProofError> {
+    r.range(lo, hi)
+}
+
+fn range_hash_uncached<R: NodeReader + ?Sized>(r: &R, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return r.node(n.trailing_zeros() as u8, lo / n);
     }
     let k = largest_pow2_below(n);
-    Ok(node_hash(&range_hash(r, lo, lo + k)?, &range_hash(r, lo + k, hi)?))
+    Ok(node_hash(&r.range(lo, lo + k)?, &r.range(lo + k, hi)?))
 }
 
 /// The root of a tree of `size` leaves.

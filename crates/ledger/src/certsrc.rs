@@ -18,4 +18,7 @@ impl CertSource for Ledger {
     fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, String> {
         Ledger::inclusion_proof(self, seq, size).map_err(|e| e.to_string())
     }
+    fn inclusion_proofs(&self, seqs: &[u64], size: u64) -> Result<Vec<Vec<Hash>>, String> {
+        Ledger::inclusion_proofs(self, seqs, size).map_err(|e| e.to_string())
+    }
 }

@@ -528,6 +528,14 @@ impl Ledger {
         merkle::inclusion_proof(&self.nodes(), seq, size).map_err(proof_err)
     }
 
+    /// Inclusion proofs for many entries in one tree, sharing node reads.
+    pub fn inclusion_proofs(&self, seqs: &[u64], size: u64) -> Result<Vec<Vec<merkle::Hash>>, LedgerError> {
+        self.check_size(size)?;
+        let nodes = self.nodes();
+        let cached = merkle::CachingReader::new(&nodes);
+        seqs.iter().map(|s| merkle::inclusion_proof(&cached, *s, size).map_err(proof_err)).collect()
+    }
+
     /// Consistency proof between tree sizes `old` and `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<merkle::Hash>, LedgerError> {
         self.check_size(new)?;
