@@ -423,16 +423,26 @@ pub fn report_audit(json: bool, rep: &AuditReport) {
     match &rep.fault {
         None => {
             emit(&format!("intact: {} entries, head {}", rep.entries, rep.head.as_deref().unwrap_or("(empty)")));
+            if let Some(id) = &rep.ledger_id {
+                emit(&format!("ledger id {id}"));
+            }
             emit(&format!("{} actors, {} lots, {} flags", rep.actors, rep.lots, rep.flags.len()));
         }
         Some(f) => {
             let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
             emit(&format!("FAULT at {at}: {}", f.reason));
-            emit(&format!(
-                "{} entries before it verified, last good head {}",
-                rep.entries,
-                rep.head.as_deref().unwrap_or("(none)")
-            ));
+            if f.seq.is_some_and(|s| s < rep.entries) {
+                emit(&format!(
+                    "all {} entries replayed; the fault is in the data derived from them",
+                    rep.entries
+                ));
+            } else {
+                emit(&format!(
+                    "{} entries verified before the fault, last good head {}",
+                    rep.entries,
+                    rep.head.as_deref().unwrap_or("(none)")
+                ));
+            }
         }
     }
     for f in &rep.flags {

@@ -41,20 +41,33 @@ pub fn unb64(s: &str, what: &str) -> Result<Hash, CliError> {
         .ok_or_else(|| CliError::refused(format!("{what}: {s:?} is not a base64 SHA-256 hash")))
 }
 
-/// The ledger's note verifier: origin name + the authority's current key.
-fn ledger_verifier(l: &Ledger) -> Result<(LedgerId, Verifier), CliError> {
+/// The ledger's note verifiers: origin name + each key the authority has
+/// held, current key first (checkpoints signed before a rotation stay valid).
+fn ledger_verifiers(l: &Ledger) -> Result<(LedgerId, Vec<Verifier>), CliError> {
     let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let auth = tinledger_core::rules::StateView::actor(&l.view(), &info.authority)
         .map_err(|e| CliError::refused(e.to_string()))?
         .ok_or_else(|| CliError::refused("the authority's record is missing; run `tinledger verify`"))?;
-    let v =
-        Verifier::new(&origin_for(&info.ledger_id), auth.record.key.0).map_err(|e| CliError::usage(e.to_string()))?;
-    Ok((info.ledger_id, v))
+    let origin = origin_for(&info.ledger_id);
+    let vs = auth
+        .keys
+        .iter()
+        .rev()
+        .map(|k| Verifier::new(&origin, k.key.0).map_err(|e| CliError::usage(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((info.ledger_id, vs))
+}
+
+/// The current verifier (for new checkpoints and --verifier-key).
+fn ledger_verifier(l: &Ledger) -> Result<(LedgerId, Verifier, Vec<Verifier>), CliError> {
+    let (id, vs) = ledger_verifiers(l)?;
+    let cur = vs.first().cloned().ok_or_else(|| CliError::refused("the authority has no key"))?;
+    Ok((id, cur, vs))
 }
 
 pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_key: bool) -> Result<(), CliError> {
     let l = Ledger::open(&cli.ledger)?;
-    let (_, verifier) = ledger_verifier(&l)?;
+    let (_, verifier, _) = ledger_verifier(&l)?;
     if verifier_key {
         if cli.json {
             emit_json(&json!({"verifier_key": verifier.to_key_string(), "origin": verifier.name}));
@@ -132,6 +145,21 @@ fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError>
     Checkpoint::open(text, v).map_err(|e| CliError::refused(format!("{what}: {e}")))
 }
 
+/// Open a checkpoint with any key the authority has held.
+fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Checkpoint, CliError> {
+    let mut last = None;
+    for v in vs {
+        match Checkpoint::open(text, v) {
+            Ok(cp) => return Ok(cp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(CliError::refused(format!(
+        "{what}: {}",
+        last.map_or("the authority has no key".to_string(), |e| e.to_string())
+    )))
+}
+
 fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<(), CliError> {
     match out {
         Some(p) => {
@@ -143,6 +171,7 @@ fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<()
                 emit(&format!("wrote {}", p.display()));
             }
         }
+        None if cli.json => emit_json(value),
         None => emit(&serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?),
     }
     Ok(())
@@ -150,7 +179,7 @@ fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<()
 
 pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
     let l = Ledger::open(&cli.ledger)?;
-    let (_, verifier) = ledger_verifier(&l)?;
+    let (_, _, verifiers) = ledger_verifier(&l)?;
     let latest = || -> Result<String, CliError> {
         Ok(l.latest_checkpoint()?
             .ok_or_else(|| {
@@ -165,7 +194,7 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 Some(f) => read_text(f, "checkpoint")?,
                 None => latest()?,
             };
-            let cp = open_cp(&note, &verifier, "checkpoint")?;
+            let cp = open_cp_any(&note, &verifiers, "checkpoint")?;
             if *seq >= cp.size {
                 return Err(CliError::usage(format!(
                     "entry {seq} is not covered by the checkpoint (tree size {})",
@@ -195,8 +224,8 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 Some(f) => read_text(f, "new checkpoint")?,
                 None => latest()?,
             };
-            let o = open_cp(&old_note, &verifier, "old checkpoint")?;
-            let n = open_cp(&new_note, &verifier, "new checkpoint")?;
+            let o = open_cp_any(&old_note, &verifiers, "old checkpoint")?;
+            let n = open_cp_any(&new_note, &verifiers, "new checkpoint")?;
             if o.size > n.size {
                 return Err(CliError::usage(format!(
                     "old checkpoint (size {}) is newer than the new one (size {})",

@@ -169,14 +169,12 @@ impl Ledger {
         std::fs::create_dir_all(dir)
             .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
         let lock = lock(dir)?;
-        if dir.join(DB_DIR).exists() {
+        let (db, t) = open_db(dir)?;
+        // A `db/` without a head is a creation that crashed before its genesis
+        // transaction: nothing was acknowledged, so it is safe to finish it.
+        if guard("reading the ledger header", || Ok(t.meta.get(META_HEAD)?))?.is_some() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
         }
-        let (db, t) = open_db(dir)?;
-        guard("writing the format version", || {
-            t.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(())
-        })?;
         let mut l = Ledger {
             dir: dir.to_path_buf(),
             db,
@@ -185,7 +183,15 @@ impl Ledger {
             head: Head { size: 0, hash: EntryHash::ZERO },
             _lock: lock,
         };
+        // The genesis transaction also writes the format version.
         let r = l.append(genesis)?;
+        // Make the new directory entries themselves durable.
+        sync_tree(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            File::open(parent)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| LedgerError::io(format!("cannot fsync {}", parent.display()), e))?;
+        }
         Ok((l, r))
     }
 
@@ -444,6 +450,7 @@ impl Ledger {
                         ev_ids.insert(&k[..], &v[..])?;
                     }
                     if let Some(info) = &info_bytes {
+                        meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
                         meta.insert(META_LEDGER, info.as_slice())?;
                     }
                     meta.insert(META_HEAD, &head_bytes[..])?;
