@@ -6,6 +6,7 @@ mod certs;
 mod concurrency;
 mod golden;
 mod keys;
+mod reindex;
 mod rules;
 mod scenario;
 mod tamper;

@@ -94,6 +94,9 @@ pub enum Command {
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
     },
+    /// Rebuild every index and the Merkle tree from the entries (never touches entries).
+    #[command(after_help = "Example:\n  tinledger reindex && tinledger verify")]
+    Reindex,
     /// Sign a checkpoint (signed tree head) for the current head, or print the latest one.
     #[command(
         after_help = "Examples:\n  tinledger checkpoint --key authority.pem        # sign and store a checkpoint for the head\n  tinledger checkpoint --out cp.txt                # save the latest signed checkpoint\n  tinledger checkpoint --verifier-key              # the note verifier key buyers trust"

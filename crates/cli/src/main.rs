@@ -37,6 +37,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Prove(p) => proofs::prove(cli, p),
         Command::Check(c) => proofs::check(cli, c),
         Command::Cert(c) => cert::run(cli, c),
+        Command::Reindex => commands::reindex(cli),
         Command::Demo { dir } => demo::demo(cli, dir),
     }
 }

@@ -138,7 +138,7 @@ impl Ledger {
                 match self.t.merkle.get(merkle_key(level, index)) {
                     Ok(Some(h)) if h.as_ref() == hash.as_slice() => {}
                     Ok(_) => {
-                        return fault(seq, format!("Merkle tree node level {level} index {index} disagrees with the entries (the entries themselves verified up to here)"))
+                        return fault(seq, format!("Merkle tree node level {level} index {index} disagrees with the entries (run `tinledger reindex` to rebuild it from the entries)"))
                     }
                     Err(e) => return fault(seq, format!("storage error reading the Merkle tree: {e}")),
                 }
@@ -255,7 +255,7 @@ impl Ledger {
         let idx = |seq: u64, what: &str| {
             Some(Fault {
                 seq: Some(seq),
-                reason: format!("{what} (the index is derived data: the entries before it verified)"),
+                reason: format!("{what} (run `tinledger reindex` to rebuild indices from the entries)"),
             })
         };
         let mut n = 0usize;

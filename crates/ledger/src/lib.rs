@@ -14,9 +14,11 @@
 mod audit;
 mod certsrc;
 mod error;
+mod reindex;
 pub mod schema;
 mod store;
 
 pub use audit::{AuditOptions, AuditReport, Fault};
 pub use error::LedgerError;
+pub use reindex::ReindexReport;
 pub use store::{Head, Ledger, Receipt};

@@ -243,6 +243,29 @@ impl Ledger {
         Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
     }
 
+    /// Re-read the header and head from storage (after a rebuild).
+    pub(crate) fn reload(&mut self) -> Result<(), LedgerError> {
+        let t = &self.t;
+        let (info, head) = guard("reading the ledger header", || {
+            let info = match t.meta.get(META_LEDGER)? {
+                Some(v) => Some(
+                    codec::decode_strict::<LedgerInfo>(&v, "ledger header")
+                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+                ),
+                None => None,
+            };
+            let head = match t.meta.get(META_HEAD)? {
+                Some(v) => Head::from_bytes(&v)
+                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
+                None => Head { size: 0, hash: EntryHash::ZERO },
+            };
+            Ok((info, head))
+        })?;
+        self.info = info;
+        self.head = head;
+        Ok(())
+    }
+
     fn check_head(&self) -> Result<(), LedgerError> {
         if self.info.is_none() || self.head.size == 0 {
             return Err(LedgerError::Corrupt { seq: Some(0), reason: "ledger has no genesis entry".into() });

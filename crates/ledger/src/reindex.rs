@@ -1,0 +1,115 @@
+//! Rebuild every index from the entries: lot and actor histories, lot and
+//! actor states, the key and event-id indices, the Merkle tree and the head.
+//!
+//! The entries tree is only read. The rebuild first replays and checks the
+//! whole chain (a chain that does not verify cannot be re-indexed), then
+//! clears and rewrites each derived tree, then makes it durable. A crash in
+//! the middle leaves indices that `verify` reports as damaged; running
+//! `reindex` again finishes the job.
+
+use crate::schema::*;
+use crate::store::{guard, Ledger};
+use crate::{AuditOptions, LedgerError};
+use std::collections::BTreeMap;
+use tinledger_core::codec;
+use tinledger_core::merkle;
+use tinledger_core::rules::{self, Overlay};
+use tinledger_core::{Entry, EntryHash};
+
+/// What a rebuild wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReindexReport {
+    pub entries: u64,
+    pub lots: usize,
+    pub actors: usize,
+    pub merkle_nodes: usize,
+}
+
+impl Ledger {
+    /// Rebuild all derived trees from the entries (see the module docs).
+    pub fn reindex(&mut self) -> Result<ReindexReport, LedgerError> {
+        let mut st = Overlay::empty();
+        let mut lot_keys: Vec<Vec<u8>> = Vec::new();
+        let mut actor_keys: Vec<Vec<u8>> = Vec::new();
+        let mut tree = merkle::MemTree::new();
+        let mut prev = EntryHash::ZERO;
+        let mut n: u64 = 0;
+        guard("replaying entries", || {
+            for kv in self.t.entries.iter() {
+                let (k, v) = kv?;
+                let bad = |reason: String| LedgerError::Corrupt { seq: Some(n), reason };
+                if k.as_ref() != seq_key(n) {
+                    return Err(bad(format!("entry {n} is missing or misplaced; the chain itself is damaged")));
+                }
+                let e = Entry::from_bytes(&v).map_err(|x| bad(x.to_string()))?;
+                if e.seq != n || e.prev_hash() != prev {
+                    return Err(bad("hash chain broken; the chain itself is damaged".into()));
+                }
+                let s = e.signed_event().map_err(|x| bad(x.to_string()))?;
+                let d = rules::apply(&st, n, &s).map_err(|x| bad(format!("event breaks a rule: {x}")))?;
+                for lot in &d.touched_lots {
+                    lot_keys.push(lot_entry_key(lot.as_str(), n));
+                }
+                if let Some(a) = s.event().body.subject_actor() {
+                    actor_keys.push(lot_entry_key(a.as_str(), n));
+                }
+                st.absorb(n, &d);
+                tree.push(merkle::leaf_hash(&v));
+                prev = e.hash();
+                n += 1;
+            }
+            Ok(())
+        })?;
+        let head = crate::store::Head { size: n, hash: prev };
+        let mut nodes: BTreeMap<[u8; 9], [u8; 32]> = BTreeMap::new();
+        for i in 0..n {
+            nodes.insert(merkle_key(0, i), merkle::NodeReader::node(&tree, 0, i).map_err(proof)?);
+            for (level, index) in merkle::completed_by_append(i) {
+                nodes.insert(merkle_key(level, index), merkle::NodeReader::node(&tree, level, index).map_err(proof)?);
+            }
+        }
+        let t = &self.t;
+        guard("rewriting indices", || {
+            let write =
+                |tree: &sled::Tree, items: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>| -> Result<(), LedgerError> {
+                    tree.clear()?;
+                    let mut b = sled::Batch::default();
+                    for (k, v) in items {
+                        b.insert(k, v);
+                    }
+                    tree.apply_batch(b)?;
+                    Ok(())
+                };
+            write(&t.lot_entries, &mut lot_keys.iter().map(|k| (k.clone(), vec![])))?;
+            write(&t.actor_entries, &mut actor_keys.iter().map(|k| (k.clone(), vec![])))?;
+            write(&t.lot_state, &mut st.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))))?;
+            write(
+                &t.actor_state,
+                &mut st.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))),
+            )?;
+            write(&t.key_actor, &mut st.keys.iter().map(|(k, a)| (k.0.to_vec(), a.as_str().as_bytes().to_vec())))?;
+            write(&t.event_ids, &mut st.events.iter().map(|(id, s)| (id.to_vec(), seq_key(*s).to_vec())))?;
+            write(&t.merkle, &mut nodes.iter().map(|(k, v)| (k.to_vec(), v.to_vec())))?;
+            if let Some(info) = &st.ledger {
+                t.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+                t.meta.insert(META_LEDGER, codec::encode(info))?;
+            }
+            let mut hb = [0u8; 40];
+            hb[..8].copy_from_slice(&head.size.to_be_bytes());
+            hb[8..].copy_from_slice(&head.hash.0);
+            t.meta.insert(META_HEAD, &hb[..])?;
+            Ok(())
+        })?;
+        self.sync()?;
+        self.reload()?;
+        let rep = self.audit(&AuditOptions::default());
+        if let Some(f) = rep.fault {
+            return Err(LedgerError::Corrupt { seq: f.seq, reason: format!("after rebuilding: {}", f.reason) });
+        }
+        Ok(ReindexReport { entries: n, lots: st.lots.len(), actors: st.actors.len(), merkle_nodes: nodes.len() })
+    }
+}
+
+fn proof(e: merkle::ProofError) -> LedgerError {
+    LedgerError::Storage(e.to_string())
+}
