@@ -13,7 +13,7 @@ use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::{ActorId, EntryHash, Event, LedgerId, LotId, SignedEvent};
-use tinledger_ledger::{AuditOptions, AuditReport, Ledger, Receipt};
+use tinledger_ledger::{AuditOptions, AuditReport, Fault, Ledger, LedgerError, Receipt};
 
 /// Format tag of signed event files.
 pub const SIGNED_FORMAT: &str = "tinledger-signed-event-v1";
@@ -405,8 +405,22 @@ fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
 
 pub fn verify(cli: &Cli, expect: &Option<String>) -> Result<(), CliError> {
     let opts = AuditOptions { expect: expect.as_deref().map(parse_expect).transpose()? };
-    let l = Ledger::open_for_audit(&cli.ledger)?;
-    let rep = l.audit(&opts);
+    let rep = match Ledger::open_for_audit(&cli.ledger) {
+        Ok(l) => l.audit(&opts),
+        // Damaged storage files are a failed check, reported like any fault.
+        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => AuditReport {
+            ok: false,
+            entries: 0,
+            head: None,
+            fault: Some(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }),
+            ledger_id: None,
+            actors: 0,
+            lots: 0,
+            flags: vec![],
+            compromised: vec![],
+        },
+        Err(e) => return Err(e.into()),
+    };
     report_audit(cli.json, &rep);
     if rep.ok {
         Ok(())

@@ -479,7 +479,10 @@ fn apply_inner(
             }
             let recv = view.actor(to)?.ok_or_else(|| RuleError::UnknownActor(to.clone()))?;
             if recv.status != ActorStatus::Active {
-                return Err(RuleError::ActorNotActive { actor: to.clone(), status: status_name(recv.status) });
+                return Err(RuleError::Party(format!(
+                    "receiver {to} is {} and cannot take custody",
+                    status_name(recv.status)
+                )));
             }
             if !RECEIVERS.iter().any(|r| recv.has_role(*r)) {
                 return Err(RuleError::Party(format!(
@@ -492,7 +495,7 @@ fn apply_inner(
                     return Err(RuleError::Party(format!("{t} is not a registered transporter")));
                 }
                 if ta.status != ActorStatus::Active {
-                    return Err(RuleError::ActorNotActive { actor: t.clone(), status: status_name(ta.status) });
+                    return Err(RuleError::Party(format!("transporter {t} is {}", status_name(ta.status))));
                 }
             }
             l.status = LotStatus::InTransit { to: to.clone(), transporter: transporter.clone(), dispatched_seq: seq };
