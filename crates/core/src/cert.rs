@@ -355,66 +355,96 @@ fn replay(events: BTreeMap<u64, SignedEvent>, check_sigs: bool) -> Result<Replay
     let mut attribution: HashMap<LotId, BTreeMap<ActorId, u64>> = HashMap::new();
     let mut extracted = BTreeMap::new();
     let mut keys: Vec<(u64, PublicKey)> = Vec::with_capacity(events.len());
-    for (seq, signed) in &events {
-        let ev = signed.event();
-        // Attribution of new lots, from the state just before this entry.
-        let attr_of = |l: &LotId| attribution.get(l).cloned().unwrap_or_default();
-        let mut new_attr: Vec<(LotId, BTreeMap<ActorId, u64>)> = Vec::new();
-        match &ev.body {
-            EventBody::Extract { lot, .. } => {
-                new_attr.push((lot.clone(), BTreeMap::from([(ev.signer.clone(), SHARE_DENOM)])));
-                extracted.insert(lot.clone(), *seq);
+    // Signatures are checked in batches on the thread pool while the replay
+    // goes on; the lowest failing seq is kept.
+    const BATCH: usize = 128;
+    let bad_sig: std::sync::Mutex<Option<u64>> = std::sync::Mutex::new(None);
+    let events_ref = &events;
+    let bad_ref = &bad_sig;
+    let replayed: Result<(), CertError> = rayon::in_place_scope(|scope| {
+        let spawn_check = |chunk: Vec<(u64, PublicKey)>| {
+            scope.spawn(move |_| {
+                if let Some(b) = chunk_bad(events_ref, &chunk) {
+                    if let Ok(mut g) = bad_ref.lock() {
+                        *g = Some(g.map_or(b, |x| x.min(b)));
+                    }
+                }
+            });
+        };
+        let mut pending: Vec<(u64, PublicKey)> = Vec::with_capacity(BATCH);
+        for (seq, signed) in events_ref {
+            let ev = signed.event();
+            // Attribution of new lots, from the state just before this entry.
+            let attr_of = |l: &LotId| attribution.get(l).cloned().unwrap_or_default();
+            let mut new_attr: Vec<(LotId, BTreeMap<ActorId, u64>)> = Vec::new();
+            match &ev.body {
+                EventBody::Extract { lot, .. } => {
+                    new_attr.push((lot.clone(), BTreeMap::from([(ev.signer.clone(), SHARE_DENOM)])));
+                    extracted.insert(lot.clone(), *seq);
+                }
+                EventBody::Split { lot, parts } => {
+                    for p in parts {
+                        new_attr.push((p.lot.clone(), attr_of(lot)));
+                    }
+                }
+                EventBody::Merge { inputs, output } => {
+                    let masses: Vec<(u64, Option<u32>)> = inputs
+                        .iter()
+                        .map(|l| st.lot(l).ok().flatten().map_or((0, None), |s| (s.mass_g, s.grade_ppm)))
+                        .collect();
+                    let graded = masses.iter().all(|(_, g)| g.is_some_and(|g| g > 0));
+                    let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(attr_of).collect();
+                    let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = masses
+                        .iter()
+                        .zip(&attrs)
+                        .map(|((m, g), a)| {
+                            let w = if graded { u128::from(*m) * u128::from(g.unwrap_or(0)) } else { u128::from(*m) };
+                            (w, a)
+                        })
+                        .collect();
+                    new_attr.push((output.clone(), combine(&parts)));
+                }
+                EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
+                    let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(|t| attr_of(&t.lot)).collect();
+                    let grades: Vec<u32> = inputs.iter().map(|t| grade_of(&st, &t.lot).unwrap_or(0)).collect();
+                    let by_tin = grades.iter().all(|g| *g > 0);
+                    let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = inputs
+                        .iter()
+                        .zip(&grades)
+                        .zip(&attrs)
+                        .map(|((t, g), a)| {
+                            let w = if by_tin { u128::from(t.mass_g) * u128::from(*g) } else { u128::from(t.mass_g) };
+                            (w, a)
+                        })
+                        .collect();
+                    let c = combine(&parts);
+                    for o in outputs {
+                        new_attr.push((o.lot.clone(), c.clone()));
+                    }
+                }
+                _ => {}
             }
-            EventBody::Split { lot, parts } => {
-                for p in parts {
-                    new_attr.push((p.lot.clone(), attr_of(lot)));
+            let (delta, key) = rules::apply_deferred(&st, *seq, signed)
+                .map_err(|e| err("rule", format!("entry {seq} breaks a rule when the certificate is replayed: {e}")))?;
+            st.absorb(*seq, &delta);
+            attribution.extend(new_attr);
+            keys.push((*seq, key));
+            if check_sigs {
+                pending.push((*seq, key));
+                if pending.len() == BATCH {
+                    spawn_check(std::mem::take(&mut pending));
                 }
             }
-            EventBody::Merge { inputs, output } => {
-                let masses: Vec<(u64, Option<u32>)> = inputs
-                    .iter()
-                    .map(|l| st.lot(l).ok().flatten().map_or((0, None), |s| (s.mass_g, s.grade_ppm)))
-                    .collect();
-                let graded = masses.iter().all(|(_, g)| g.is_some_and(|g| g > 0));
-                let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(attr_of).collect();
-                let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = masses
-                    .iter()
-                    .zip(&attrs)
-                    .map(|((m, g), a)| {
-                        let w = if graded { u128::from(*m) * u128::from(g.unwrap_or(0)) } else { u128::from(*m) };
-                        (w, a)
-                    })
-                    .collect();
-                new_attr.push((output.clone(), combine(&parts)));
-            }
-            EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
-                let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(|t| attr_of(&t.lot)).collect();
-                let grades: Vec<u32> = inputs.iter().map(|t| grade_of(&st, &t.lot).unwrap_or(0)).collect();
-                let by_tin = grades.iter().all(|g| *g > 0);
-                let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = inputs
-                    .iter()
-                    .zip(&grades)
-                    .zip(&attrs)
-                    .map(|((t, g), a)| {
-                        let w = if by_tin { u128::from(t.mass_g) * u128::from(*g) } else { u128::from(t.mass_g) };
-                        (w, a)
-                    })
-                    .collect();
-                let c = combine(&parts);
-                for o in outputs {
-                    new_attr.push((o.lot.clone(), c.clone()));
-                }
-            }
-            _ => {}
         }
-        let (delta, key) = rules::apply_deferred(&st, *seq, signed)
-            .map_err(|e| err("rule", format!("entry {seq} breaks a rule when the certificate is replayed: {e}")))?;
-        st.absorb(*seq, &delta);
-        attribution.extend(new_attr);
-        keys.push((*seq, key));
-    }
+        if check_sigs && !pending.is_empty() {
+            spawn_check(pending);
+        }
+        Ok(())
+    });
+    replayed?;
+    let bad = bad_sig.into_inner().ok().flatten();
     if check_sigs {
-        if let Some(seq) = first_bad_signature(&events, &keys) {
+        if let Some(seq) = bad {
             let key = keys.iter().find(|(s, _)| *s == seq).map_or(PublicKey([0; 32]), |k| k.1);
             let e = rules::bad_signature(&events[&seq], &key);
             return Err(err("event-signature", format!("entry {seq}: {e}")));
@@ -427,25 +457,25 @@ fn replay(events: BTreeMap<u64, SignedEvent>, check_sigs: bool) -> Result<Replay
 /// a chunk that fails is re-checked entry by entry with `verify_strict` to
 /// name the lowest bad seq. (Every entry was also checked with
 /// `verify_strict` when the ledger appended it.)
+#[cfg(test)]
 fn first_bad_signature(events: &BTreeMap<u64, SignedEvent>, keys: &[(u64, PublicKey)]) -> Option<u64> {
-    const CHUNK: usize = 128;
-    let strict = |chunk: &[(u64, PublicKey)]| chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s);
-    keys.par_chunks(CHUNK)
-        .filter_map(|chunk| {
-            let msgs: Vec<Vec<u8>> =
-                chunk.iter().map(|(s, _)| crate::event::signing_message(events[s].bytes())).collect();
-            let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-            let sigs: Vec<ed25519_dalek::Signature> =
-                chunk.iter().map(|(s, _)| ed25519_dalek::Signature::from_bytes(events[s].signature())).collect();
-            let vks: Option<Vec<ed25519_dalek::VerifyingKey>> =
-                chunk.iter().map(|(_, k)| k.verifying_key().ok().filter(|vk| !vk.is_weak())).collect();
-            match vks {
-                Some(vks) if ed25519_dalek::verify_batch(&msg_refs, &sigs, &vks).is_ok() => None,
-                _ => strict(chunk).or(Some(u64::MAX)),
-            }
-        })
-        .min()
-        .map(|s| if s == u64::MAX { keys.first().map_or(0, |k| k.0) } else { s })
+    keys.par_chunks(128).filter_map(|chunk| chunk_bad(events, chunk)).min()
+}
+
+/// The lowest seq in `chunk` whose signature fails: one batch verification,
+/// then `verify_strict` entry by entry only if the batch fails. A batch that
+/// fails while every entry passes strictly is reported as its first entry.
+fn chunk_bad(events: &BTreeMap<u64, SignedEvent>, chunk: &[(u64, PublicKey)]) -> Option<u64> {
+    let msgs: Vec<Vec<u8>> = chunk.iter().map(|(s, _)| crate::event::signing_message(events[s].bytes())).collect();
+    let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let sigs: Vec<ed25519_dalek::Signature> =
+        chunk.iter().map(|(s, _)| ed25519_dalek::Signature::from_bytes(events[s].signature())).collect();
+    let vks: Option<Vec<ed25519_dalek::VerifyingKey>> =
+        chunk.iter().map(|(_, k)| k.verifying_key().ok().filter(|vk| !vk.is_weak())).collect();
+    match vks {
+        Some(vks) if ed25519_dalek::verify_batch(&msg_refs, &sigs, &vks).is_ok() => None,
+        _ => chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s).or(chunk.first().map(|c| c.0)),
+    }
 }
 
 fn state_name(s: &LotStatus) -> &'static str {
@@ -666,8 +696,59 @@ fn write_canonical(v: &Value, out: &mut String) -> Result<(), CertError> {
 }
 
 impl Certificate {
-    /// The exact bytes the exporter signs.
+    /// The exact bytes the exporter signs: CERT_SIG_CONTEXT ‖ JCS canonical
+    /// JSON of the certificate without `signature`. The large `entries`
+    /// array is written directly (its members hold only ASCII strings and
+    /// integers); `canonical_json_slow` is the reference it is tested against.
     pub fn signing_message(&self) -> Result<Vec<u8>, CertError> {
+        let mut v = serde_json::to_value(CertHead {
+            format: &self.format,
+            ledger_id: &self.ledger_id,
+            lot: &self.lot,
+            exporter: &self.exporter,
+            issued_at: &self.issued_at,
+            checkpoint: &self.checkpoint,
+            summary: &self.summary,
+        })
+        .map_err(|e| err("format", e.to_string()))?;
+        let mut entries =
+            String::with_capacity(self.entries.iter().map(|e| e.entry_hex.len() + 60 * e.proof.len() + 64).sum());
+        entries.push('[');
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                entries.push(',');
+            }
+            entries.push_str("{\"entry_hex\":");
+            entries.push_str(&json_str(&e.entry_hex)?);
+            entries.push_str(",\"proof\":[");
+            for (j, p) in e.proof.iter().enumerate() {
+                if j > 0 {
+                    entries.push(',');
+                }
+                entries.push_str(&json_str(p)?);
+            }
+            entries.push_str("],\"seq\":");
+            entries.push_str(&e.seq.to_string());
+            entries.push('}');
+        }
+        entries.push(']');
+        // Splice the entries in at their sorted position ("entries" sorts
+        // between "checkpoint" and "exporter").
+        if let Value::Object(o) = &mut v {
+            o.insert("entries".into(), Value::String(String::new()));
+        }
+        let mut text = canonical_json(&v)?;
+        let marker = "\"entries\":\"\"";
+        let at = text.find(marker).ok_or_else(|| err("format", "cannot place entries"))?;
+        text.replace_range(at..at + marker.len(), &format!("\"entries\":{entries}"));
+        let mut m = CERT_SIG_CONTEXT.to_vec();
+        m.extend_from_slice(text.as_bytes());
+        Ok(m)
+    }
+
+    /// Reference implementation of [`Certificate::signing_message`].
+    #[doc(hidden)]
+    pub fn signing_message_slow(&self) -> Result<Vec<u8>, CertError> {
         let mut v = serde_json::to_value(self).map_err(|e| err("format", e.to_string()))?;
         if let Value::Object(o) = &mut v {
             o.remove("signature");
@@ -676,6 +757,22 @@ impl Certificate {
         m.extend_from_slice(canonical_json(&v)?.as_bytes());
         Ok(m)
     }
+}
+
+/// The certificate's members other than `entries` and `signature`.
+#[derive(Serialize)]
+struct CertHead<'a> {
+    format: &'a str,
+    ledger_id: &'a LedgerId,
+    lot: &'a LotId,
+    exporter: &'a ActorId,
+    issued_at: &'a Timestamp,
+    checkpoint: &'a str,
+    summary: &'a Summary,
+}
+
+fn json_str(s: &str) -> Result<String, CertError> {
+    serde_json::to_string(s).map_err(|e| err("format", e.to_string()))
 }
 
 /// Issue a certificate for `lot` against the signed checkpoint `note`
@@ -872,6 +969,18 @@ mod tests {
         keys[200].1 = PublicKey::from(&test_key("other"));
         keys[150].1 = PublicKey::from(&test_key("other2"));
         assert_eq!(first_bad_signature(&events, &keys), Some(150));
+    }
+
+    #[test]
+    fn fast_signing_message_is_canonical_json() {
+        let text = include_str!("../../../fixtures/certificates/demo-solder-007.cert.json");
+        let c: Certificate = serde_json::from_str(text).unwrap();
+        assert_eq!(c.signing_message().unwrap(), c.signing_message_slow().unwrap());
+        // Also with awkward strings in the summary and checkpoint.
+        let mut c2 = c.clone();
+        c2.summary.origins[0].name = "\"entries\":\"\" <é> \u{1}".into();
+        c2.checkpoint = format!("{}\"entries\":\"\"", c2.checkpoint);
+        assert_eq!(c2.signing_message().unwrap(), c2.signing_message_slow().unwrap());
     }
 
     #[test]

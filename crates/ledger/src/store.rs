@@ -561,9 +561,18 @@ impl Ledger {
     /// Inclusion proofs for many entries in one tree, sharing node reads.
     pub fn inclusion_proofs(&self, seqs: &[u64], size: u64) -> Result<Vec<Vec<merkle::Hash>>, LedgerError> {
         self.check_size(size)?;
-        let nodes = self.nodes();
-        let cached = merkle::CachingReader::new(&nodes);
-        seqs.iter().map(|s| merkle::inclusion_proof(&cached, *s, size).map_err(proof_err)).collect()
+        // One memoizing reader per thread; sled reads are thread-safe.
+        use rayon::prelude::*;
+        let chunk = seqs.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+        let parts: Result<Vec<Vec<Vec<merkle::Hash>>>, LedgerError> = seqs
+            .par_chunks(chunk)
+            .map(|part| {
+                let nodes = self.nodes();
+                let cached = merkle::CachingReader::new(&nodes);
+                part.iter().map(|s| merkle::inclusion_proof(&cached, *s, size).map_err(proof_err)).collect()
+            })
+            .collect();
+        Ok(parts?.into_iter().flatten().collect())
     }
 
     /// Consistency proof between tree sizes `old` and `new`.
