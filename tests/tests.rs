@@ -4,8 +4,10 @@ mod util;
 
 mod certs;
 mod concurrency;
+mod crash;
 mod golden;
 mod keys;
+mod props;
 mod reindex;
 mod rules;
 mod scenario;
