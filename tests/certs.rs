@@ -411,6 +411,25 @@ fn issue_refusals() {
     let err = fails_with(c, 2);
     assert!(err.contains("the latest signed checkpoint covers 49 entries"), "{err}");
     assert!(!env.path("x.json").exists());
+
+    // An exporter that received a lot and sent it on no longer holds it.
+    let rec = |key: &str, args: &[&str]| {
+        let mut c = env.cmd();
+        c.arg("record").args(args).arg("--key").arg(env.key(key)).args(["--at", "2026-04-02T00:00:00Z"]);
+        c.assert().success();
+    };
+    let lot = "INGOT-MTK-2026-0042-C";
+    rec("SMELTER-MUNTOK-2", &["dispatch", "--lot", lot, "--to", "EXPORTER-MUNTOK", "--document", "SJ-9"]);
+    rec("EXPORTER-MUNTOK", &["receive", "--lot", lot, "--mass", "270kg"]);
+    rec("EXPORTER-MUNTOK", &["dispatch", "--lot", lot, "--to", "MANUFACTURER-KEK", "--document", "SJ-10"]);
+    env.cmd().args(["checkpoint", "--key"]).arg(env.key("AUTH-BABEL")).assert().success();
+    let mut c = env.cmd();
+    c.args(["cert", "issue", "--lot", lot, "--key"])
+        .arg(env.key("EXPORTER-MUNTOK"))
+        .arg("--out")
+        .arg(env.path("x.json"));
+    let err = fails_with(c, 1);
+    assert!(err.contains("no longer holds lot INGOT-MTK-2026-0042-C: it is in transit to MANUFACTURER-KEK"), "{err}");
 }
 
 #[test]

@@ -115,9 +115,8 @@ pub fn load(path: &Path) -> Result<Certificate, CliError> {
     }
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        CliError::refused(format!("certificate INVALID: {} is not a tinledger certificate: {e}", path.display()))
-    })
+    Certificate::from_json(&text)
+        .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", path.display())))
 }
 
 /// A share in parts per billion as a percentage with 3 decimals, rounded half up.
@@ -127,7 +126,14 @@ pub fn share_pct(ppb: u64) -> String {
 }
 
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
-    let c = load(path)?;
+    let c = match load(path) {
+        Ok(c) => c,
+        Err(e) if cli.json && e.code == crate::error::EXIT_REFUSED => {
+            emit_json(&json!({"ok": false, "error": {"code": "format", "reason": e.msg}}));
+            return Err(CliError { code: e.code, msg: String::new(), hint: None });
+        }
+        Err(e) => return Err(e),
+    };
     let v = trusted_verifier(trust, &c.checkpoint)?;
     let ok = cert::verify(&c, &v);
     match ok {

@@ -90,8 +90,9 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
             let cp = Checkpoint { origin: verifier.name.clone(), size, root: l.merkle_root(size)?, extensions: vec![] };
             let signer = NoteSigner::new(&verifier.name, sk).map_err(|e| CliError::usage(e.to_string()))?;
             let note = cp.sign(&signer).map_err(|e| CliError::usage(e.to_string()))?;
-            l.store_checkpoint(size, &note)?;
-            (size, note)
+            // If one was already stored for this size, that one stands.
+            let stored = l.store_checkpoint(size, &note)?;
+            (size, stored)
         }
         None => l.latest_checkpoint()?.ok_or_else(|| {
             CliError::usage("this ledger has no signed checkpoint yet")

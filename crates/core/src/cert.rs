@@ -29,6 +29,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub const CERT_FORMAT: &str = "tinledger-certificate-v1";
 /// Prefix of the exporter's signed message (ASCII, ending in a NUL byte).
 pub const CERT_SIG_CONTEXT: &[u8] = b"tinledger-certificate-v1\0";
+/// Largest integer a certificate may hold (RFC 8785 numbers are IEEE doubles).
+pub const MAX_SAFE_INT: u64 = (1 << 53) - 1;
 /// Attribution shares are parts per billion of the lot's contained tin.
 pub const SHARE_DENOM: u64 = 1_000_000_000;
 
@@ -463,8 +465,7 @@ fn first_bad_signature(events: &BTreeMap<u64, SignedEvent>, keys: &[(u64, Public
 }
 
 /// The lowest seq in `chunk` whose signature fails: one batch verification,
-/// then `verify_strict` entry by entry only if the batch fails. A batch that
-/// fails while every entry passes strictly is reported as its first entry.
+/// then `verify_strict` entry by entry only if the batch fails.
 fn chunk_bad(events: &BTreeMap<u64, SignedEvent>, chunk: &[(u64, PublicKey)]) -> Option<u64> {
     let msgs: Vec<Vec<u8>> = chunk.iter().map(|(s, _)| crate::event::signing_message(events[s].bytes())).collect();
     let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
@@ -474,7 +475,8 @@ fn chunk_bad(events: &BTreeMap<u64, SignedEvent>, chunk: &[(u64, PublicKey)]) ->
         chunk.iter().map(|(_, k)| k.verifying_key().ok().filter(|vk| !vk.is_weak())).collect();
     match vks {
         Some(vks) if ed25519_dalek::verify_batch(&msg_refs, &sigs, &vks).is_ok() => None,
-        _ => chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s).or(chunk.first().map(|c| c.0)),
+        // verify_strict is authoritative; the batch is only a fast path.
+        _ => chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s),
     }
 }
 
@@ -645,6 +647,12 @@ fn check_exporter(r: &Replay, lot: &LotId, exporter: &ActorId, key: &PublicKey) 
             format!("exporter {exporter} never held lot {lot} (its custodian is {})", l.custodian),
         ));
     }
+    if let LotStatus::InTransit { to, .. } = &l.status {
+        return Err(err(
+            "exporter",
+            format!("exporter {exporter} no longer holds lot {lot}: it is in transit to {to}"),
+        ));
+    }
     Ok(())
 }
 
@@ -661,8 +669,10 @@ fn write_canonical(v: &Value, out: &mut String) -> Result<(), CertError> {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
-            if !(n.is_u64() || n.is_i64()) {
-                return Err(err("format", "certificates hold integers only"));
+            let fits = n.as_u64().is_some_and(|x| x <= MAX_SAFE_INT)
+                || n.as_i64().is_some_and(|x| x.unsigned_abs() <= MAX_SAFE_INT);
+            if !fits {
+                return Err(err("format", format!("number {n} is not an integer of magnitude at most 2^53 - 1")));
             }
             out.push_str(&n.to_string());
         }
@@ -696,6 +706,27 @@ fn write_canonical(v: &Value, out: &mut String) -> Result<(), CertError> {
 }
 
 impl Certificate {
+    /// Parse a certificate file strictly: unknown members are refused, and
+    /// the file must be exactly what re-serializing the parsed certificate
+    /// gives (no omitted optional members, no alternative spellings of
+    /// times, ids or points), so what is verified is what the file says.
+    pub fn from_json(text: &str) -> Result<Certificate, CertError> {
+        let c: Certificate =
+            serde_json::from_str(text).map_err(|e| err("format", format!("not a tinledger certificate: {e}")))?;
+        let file: Value = serde_json::from_str(text).map_err(|e| err("format", e.to_string()))?;
+        let again = serde_json::to_value(&c).map_err(|e| err("format", e.to_string()))?;
+        if file != again {
+            let field = match (&file, &again) {
+                (Value::Object(a), Value::Object(b)) => {
+                    a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k)).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            return Err(err("format", format!("member {field:?} is not in canonical form")));
+        }
+        Ok(c)
+    }
+
     /// The exact bytes the exporter signs: CERT_SIG_CONTEXT ‖ JCS canonical
     /// JSON of the certificate without `signature`. The large `entries`
     /// array is written directly (its members hold only ASCII strings and
@@ -726,6 +757,9 @@ impl Certificate {
                     entries.push(',');
                 }
                 entries.push_str(&json_str(p)?);
+            }
+            if e.seq > MAX_SAFE_INT {
+                return Err(err("format", "seq is larger than 2^53 - 1"));
             }
             entries.push_str("],\"seq\":");
             entries.push_str(&e.seq.to_string());
@@ -981,6 +1015,23 @@ mod tests {
         c2.summary.origins[0].name = "\"entries\":\"\" <é> \u{1}".into();
         c2.checkpoint = format!("{}\"entries\":\"\"", c2.checkpoint);
         assert_eq!(c2.signing_message().unwrap(), c2.signing_message_slow().unwrap());
+    }
+
+    #[test]
+    fn strict_parsing_refuses_alternative_spellings() {
+        let text = include_str!("../../../fixtures/certificates/demo-solder-007.cert.json");
+        assert!(Certificate::from_json(text).is_ok());
+        let offset =
+            text.replacen("\"issued_at\": \"2026-03-21T00:00:00Z\"", "\"issued_at\": \"2026-03-21T07:00:00+07:00\"", 1);
+        assert_ne!(offset, text);
+        let e = Certificate::from_json(&offset).unwrap_err();
+        assert_eq!(e.code, "format");
+        assert!(e.msg.contains("issued_at"), "{}", e.msg);
+        let upper = text.replacen("b4a9c0d2e1f3a5b7c9d1e3f5a7b9c1d3\",", "B4A9C0D2E1F3A5B7C9D1E3F5A7B9C1D3\",", 1);
+        assert_ne!(upper, text);
+        assert_eq!(Certificate::from_json(&upper).unwrap_err().code, "format");
+        let extra = text.replacen("\"format\":", "\"extra\": 1, \"format\":", 1);
+        assert_eq!(Certificate::from_json(&extra).unwrap_err().code, "format");
     }
 
     #[test]

@@ -249,8 +249,11 @@ pub fn verify_consistency(
         return if old_root == new_root { Ok(()) } else { Err(ProofError::RootMismatch) };
     }
     if old == 0 {
-        // Any tree is consistent with the empty tree; nothing to prove.
-        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
+        // Every tree extends the empty tree, whose root is SHA-256("").
+        if !proof.is_empty() {
+            return Err(ProofError::WrongLength);
+        }
+        return if old_root == &empty_root() { Ok(()) } else { Err(ProofError::RootMismatch) };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -411,6 +414,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn consistency_from_empty_checks_the_empty_root() {
+        let (t, _) = tree(5);
+        let r = root(&t, 5).unwrap();
+        verify_consistency(0, 5, &empty_root(), &r, &[]).unwrap();
+        assert!(verify_consistency(0, 5, &r, &r, &[]).is_err());
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub enum LotStatus {
 
 /// Something a reader should notice; flags never refuse an event.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(tag = "flag", rename_all = "snake_case")]
+#[serde(tag = "flag", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Flag {
     /// Received mass differs from dispatched mass beyond RECEIVE_TOLERANCE_PPM.
     MassDiscrepancy { seq: u64, lot: LotId, dispatched_g: u64, received_g: u64 },

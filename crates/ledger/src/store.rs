@@ -155,9 +155,6 @@ impl Ledger {
     /// Create a ledger in `dir` from its genesis event. Refuses if `dir`
     /// already holds a ledger.
     pub fn create(dir: &Path, genesis: &SignedEvent) -> Result<(Ledger, Receipt), LedgerError> {
-        if dir.join(DB_DIR).exists() {
-            return Err(LedgerError::Exists(dir.to_path_buf()));
-        }
         // Check the genesis before touching the disk.
         let empty = Overlay::empty();
         rules::apply(&empty, 0, genesis).map_err(|source| LedgerError::Refused {
@@ -596,13 +593,18 @@ impl Ledger {
     }
 
     /// Store a signed checkpoint note for tree size `size` (append-only:
-    /// an existing checkpoint for that size is kept).
-    pub fn store_checkpoint(&self, size: u64, note: &str) -> Result<(), LedgerError> {
-        guard("storing a checkpoint", || {
-            self.t.checkpoints.compare_and_swap(size.to_be_bytes(), None as Option<&[u8]>, Some(note.as_bytes()))?.ok();
-            Ok(())
+    /// an existing checkpoint for that size is kept) and return the note
+    /// now stored for that size.
+    pub fn store_checkpoint(&self, size: u64, note: &str) -> Result<String, LedgerError> {
+        let stored = guard("storing a checkpoint", || {
+            let key = size.to_be_bytes();
+            let _ = self.t.checkpoints.compare_and_swap(key, None as Option<&[u8]>, Some(note.as_bytes()))?;
+            Ok(self.t.checkpoints.get(key)?)
         })?;
-        self.sync()
+        self.sync()?;
+        let stored = stored.ok_or_else(|| LedgerError::Storage("checkpoint vanished after storing".into()))?;
+        String::from_utf8(stored.to_vec())
+            .map_err(|_| LedgerError::Corrupt { seq: None, reason: "stored checkpoint is not UTF-8".into() })
     }
 
     /// The newest stored checkpoint note (size, note).
