@@ -1253,3 +1253,63 @@ fn mass_grade_and_material_rules() {
     );
     env.cmd().arg("verify").assert().success();
 }
+
+/// Indonesia prohibits exporting unprocessed tin ore and concentrate: an
+/// exporter holding ore may not export it, but may export refined tin.
+#[test]
+fn raw_ore_may_not_be_exported() {
+    let env = Env::new();
+    env.demo();
+    let mut ck = Check::new(&env);
+    ck.accepted(
+        "mine dispatches its remaining ore lot to the exporter",
+        record(
+            &env,
+            "extract",
+            "MINE-KOBA",
+            &[
+                "--lot",
+                "KOB-2026-0099",
+                "--mass",
+                "500kg",
+                "--grade",
+                "70%",
+                "--licence",
+                "IUP-OP 540/112/KOBA/2019",
+                "--location=-2.49,106.41",
+            ],
+        ),
+    );
+    ck.accepted(
+        "dispatch to exporter",
+        record(
+            &env,
+            "dispatch",
+            "MINE-KOBA",
+            &["--lot", "KOB-2026-0099", "--to", "EXPORTER-MUNTOK", "--document", "SJ-X"],
+        ),
+    );
+    ck.accepted(
+        "exporter receives",
+        record(&env, "receive", "EXPORTER-MUNTOK", &["--lot", "KOB-2026-0099", "--mass", "500kg"]),
+    );
+    let export = [
+        "--lot",
+        "KOB-2026-0099",
+        "--destination",
+        "CN",
+        "--hs-code",
+        "2609.00",
+        "--permit",
+        "P-1",
+        "--surveyor-report",
+        "LS-1",
+        "--consignee",
+        "Buyer",
+    ];
+    ck.refused(
+        "export of ore",
+        record(&env, "export", "EXPORTER-MUNTOK", &export),
+        &["lot KOB-2026-0099 is ore: tin ore and concentrate may not be exported"],
+    );
+}

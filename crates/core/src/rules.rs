@@ -628,6 +628,12 @@ fn apply_inner(
         }
         EventBody::Export { lot, destination, .. } => {
             let mut l = lots.held(lot)?;
+            if l.material.is_raw() {
+                return Err(RuleError::Material(format!(
+                    "lot {lot} is {}: tin ore and concentrate may not be exported; smelt it first",
+                    l.material
+                )));
+            }
             l.status = LotStatus::Exported { seq, destination: destination.clone() };
             lots.put(l);
         }
