@@ -158,11 +158,11 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
                 vf.entries, vf.checkpoint.origin, vf.checkpoint.size
             ));
             emit(&format!(
-                "  lot: {} {}, {}, contained tin {} g ({})",
+                "  lot: {} {}, {}, contained tin {} ({})",
                 s.lot.material,
                 format_mass(s.lot.mass_g),
                 s.lot.grade_ppm.map(format_grade).unwrap_or_else(|| "grade unknown".into()),
-                s.contained_tin_g,
+                format_mass(s.contained_tin_g),
                 s.lot.state
             ));
             for o in &s.origins {
