@@ -131,6 +131,23 @@ fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
     })
 }
 
+/// The genesis facts and head recorded in `meta`.
+fn read_header(t: &Trees) -> Result<(Option<LedgerInfo>, Head), LedgerError> {
+    let info = match t.meta.get(META_LEDGER)? {
+        Some(v) => Some(
+            codec::decode_strict::<LedgerInfo>(&v, "ledger header")
+                .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
+        ),
+        None => None,
+    };
+    let head = match t.meta.get(META_HEAD)? {
+        Some(v) => Head::from_bytes(&v)
+            .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
+        None => Head { size: 0, hash: EntryHash::ZERO },
+    };
+    Ok((info, head))
+}
+
 /// fsync every file and directory below `path`, then `path` itself.
 fn sync_tree(path: &Path) -> Result<(), LedgerError> {
     let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
@@ -223,41 +240,14 @@ impl Ledger {
                 }
                 None => return Err(LedgerError::NotFound(dir.to_path_buf())),
             }
-            let info = match t.meta.get(META_LEDGER)? {
-                Some(v) => Some(
-                    codec::decode_strict::<LedgerInfo>(&v, "ledger header")
-                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
-                ),
-                None => None,
-            };
-            let head = match t.meta.get(META_HEAD)? {
-                Some(v) => Head::from_bytes(&v)
-                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
-                None => Head { size: 0, hash: EntryHash::ZERO },
-            };
-            Ok((info, head))
+            read_header(&t)
         })?;
         Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
     }
 
     /// Re-read the header and head from storage (after a rebuild).
     pub(crate) fn reload(&mut self) -> Result<(), LedgerError> {
-        let t = &self.t;
-        let (info, head) = guard("reading the ledger header", || {
-            let info = match t.meta.get(META_LEDGER)? {
-                Some(v) => Some(
-                    codec::decode_strict::<LedgerInfo>(&v, "ledger header")
-                        .map_err(|e| LedgerError::Corrupt { seq: None, reason: e.to_string() })?,
-                ),
-                None => None,
-            };
-            let head = match t.meta.get(META_HEAD)? {
-                Some(v) => Head::from_bytes(&v)
-                    .ok_or_else(|| LedgerError::Corrupt { seq: None, reason: "malformed head record".into() })?,
-                None => Head { size: 0, hash: EntryHash::ZERO },
-            };
-            Ok((info, head))
-        })?;
+        let (info, head) = guard("reading the ledger header", || read_header(&self.t))?;
         self.info = info;
         self.head = head;
         Ok(())
