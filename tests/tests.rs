@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod golden;
 mod keys;
+mod portable;
 mod props;
 mod reindex;
 mod rules;

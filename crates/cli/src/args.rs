@@ -94,6 +94,28 @@ pub enum Command {
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
     },
+    /// Write a portable copy of the ledger (entries + latest signed checkpoint) to one file.
+    #[command(after_help = "Example:\n  tinledger export --out babel-2026-03.tlx")]
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Rebuild a ledger from an export, re-checking every entry and the signed checkpoint.
+    #[command(
+        after_help = "Example:\n  tinledger import-ledger babel-2026-03.tlx --into ./copy --authority-key authority.pub.pem"
+    )]
+    ImportLedger {
+        /// The export file.
+        file: PathBuf,
+        /// New ledger directory (must not exist).
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// A checkpoint obtained independently (default: the one in the export).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
+    },
     /// Rebuild every index and the Merkle tree from the entries (never touches entries).
     #[command(after_help = "Example:\n  tinledger reindex && tinledger verify")]
     Reindex,

@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod keys;
 mod output;
+mod portable;
 mod proofs;
 mod render;
 
@@ -38,6 +39,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Check(c) => proofs::check(cli, c),
         Command::Cert(c) => cert::run(cli, c),
         Command::Reindex => commands::reindex(cli),
+        Command::Export { out } => portable::export(cli, out),
+        Command::ImportLedger { file, into, checkpoint, trust } => {
+            portable::import(cli, file, into, checkpoint.as_deref(), trust)
+        }
         Command::Demo { dir } => demo::demo(cli, dir),
     }
 }
