@@ -1312,4 +1312,36 @@ fn raw_ore_may_not_be_exported() {
         record(&env, "export", "EXPORTER-MUNTOK", &export),
         &["lot KOB-2026-0099 is ore: tin ore and concentrate may not be exported"],
     );
+
+    // Concentrate relabelled as a low-grade "ingot" is not exportable either.
+    ck.accepted(
+        "smelter turns the rest of the Koba concentrate into a 70% 'ingot'",
+        record(
+            &env,
+            "smelt",
+            "SMELTER-MUNTOK-2",
+            &["--input", "KOB-2026-0001:500kg", "--output", "INGOT-LOW-1:ingot:300kg:70%"],
+        ),
+    );
+    ck.accepted(
+        "dispatch to exporter",
+        record(
+            &env,
+            "dispatch",
+            "SMELTER-MUNTOK-2",
+            &["--lot", "INGOT-LOW-1", "--to", "EXPORTER-MUNTOK", "--document", "SJ-Y"],
+        ),
+    );
+    ck.accepted(
+        "exporter receives",
+        record(&env, "receive", "EXPORTER-MUNTOK", &["--lot", "INGOT-LOW-1", "--mass", "300kg"]),
+    );
+    let mut low = export;
+    low[1] = "INGOT-LOW-1";
+    low[5] = "8001.20";
+    ck.refused(
+        "export of a 70% ingot",
+        record(&env, "export", "EXPORTER-MUNTOK", &low),
+        &["ingot lot INGOT-LOW-1 is 70.00% Sn: tin ingots may only be exported at 99.90% Sn or more"],
+    );
 }

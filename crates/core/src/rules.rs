@@ -20,6 +20,9 @@ pub const RECEIVE_TOLERANCE_PPM: u64 = 5_000; // 0.5 %
 /// An assay differing from the declared grade by more than this (ppm of the
 /// declared grade, i.e. relative) raises a flag.
 pub const ASSAY_TOLERANCE_PPM: u64 = 50_000; // 5 % relative
+/// Exported tin ingots must hold at least this much tin (Indonesian tin
+/// export rules require refined tin of at least 99.9 % Sn).
+pub const MIN_EXPORT_INGOT_PPM: u32 = 999_000;
 /// Contained tin out of a smelt or manufacture may exceed the tin in by at
 /// most this (ppm of the tin in), to absorb assay uncertainty.
 pub const TIN_TOLERANCE_PPM: u128 = 10_000; // 1 %
@@ -632,6 +635,13 @@ fn apply_inner(
                 return Err(RuleError::Material(format!(
                     "lot {lot} is {}: tin ore and concentrate may not be exported; smelt it first",
                     l.material
+                )));
+            }
+            if l.material == Material::Ingot && l.grade_ppm.is_none_or(|g| g < MIN_EXPORT_INGOT_PPM) {
+                return Err(RuleError::Material(format!(
+                    "ingot lot {lot} is {}: tin ingots may only be exported at {} or more",
+                    l.grade_ppm.map(format_grade).unwrap_or_else(|| "of unknown grade".into()),
+                    format_grade(MIN_EXPORT_INGOT_PPM)
                 )));
             }
             l.status = LotStatus::Exported { seq, destination: destination.clone() };
