@@ -182,3 +182,44 @@ fn fresh_ledger_walkthrough() {
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["entries"], 6);
 }
+
+/// The authority rotates its own key: the old key stops working, the new one
+/// registers actors and signs checkpoints, and proofs against checkpoints
+/// signed with the old key still verify.
+#[test]
+fn authority_rotates_its_own_key() {
+    let env = Env::new();
+    env.demo();
+    let out = env.bare().args(["--json", "keygen", "--out", "auth2.pem"]).output().unwrap();
+    let pk = serde_json::from_slice::<Value>(&out.stdout).unwrap()["public_key"].as_str().unwrap().to_string();
+    let mut c = env.cmd();
+    c.args(["actor", "rotate", "--id", "AUTH-BABEL", "--public-key", &pk, "--at", "2026-04-01T00:00:00Z", "--key"])
+        .arg(env.key("AUTH-BABEL"));
+    c.assert().success();
+    // The old key no longer signs for the authority.
+    let mut c = env.cmd();
+    c.args(["actor", "suspend", "--id", "LAB-PANGKALPINANG", "--reason", "x", "--as", "AUTH-BABEL", "--key"])
+        .arg(env.key("AUTH-BABEL"));
+    let err = fails_with(c, 1);
+    assert!(err.contains("signature does not verify with the current key of AUTH-BABEL"), "{err}");
+    // The new one does, and signs checkpoints.
+    env.cmd()
+        .args(["actor", "suspend", "--id", "LAB-PANGKALPINANG", "--reason", "audit", "--key", "auth2.pem"])
+        .assert()
+        .success();
+    env.cmd().args(["checkpoint", "--key", "auth2.pem"]).assert().success();
+    let err = fails_with(
+        {
+            let mut c = env.cmd();
+            c.args(["checkpoint", "--key"]).arg(env.key("AUTH-BABEL"));
+            c
+        },
+        1,
+    );
+    assert!(err.contains("is not the ledger authority's current key"), "{err}");
+    // The demo's checkpoint (old key) still anchors proofs.
+    let mut c = env.cmd();
+    c.args(["prove", "inclusion", "12", "--checkpoint"]).arg(env.path("demo/checkpoint.txt"));
+    c.assert().success();
+    assert_eq!(env.verify_json()["ok"], true);
+}

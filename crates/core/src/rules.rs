@@ -353,7 +353,7 @@ fn apply_inner(
     }
 
     // The signer: registered, active, and this is its current key.
-    let mut signer = view.actor(&ev.signer)?.ok_or_else(|| RuleError::UnknownActor(ev.signer.clone()))?;
+    let signer = view.actor(&ev.signer)?.ok_or_else(|| RuleError::UnknownActor(ev.signer.clone()))?;
     if signer.status != ActorStatus::Active {
         return Err(RuleError::ActorNotActive { actor: ev.signer.clone(), status: status_name(signer.status) });
     }
@@ -451,10 +451,6 @@ fn apply_inner(
                 return Err(RuleError::ActorState(format!("{actor} is revoked; register a new actor instead")));
             }
             fresh_key(view, new_key)?;
-            if a.record.id == signer.record.id {
-                // The authority rotating its own key: keep `signer` in step.
-                signer = a.clone();
-            }
             d.compromise = close_epoch(&mut a, seq, *compromised_since)?;
             a.keys.push(KeyEpoch { key: *new_key, from_seq: seq, until_seq: None, compromised_since: None });
             a.record.key = *new_key;
