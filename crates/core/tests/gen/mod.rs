@@ -259,7 +259,8 @@ pub fn build(st: &Overlay, n: usize, (kind, a, b, c): Op) -> Option<SignedEvent>
             let tin = tin_in(&ts);
             let k = 1 + (c >> 8) % 2;
             if smelt {
-                let outs = outputs(tin, k, 990_000 + (c >> 4) % 9_000, &[Material::Ingot]);
+                // Export-grade refined tin (>= 99.90 % Sn); assays may lower it later.
+                let outs = outputs(tin, k, 999_000 + (c >> 4) % 1_001, &[Material::Ingot]);
                 sign(signer, n, EventBody::Smelt { inputs: ts, outputs: outs })
             } else {
                 let products = [Material::Solder, Material::Tinplate, Material::Component];
@@ -304,8 +305,19 @@ pub fn build(st: &Overlay, n: usize, (kind, a, b, c): Op) -> Option<SignedEvent>
             sign(signer, n, EventBody::Merge { inputs, output: new_id("-m") })
         }
         _ => {
-            let exporters: Vec<&LotState> =
-                active.iter().copied().filter(|l| matches!(l.custodian.as_str(), "EXP-A" | "HUB-A")).collect();
+            // Exporters hold the lot and it is exportable: not ore or
+            // concentrate, and an ingot only at 99.90 % Sn or more.
+            let exportable = |l: &&LotState| {
+                !l.material.is_raw()
+                    && (l.material != Material::Ingot
+                        || l.grade_ppm.is_some_and(|g| g >= tinledger_core::rules::MIN_EXPORT_INGOT_PPM))
+            };
+            let exporters: Vec<&LotState> = active
+                .iter()
+                .copied()
+                .filter(|l| matches!(l.custodian.as_str(), "EXP-A" | "HUB-A"))
+                .filter(exportable)
+                .collect();
             let l = if c.is_multiple_of(6) { pick(&active, a)? } else { pick(&exporters, a)? };
             sign(
                 &signer_for(l, b),
