@@ -19,17 +19,6 @@ use tinledger_ledger::{AuditOptions, Ledger};
 mod gen;
 use gen::*;
 
-fn xorshift_ops(seed: u64, len: usize) -> Vec<Op> {
-    let mut x = seed.max(1);
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..len).map(|_| (next() as u8, next() as u32, next() as u32, next() as u32)).collect()
-}
-
 #[test]
 fn random_sequences_through_the_ledger_pass_audit() {
     const SEQUENCES: u64 = 6;

@@ -217,17 +217,6 @@ proptest! {
 }
 
 /// xorshift64, for the fixed-seed coverage check below.
-fn xorshift_ops(seed: u64, len: usize) -> Vec<Op> {
-    let mut x = seed.max(1);
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..len).map(|_| (next() as u8, next() as u32, next() as u32, next() as u32)).collect()
-}
-
 /// The generator is not vacuous: over a few fixed-seed sequences every kind
 /// of custody event is accepted at least once, and refusals happen too.
 #[test]

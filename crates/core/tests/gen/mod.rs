@@ -334,3 +334,16 @@ pub fn build(st: &Overlay, n: usize, (kind, a, b, c): Op) -> Option<SignedEvent>
         }
     }
 }
+
+/// A deterministic op sequence from a seed (xorshift64), for tests that
+/// want fixed sequences without proptest.
+pub fn xorshift_ops(seed: u64, len: usize) -> Vec<Op> {
+    let mut x = seed.max(1);
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..len).map(|_| (next() as u8, next() as u32, next() as u32, next() as u32)).collect()
+}
