@@ -9,9 +9,7 @@ use crate::proofs::trusted_verifier;
 use serde_json::json;
 use std::path::Path;
 use tinledger_core::cert::{self, Certificate};
-use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::PublicKey;
-use tinledger_core::note::Verifier;
 use tinledger_core::rules::StateView;
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::LotId;
@@ -25,11 +23,6 @@ pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
     }
 }
 
-fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Timestamp(i64::try_from(secs).unwrap_or(0))
-}
-
 /// Issue a certificate from an open ledger (shared with the demo).
 pub fn issue_from(
     l: &Ledger,
@@ -37,7 +30,6 @@ pub fn issue_from(
     key: &ed25519_dalek::SigningKey,
     at: Timestamp,
 ) -> Result<Certificate, CliError> {
-    let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let pk = PublicKey::from(key);
     let exporter = l
         .view()
@@ -48,18 +40,8 @@ pub fn issue_from(
         CliError::usage("this ledger has no signed checkpoint yet")
             .hint("the authority signs one on the ledger host: tinledger checkpoint --key AUTHORITY_KEY")
     })?;
-    let auth = l
-        .view()
-        .actor(&info.authority)
-        .map_err(|e| CliError::refused(e.to_string()))?
-        .ok_or_else(|| CliError::refused("authority record missing"))?;
-    let origin = origin_for(&info.ledger_id);
-    let cp = auth
-        .keys
-        .iter()
-        .rev()
-        .find_map(|k| Checkpoint::open(&note, &Verifier::new(&origin, k.key.0).ok()?).ok())
-        .ok_or_else(|| CliError::refused("the latest stored checkpoint does not verify with the authority's keys"))?;
+    let (_, verifiers) = crate::proofs::ledger_verifiers(l)?;
+    let cp = crate::proofs::open_cp_any(&note, &verifiers, "the latest stored checkpoint")?;
     let history = l.lot_history(lot)?;
     match history.last() {
         None => return Err(CliError::usage(format!("unknown lot {lot}"))),
@@ -80,7 +62,7 @@ fn issue(cli: &Cli, lot: &str, key: &Path, out: &Path, at: Option<&str>) -> Resu
     let sk = keys::load_signing_key(key)?;
     let at = match at {
         Some(s) => s.parse().usage()?,
-        None => now(),
+        None => crate::commands::now(),
     };
     let l = Ledger::open(&cli.ledger)?;
     let c = issue_from(&l, &lot, &sk, at)?;

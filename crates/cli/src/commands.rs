@@ -62,7 +62,7 @@ impl SignedFile {
     }
 }
 
-fn now() -> Timestamp {
+pub fn now() -> Timestamp {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Timestamp(i64::try_from(secs).unwrap_or(0))
 }

@@ -43,7 +43,7 @@ pub fn unb64(s: &str, what: &str) -> Result<Hash, CliError> {
 
 /// The ledger's note verifiers: origin name + each key the authority has
 /// held, current key first (checkpoints signed before a rotation stay valid).
-fn ledger_verifiers(l: &Ledger) -> Result<(LedgerId, Vec<Verifier>), CliError> {
+pub(crate) fn ledger_verifiers(l: &Ledger) -> Result<(LedgerId, Vec<Verifier>), CliError> {
     let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let auth = tinledger_core::rules::StateView::actor(&l.view(), &info.authority)
         .map_err(|e| CliError::refused(e.to_string()))?
@@ -147,7 +147,7 @@ fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError>
 }
 
 /// Open a checkpoint with any key the authority has held.
-fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Checkpoint, CliError> {
+pub(crate) fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Checkpoint, CliError> {
     let mut last = None;
     for v in vs {
         match Checkpoint::open(text, v) {
