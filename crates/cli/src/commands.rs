@@ -431,7 +431,11 @@ pub fn verify(cli: &Cli, expect: &Option<String>) -> Result<(), CliError> {
 
 pub fn report_audit(json: bool, rep: &AuditReport) {
     if json {
-        emit_json(&serde_json::to_value(rep).unwrap_or_default());
+        let mut v = serde_json::to_value(rep).unwrap_or_default();
+        if let (Some(obj), Some(rss)) = (v.as_object_mut(), crate::output::peak_rss_bytes()) {
+            obj.insert("peak_rss_bytes".into(), rss.into());
+        }
+        emit_json(&v);
         return;
     }
     match &rep.fault {

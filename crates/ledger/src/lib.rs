@@ -22,3 +22,7 @@ pub use audit::{AuditOptions, AuditReport, Fault};
 pub use error::LedgerError;
 pub use reindex::ReindexReport;
 pub use store::{Head, Ledger, Receipt};
+
+/// Signatures checked per Ed25519 batch (`verify_batch`) by the audit and by
+/// bulk appends; `tinledger bench` measures the raw limit with the same size.
+pub const VERIFY_BATCH: usize = 256;
