@@ -230,7 +230,7 @@ fn lot_exists(l: &Ledger, lot: &str) -> bool {
 fn check_after_kill(dir: &Path, acked: &BTreeMap<u64, String>, round: usize, ctx: &str) -> Ledger {
     let l = open_parent(dir, &format!("round {round}: {ctx}"));
     let expect = acked.iter().next_back().map(|(s, h)| (*s, h.parse().unwrap()));
-    let rep = l.audit(&AuditOptions { expect });
+    let rep = l.audit(&AuditOptions { expect, indices: true });
     assert!(rep.ok, "round {round}: audit after SIGKILL failed: {:?}\n{ctx}", rep.fault);
     for (seq, hash) in acked {
         let got = l.get(*seq).unwrap().map(|e| e.hash().to_hex());

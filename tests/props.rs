@@ -68,7 +68,7 @@ fn random_sequences_through_the_ledger_pass_audit() {
                 ),
             }
         }
-        let rep = l.audit(&AuditOptions::default());
+        let rep = l.audit(&AuditOptions { indices: true, ..AuditOptions::default() });
         assert!(rep.ok, "sequence {i}: audit failed: {:?}", rep.fault);
         assert_eq!(rep.entries, accepted.len() as u64);
         let stored_lots = l.lots().unwrap();
@@ -84,7 +84,7 @@ fn random_sequences_through_the_ledger_pass_audit() {
         let (mut b, _) = Ledger::create(&tmp.path().join("batch"), &accepted[0]).unwrap();
         b.append_batch(&accepted[1..]).unwrap();
         assert_eq!(b.head(), head, "sequence {i}: batch and single appends give different heads");
-        assert!(b.audit(&AuditOptions::default()).ok);
+        assert!(b.audit(&AuditOptions { indices: true, ..AuditOptions::default() }).ok);
     }
     eprintln!(
         "ledger props: {SEQUENCES} sequences, {n_acc} accepted and {n_ref} refused appends ({kinds:?}) in {:.1?}",

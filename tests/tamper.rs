@@ -14,21 +14,6 @@ use tinledger_ledger::Ledger;
 const PREV_AT: usize = 9;
 const EVENT_AT: usize = 49;
 
-fn copy_ledger(env: &Env, name: &str) -> PathBuf {
-    let dst = env.path(name);
-    copy_dir(&env.ledger(), &dst);
-    dst
-}
-
-/// Open the copy's sled database directly, run `f`, flush and close it.
-fn with_db<T>(ledger: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
-    let db = sled::open(ledger.join("db")).expect("open the copy with sled");
-    let r = f(&db);
-    db.flush().expect("flush");
-    drop(db);
-    r
-}
-
 fn entries(db: &sled::Db) -> sled::Tree {
     db.open_tree("entries").expect("entries tree")
 }

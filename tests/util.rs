@@ -84,3 +84,32 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Copy the env's ledger to `name` inside the env's directory.
+pub fn copy_ledger(env: &Env, name: &str) -> PathBuf {
+    let dst = env.path(name);
+    copy_dir(&env.ledger(), &dst);
+    dst
+}
+
+/// Open a ledger's sled database directly (behind the binary's back), run
+/// `f`, flush and close it.
+pub fn with_db<T>(ledger: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
+    let db = sled::open(ledger.join("db")).expect("open the ledger with sled");
+    let r = f(&db);
+    db.flush().expect("flush");
+    drop(db);
+    r
+}
+
+/// `record dispatch` of BLY-2026-0001 (held by the collector) to the smelter.
+pub const COLLECTOR_DISPATCH: [&str; 8] = [
+    "--lot",
+    "BLY-2026-0001",
+    "--to",
+    "SMELTER-MUNTOK",
+    "--transporter",
+    "TRANSPORTER-BABEL",
+    "--document",
+    "SJ/PKP/2026/0400",
+];

@@ -142,7 +142,7 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
     let cert_ok =
         cert::verify(&certificate, &verifier).map_err(|e| CliError::refused(format!("demo certificate: {e}")))?;
 
-    let rep = ledger.audit(&AuditOptions::default());
+    let rep = ledger.audit(&AuditOptions { indices: true, ..AuditOptions::default() });
     if cli.json {
         emit_json(&json!({
             "ledger": ledger_dir,
@@ -157,7 +157,7 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
     } else {
         emit("");
         emit(&format!("verify: {}", if rep.ok { "intact" } else { "FAULT" }));
-        crate::commands::report_audit(false, &rep);
+        crate::verify::report_audit(false, &rep, None);
         emit("");
         emit(&format!(
             "checkpoint: tree size {size} signed by the authority -> {}",

@@ -467,17 +467,10 @@ fn first_bad_signature(events: &BTreeMap<u64, SignedEvent>, keys: &[(u64, Public
 /// The lowest seq in `chunk` whose signature fails: one batch verification,
 /// then `verify_strict` entry by entry only if the batch fails.
 fn chunk_bad(events: &BTreeMap<u64, SignedEvent>, chunk: &[(u64, PublicKey)]) -> Option<u64> {
-    let msgs: Vec<Vec<u8>> = chunk.iter().map(|(s, _)| crate::event::signing_message(events[s].bytes())).collect();
-    let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-    let sigs: Vec<ed25519_dalek::Signature> =
-        chunk.iter().map(|(s, _)| ed25519_dalek::Signature::from_bytes(events[s].signature())).collect();
-    let vks: Option<Vec<ed25519_dalek::VerifyingKey>> =
-        chunk.iter().map(|(_, k)| k.verifying_key().ok().filter(|vk| !vk.is_weak())).collect();
-    match vks {
-        Some(vks) if ed25519_dalek::verify_batch(&msg_refs, &sigs, &vks).is_ok() => None,
-        // verify_strict is authoritative; the batch is only a fast path.
-        _ => chunk.iter().find(|(s, k)| !events[s].verify(k)).map(|(s, _)| *s),
-    }
+    let mut cache = crate::sigbatch::KeyCache::default();
+    let items: Vec<crate::sigbatch::SigCheck> =
+        chunk.iter().map(|(s, k)| cache.check(*s, events[s].bytes().to_vec(), *events[s].signature(), *k)).collect();
+    crate::sigbatch::first_bad(&items)
 }
 
 fn state_name(s: &LotStatus) -> &'static str {

@@ -60,8 +60,30 @@ pub fn decode_strict<T: Decode<()> + Encode>(bytes: &[u8], what: &'static str) -
     if read != bytes.len() {
         return Err(CodecError::Trailing { what, extra: bytes.len() - read });
     }
-    if encode(&value) != bytes {
+    // Re-encode into a comparing writer (no allocation): the bytes must be
+    // exactly the canonical encoding of the value they decode to.
+    let mut w = CompareWriter { expected: bytes, pos: 0, same: true };
+    if bincode::encode_into_writer(&value, &mut w, cfg()).is_err() || !w.same || w.pos != bytes.len() {
         return Err(CodecError::NotCanonical { what });
     }
     Ok(value)
+}
+
+/// A bincode writer that checks the output against expected bytes.
+struct CompareWriter<'a> {
+    expected: &'a [u8],
+    pos: usize,
+    same: bool,
+}
+
+impl bincode::enc::write::Writer for &mut CompareWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        let end = self.pos + bytes.len();
+        if self.expected.get(self.pos..end) != Some(bytes) {
+            self.same = false;
+            return Err(bincode::error::EncodeError::Other("not canonical"));
+        }
+        self.pos = end;
+        Ok(())
+    }
 }

@@ -460,6 +460,10 @@ impl SignedEvent {
         let event = Event::from_bytes(&bytes)?;
         Ok(SignedEvent { bytes, signature, event })
     }
+    /// The signed bytes and the signature, consuming the event.
+    pub fn into_parts(self) -> (Vec<u8>, [u8; 64]) {
+        (self.bytes, self.signature)
+    }
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }

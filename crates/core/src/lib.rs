@@ -19,6 +19,7 @@ pub mod ids;
 pub mod merkle;
 pub mod note;
 pub mod rules;
+pub mod sigbatch;
 pub mod testkeys;
 pub mod units;
 

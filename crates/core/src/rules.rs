@@ -143,7 +143,7 @@ pub struct LotState {
 
 /// A key reported compromised: entries by `actor` signed with `key` in
 /// `from_seq..until_seq` are untrusted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct Compromise {
     pub actor: ActorId,
     pub key: PublicKey,
@@ -295,6 +295,28 @@ pub fn bad_signature(signed: &SignedEvent, key: &PublicKey) -> RuleError {
     RuleError::BadSignature { actor: signed.event().signer.clone(), key_id: key.key_id(), hint: String::new() }
 }
 
+/// Like [`bad_signature`], with the hint [`apply`] gives when the event was
+/// signed with one of the signer's replaced keys (looked up in `view`).
+pub fn bad_signature_in(view: &impl StateView, signed: &SignedEvent, key: &PublicKey) -> RuleError {
+    match view.actor(&signed.event().signer) {
+        Ok(Some(a)) if a.record.key == *key => bad_signature_of(&a, signed),
+        _ => bad_signature(signed, key),
+    }
+}
+
+fn bad_signature_of(signer: &ActorState, signed: &SignedEvent) -> RuleError {
+    let old = signer.keys.iter().rev().skip(1).find(|k| signed.verify(&k.key));
+    let hint = match old {
+        Some(k) => format!(
+            "; it was signed with key {} which was replaced at seq {}",
+            k.key.key_id(),
+            k.until_seq.unwrap_or(k.from_seq)
+        ),
+        None => String::new(),
+    };
+    RuleError::BadSignature { actor: signed.event().signer.clone(), key_id: signer.record.key.key_id(), hint }
+}
+
 fn apply_inner(
     view: &impl StateView,
     seq: u64,
@@ -359,16 +381,7 @@ fn apply_inner(
     }
     let sig_key = signer.record.key;
     if check_sig && !signed.verify(&signer.record.key) {
-        let old = signer.keys.iter().rev().skip(1).find(|k| signed.verify(&k.key));
-        let hint = match old {
-            Some(k) => format!(
-                "; it was signed with key {} which was replaced at seq {}",
-                k.key.key_id(),
-                k.until_seq.unwrap_or(k.from_seq)
-            ),
-            None => String::new(),
-        };
-        return Err(RuleError::BadSignature { actor: ev.signer.clone(), key_id: signer.record.key.key_id(), hint });
+        return Err(bad_signature_of(&signer, signed));
     }
 
     // Role.

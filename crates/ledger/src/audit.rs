@@ -1,21 +1,43 @@
-//! The audit: replay the whole chain from genesis and check every link.
+//! The audit: replay the chain and check every link, streaming.
 //!
 //! Checked, in order, for each stored entry: the key is the next sequence
 //! number (no gaps), the bytes decode strictly, the entry's own seq matches
 //! its key, `prev` is the hash of the entry before, and the signed event
-//! passes every rule (signature, key validity, role, custody, mass, tin
-//! balance) against the state rebuilt so far. Then the recorded head, an
-//! optional externally saved head, and every index are compared with what
-//! the replay rebuilt. The first failure is reported with its seq.
+//! passes every rule (key validity, role, custody, mass, tin balance)
+//! against the state rebuilt so far; its signature is checked with
+//! `verify_strict` semantics (batched, see `tinledger_core::sigbatch`). Then
+//! the recorded head, an optional externally saved head, the genesis header,
+//! every stored checkpoint (against the Merkle roots the replay computes
+//! from the entries themselves), the stored Merkle tree's root at the head,
+//! and the actor and key indices are compared with what the replay rebuilt;
+//! with [`AuditOptions::indices`] every other derived index too. The first
+//! failure is reported with its seq.
+//!
+//! The pipeline (docs/performance.md): one thread reads and decodes entries
+//! in chunks, the calling thread replays the rules in order, and signatures
+//! are checked in batches of [`crate::VERIFY_BATCH`] on rayon's pool, at
+//! most a few batches in flight. Memory stays bounded by the rule state
+//! (actors, lots, 16 bytes per event id) — never by the number of entries.
+//!
+//! Incremental audits ([`Ledger::audit_since`]) start from an
+//! [`AuditSnapshot`] taken by an earlier audit at a trusted checkpoint.
 
 use crate::schema::*;
 use crate::store::{guard, Ledger};
+use crate::VERIFY_BATCH;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use tinledger_core::event::PublicKey;
 use tinledger_core::merkle::{self, Hash};
-use tinledger_core::rules::{self, ActorState, Compromise, Flag, LotState, Overlay};
+use tinledger_core::rules::{
+    self, ActorState, Compromise, Delta, Flag, LedgerInfo, LotState, Overlay, StateView, ViewError,
+};
+use tinledger_core::sigbatch::{self, SigCheck};
 use tinledger_core::{checkpoint, codec, note};
-use tinledger_core::{Entry, EntryHash};
+use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
 /// What to compare the chain with, beyond itself.
 #[derive(Clone, Debug, Default)]
@@ -23,6 +45,10 @@ pub struct AuditOptions {
     /// A head saved earlier (seq of its last entry, entry hash): the chain
     /// must still contain exactly that entry.
     pub expect: Option<(u64, EntryHash)>,
+    /// Also compare every derived index (lot states, lot and actor
+    /// histories, event ids, every Merkle node) with the replay. Costs a scan
+    /// of each index; only for full audits.
+    pub indices: bool,
 }
 
 /// The first problem found.
@@ -37,7 +63,8 @@ pub struct Fault {
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
     pub ok: bool,
-    /// Entries that passed every check.
+    /// Entries that passed every check (including those vouched for by the
+    /// snapshot of an incremental audit).
     pub entries: u64,
     /// Hash of the last entry that passed (hex), if any.
     pub head: Option<String>,
@@ -50,106 +77,333 @@ pub struct AuditReport {
     pub flags: Vec<Flag>,
     /// Keys reported compromised: entries they signed in the window are untrusted.
     pub compromised: Vec<Compromise>,
+    /// First entry replayed by this audit: 0 for a full audit, the trusted
+    /// checkpoint's size for an incremental one.
+    pub replayed_from: u64,
+    /// Whether every derived index was compared too.
+    pub indices_checked: bool,
 }
+
+/// The rule state of a verified prefix of the chain, bound to a signed
+/// checkpoint of that prefix: the starting point of an incremental audit
+/// (docs/storage.md, "Audit snapshots").
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct AuditSnapshot {
+    /// The checkpoint's origin line, tree size and root hash.
+    pub origin: String,
+    pub size: u64,
+    pub root: [u8; 32],
+    /// Hash of entry `size - 1`.
+    pub head: [u8; 32],
+    /// Merkle frontier: (level, hash) of the complete subtrees of the first
+    /// `size` leaves, largest first.
+    pub frontier: Vec<(u8, [u8; 32])>,
+    pub ledger: Option<LedgerInfo>,
+    pub actors: Vec<ActorState>,
+    pub lots: Vec<LotState>,
+    pub keys: Vec<(PublicKey, ActorId)>,
+    /// First 8 bytes of each event id (big-endian) and its seq; event ids
+    /// whose first 8 bytes collide with an earlier one are in `events_exact`.
+    pub events_fp: Vec<(u64, u64)>,
+    pub events_exact: Vec<([u8; 32], u64)>,
+    pub compromises: Vec<Compromise>,
+    pub flags: Vec<Flag>,
+}
+
+/// File magic of an encoded snapshot.
+pub const SNAPSHOT_MAGIC: &[u8] = b"tinledger-audit-snapshot-v1\n";
+
+type SnapConfig = bincode::config::Configuration<
+    bincode::config::BigEndian,
+    bincode::config::Fixint,
+    bincode::config::Limit<{ 1 << 34 }>,
+>;
+fn snap_config() -> SnapConfig {
+    bincode::config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<{ 1 << 34 }>()
+}
+
+impl AuditSnapshot {
+    /// `SNAPSHOT_MAGIC ‖ bincode(body) ‖ SHA-256(SNAPSHOT_MAGIC ‖ bincode(body))`.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let body = bincode::encode_to_vec(self, snap_config()).map_err(|e| format!("cannot encode snapshot: {e}"))?;
+        out.extend_from_slice(&body);
+        let sum: [u8; 32] = Sha256::digest(&out).into();
+        out.extend_from_slice(&sum);
+        Ok(out)
+    }
+    /// Decode and check the trailing checksum.
+    pub fn from_bytes(b: &[u8]) -> Result<AuditSnapshot, String> {
+        let body = b.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a tinledger audit snapshot (bad magic)")?;
+        let split = body.len().checked_sub(32).ok_or("audit snapshot is truncated")?;
+        let (body, sum) = body.split_at(split);
+        let want: [u8; 32] = Sha256::digest(&b[..b.len() - 32]).into();
+        if sum != want {
+            return Err("audit snapshot is damaged (checksum mismatch)".into());
+        }
+        let (s, used): (AuditSnapshot, usize) =
+            bincode::decode_from_slice(body, snap_config()).map_err(|e| format!("audit snapshot is malformed: {e}"))?;
+        if used != body.len() {
+            return Err("audit snapshot has trailing bytes".into());
+        }
+        Ok(s)
+    }
+}
+
+/// Progress: (entries done, entries expected in all).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Entries per chunk handed from the reader to the replay.
+const CHUNK: usize = 512;
+/// Signature batches allowed in flight, per rayon thread.
+const IN_FLIGHT_PER_THREAD: usize = 3;
 
 impl Ledger {
     /// Replay and check the whole chain (see the module docs).
     pub fn audit(&self, opts: &AuditOptions) -> AuditReport {
-        let mut st = Overlay::empty();
-        let mut count: u64 = 0;
-        let mut prev = EntryHash::ZERO;
-        let mut idx = Rebuilt::default();
-        let fault = match guard("auditing", || Ok(self.replay(&mut st, &mut count, &mut prev, &mut idx, opts))) {
-            Ok(f) => f,
-            Err(e) => Some(Fault { seq: Some(count), reason: e.to_string() }),
-        };
-        AuditReport {
-            ok: fault.is_none(),
-            entries: count,
-            head: (count > 0).then(|| prev.to_hex()),
-            fault,
-            ledger_id: st.ledger.as_ref().map(|l| l.ledger_id.to_hex()),
-            actors: st.actors.len(),
-            lots: st.lots.len(),
-            flags: st.flags.clone(),
-            compromised: st.compromises.clone(),
-        }
+        self.audit_full(opts, None, &mut |_, _| {}).0
     }
 
-    fn replay(
+    /// Full audit with progress reports; when `snapshot_at` names a signed
+    /// checkpoint note, also check it against the chain and return the rule
+    /// state at its size.
+    pub fn audit_full(
         &self,
-        st: &mut Overlay<'static>,
-        count: &mut u64,
-        prev: &mut EntryHash,
-        idx: &mut Rebuilt,
         opts: &AuditOptions,
-    ) -> Option<Fault> {
-        let fault = |seq: u64, reason: String| Some(Fault { seq: Some(seq), reason });
-        for kv in self.t.entries.iter() {
-            let seq = *count;
-            let (k, v) = match kv {
-                Ok(kv) => kv,
-                Err(e) => return fault(seq, format!("storage error reading entry {seq}: {e}")),
-            };
-            let key_seq = match <[u8; 8]>::try_from(k.as_ref()) {
-                Ok(b) => u64::from_be_bytes(b),
-                Err(_) => return fault(seq, format!("malformed entry key {}", hex::encode(&k))),
-            };
-            if key_seq != seq {
-                return fault(seq, format!("entry {seq} is missing (the next stored entry is {key_seq})"));
-            }
-            let entry = match Entry::from_bytes(&v) {
-                Ok(e) => e,
-                Err(e) => return fault(seq, format!("entry bytes are damaged: {e}")),
-            };
-            if entry.seq != seq {
-                return fault(
-                    seq,
-                    format!("entry stored at seq {seq} says it is seq {} (entries moved or swapped)", entry.seq),
-                );
-            }
-            if entry.prev_hash() != *prev {
-                return fault(
-                    seq,
-                    format!(
-                        "hash link broken: prev is {} but entry {} hashes to {}",
-                        entry.prev_hash(),
-                        seq.wrapping_sub(1),
-                        prev
-                    ),
-                );
-            }
-            let signed = match entry.signed_event() {
-                Ok(s) => s,
-                Err(e) => return fault(seq, format!("event bytes are damaged: {e}")),
-            };
-            let delta = match rules::apply(&*st, seq, &signed) {
-                Ok(d) => d,
-                Err(e) => return fault(seq, format!("event breaks a rule: {e}")),
-            };
-            for lot in &delta.touched_lots {
-                idx.lots.insert(lot_entry_key(lot.as_str(), seq));
-            }
-            if let Some(a) = signed.event().body.subject_actor() {
-                idx.actors.insert(lot_entry_key(a.as_str(), seq));
-            }
-            // Merkle tree: every complete subtree this leaf completes must be stored as computed.
-            for (level, index, hash) in idx.frontier.push(seq, merkle::leaf_hash(&v)) {
-                match self.t.merkle.get(merkle_key(level, index)) {
-                    Ok(Some(h)) if h.as_ref() == hash.as_slice() => {}
-                    Ok(_) => {
-                        return fault(seq, format!("Merkle tree node level {level} index {index} disagrees with the entries (run `tinledger reindex` to rebuild it from the entries)"))
-                    }
-                    Err(e) => return fault(seq, format!("storage error reading the Merkle tree: {e}")),
-                }
-                idx.merkle_nodes += 1;
-            }
-            st.absorb(seq, &delta);
-            *prev = entry.hash();
-            *count += 1;
-        }
-        let n = *count;
+        snapshot_at: Option<&str>,
+        progress: Progress,
+    ) -> (AuditReport, Option<AuditSnapshot>) {
+        let start = Replay::new(&self.t.entries);
+        self.run_audit(opts, start, None, snapshot_at, progress)
+    }
 
+    /// Incremental audit: `since` is a signed checkpoint note the auditor
+    /// trusted, `snap` the snapshot an earlier audit took at it. Checks the
+    /// snapshot against the checkpoint, a consistency proof from the
+    /// checkpoint to the current head, then replays only the newer entries.
+    pub fn audit_since(
+        &self,
+        opts: &AuditOptions,
+        since: &str,
+        snap: AuditSnapshot,
+        snapshot_at: Option<&str>,
+        progress: Progress,
+    ) -> (AuditReport, Option<AuditSnapshot>) {
+        let size = snap.size;
+        let start = match Replay::from_snapshot(&self.t.entries, &snap, since) {
+            Ok(r) => r,
+            Err(reason) => {
+                let rep = empty_report(Fault { seq: None, reason }, size);
+                return (rep, None);
+            }
+        };
+        if let Some(f) = self.check_extends(&snap) {
+            let mut rep = start.report(Some(f), false);
+            rep.replayed_from = size;
+            return (rep, None);
+        }
+        self.run_audit(opts, start, Some(size), snapshot_at, progress)
+    }
+
+    /// The stored log must extend the trusted checkpoint: an RFC 9162
+    /// consistency proof from the stored Merkle tree, checked against the
+    /// checkpoint's root. (The replay then checks the stored tree against
+    /// the entries at the head.)
+    fn check_extends(&self, snap: &AuditSnapshot) -> Option<Fault> {
+        let n = self.head().size;
+        let bad = |reason: String| Some(Fault { seq: Some(snap.size.saturating_sub(1)), reason });
+        if n < snap.size {
+            return bad(format!(
+                "the ledger now has {n} entries, fewer than the {} of the trusted checkpoint: history was removed",
+                snap.size
+            ));
+        }
+        let proof = match self.consistency_proof(snap.size, n) {
+            Ok(p) => p,
+            Err(e) => return bad(format!("cannot build a consistency proof from the trusted checkpoint: {e}")),
+        };
+        let root = match self.merkle_root(n) {
+            Ok(r) => r,
+            Err(e) => return bad(format!("cannot read the Merkle root at the head: {e}")),
+        };
+        if merkle::verify_consistency(snap.size, n, &snap.root, &root, &proof).is_err() {
+            return bad(format!(
+                "the ledger (size {n}) is not an extension of the trusted checkpoint (size {}): history was rewritten",
+                snap.size
+            ));
+        }
+        None
+    }
+
+    fn run_audit(
+        &self,
+        opts: &AuditOptions,
+        mut r: Replay<'_>,
+        since: Option<u64>,
+        snapshot_at: Option<&str>,
+        progress: Progress,
+    ) -> (AuditReport, Option<AuditSnapshot>) {
+        let from = r.count;
+        let indices = opts.indices && since.is_none();
+        let plan = match self.plan(snapshot_at) {
+            Ok(p) => p,
+            Err(f) => {
+                let mut rep = r.report(Some(f), false);
+                rep.replayed_from = from;
+                return (rep, None);
+            }
+        };
+        let mut plan = plan;
+        plan.digests = indices;
+        if plan.sizes.contains(&r.count) {
+            r.record_root(&mut plan);
+        }
+        let fault = match guard("auditing", || Ok(self.replay(&mut r, &mut plan, progress))) {
+            Ok(f) => f,
+            Err(e) => Some(Fault { seq: Some(r.count), reason: e.to_string() }),
+        };
+        let fault = fault.or_else(|| self.finish(&r, &plan, opts, indices));
+        let snapshot = if fault.is_none() { plan.snap_state.take() } else { None };
+        let mut rep = r.report(fault, indices);
+        rep.replayed_from = from;
+        (rep, snapshot)
+    }
+
+    /// Sizes at which the replay must record the Merkle root: every stored
+    /// checkpoint, and the checkpoint to snapshot at.
+    fn plan(&self, snapshot_at: Option<&str>) -> Result<Plan, Fault> {
+        let cps =
+            self.checkpoints().map_err(|e| Fault { seq: None, reason: format!("checkpoints unreadable: {e}") })?;
+        let mut sizes: BTreeSet<u64> = cps.iter().map(|(s, _)| *s).collect();
+        let snap_size = match snapshot_at {
+            None => None,
+            Some(note) => {
+                let cp = checkpoint::Checkpoint::parse_body(note_body(note)).map_err(|e| Fault {
+                    seq: None,
+                    reason: format!("the checkpoint to snapshot at is malformed: {e}"),
+                })?;
+                sizes.insert(cp.size);
+                Some((cp.size, cp.origin, note.to_string()))
+            }
+        };
+        Ok(Plan {
+            stored: cps,
+            sizes,
+            roots: BTreeMap::new(),
+            snap_at: snap_size,
+            snap_state: None,
+            digests: false,
+            rebuilt: Digests::default(),
+        })
+    }
+
+    fn replay(&self, r: &mut Replay<'_>, plan: &mut Plan, progress: Progress) -> Option<Fault> {
+        let total = self.head().size;
+        let threads = rayon::current_num_threads().max(1);
+        let max_in_flight = threads * IN_FLIGHT_PER_THREAD;
+        let tree = self.t.entries.clone();
+        let from = r.count;
+        let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
+        let (res_tx, res_rx) = mpsc::channel::<Option<(SigCheck, EntryHash)>>();
+        let mut seq_fault: Option<Fault> = None;
+        let mut sig_fault: Option<(SigCheck, EntryHash)> = None;
+        let note_sig = |res: Option<(SigCheck, EntryHash)>, sig_fault: &mut Option<(SigCheck, EntryHash)>| {
+            if let Some((c, prev)) = res {
+                if sig_fault.as_ref().is_none_or(|(f, _)| c.seq < f.seq) {
+                    *sig_fault = Some((c, prev));
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            s.spawn(move || read_entries(tree, from, tx));
+            rayon::in_place_scope(|scope| {
+                let mut in_flight = 0usize;
+                let mut batch: Vec<SigCheck> = Vec::with_capacity(VERIFY_BATCH);
+                let mut prevs: Vec<EntryHash> = Vec::with_capacity(VERIFY_BATCH);
+                let spawn = |mut batch: Vec<SigCheck>, prevs: Vec<EntryHash>, in_flight: &mut usize| {
+                    let res_tx = res_tx.clone();
+                    *in_flight += 1;
+                    scope.spawn(move |_| {
+                        let bad = sigbatch::first_bad(&batch);
+                        let res = bad.and_then(|seq| {
+                            let i = batch.iter().position(|c| c.seq == seq)?;
+                            let prev = prevs.get(i).copied().unwrap_or(EntryHash::ZERO);
+                            Some((batch.swap_remove(i), prev))
+                        });
+                        let _ = res_tx.send(res);
+                    });
+                };
+                'chunks: for chunk in rx.iter() {
+                    for item in chunk {
+                        let seq = r.count;
+                        match r.step(item, plan) {
+                            Ok((check, prev)) => {
+                                batch.push(check);
+                                prevs.push(prev);
+                                if batch.len() == VERIFY_BATCH {
+                                    while in_flight >= max_in_flight {
+                                        match res_rx.recv() {
+                                            Ok(res) => note_sig(res, &mut sig_fault),
+                                            Err(_) => break,
+                                        }
+                                        in_flight -= 1;
+                                    }
+                                    spawn(std::mem::take(&mut batch), std::mem::take(&mut prevs), &mut in_flight);
+                                    batch.reserve(VERIFY_BATCH);
+                                    prevs.reserve(VERIFY_BATCH);
+                                }
+                            }
+                            Err(reason) => {
+                                seq_fault = Some(Fault { seq: Some(seq), reason });
+                                break 'chunks;
+                            }
+                        }
+                    }
+                    progress(r.count, total);
+                    // Stop early once a signature failed: nothing after it counts.
+                    while let Ok(res) = res_rx.try_recv() {
+                        in_flight -= 1;
+                        note_sig(res, &mut sig_fault);
+                    }
+                    if sig_fault.is_some() {
+                        break;
+                    }
+                }
+                drop(rx);
+                if !batch.is_empty() {
+                    spawn(batch, prevs, &mut in_flight);
+                }
+                while in_flight > 0 {
+                    match res_rx.recv() {
+                        Ok(res) => note_sig(res, &mut sig_fault),
+                        Err(_) => break,
+                    }
+                    in_flight -= 1;
+                }
+            });
+        });
+        if let Some((c, prev)) = sig_fault {
+            if seq_fault.as_ref().and_then(|f| f.seq).is_none_or(|s| c.seq < s) {
+                let seq = c.seq;
+                let reason = match SignedEvent::from_parts(c.event_bytes.clone(), c.signature) {
+                    Ok(signed) => format!("event breaks a rule: {}", rules::bad_signature(&signed, &c.key)),
+                    Err(e) => format!("event bytes are damaged: {e}"),
+                };
+                // Everything before the bad signature passed.
+                r.count = seq;
+                r.prev = prev;
+                return Some(Fault { seq: Some(seq), reason });
+            }
+        }
+        seq_fault
+    }
+
+    /// Checks after the last entry: head, saved head, header, checkpoints,
+    /// the stored Merkle root, and the indices.
+    fn finish(&self, r: &Replay<'_>, plan: &Plan, opts: &AuditOptions, indices: bool) -> Option<Fault> {
+        let n = r.count;
+        let fault = |seq: u64, reason: String| Some(Fault { seq: Some(seq), reason });
+        let prev = r.prev;
         // The recorded head.
         match self.t.meta.get(META_HEAD) {
             Ok(Some(v)) if v.len() == 40 => {
@@ -191,8 +445,8 @@ impl Ledger {
         // Genesis facts recorded in the header.
         match self.t.meta.get(META_LEDGER) {
             Ok(Some(v)) => {
-                let stored: Result<rules::LedgerInfo, _> = codec::decode_strict(&v, "ledger header");
-                if stored.ok() != st.ledger {
+                let stored: Result<LedgerInfo, _> = codec::decode_strict(&v, "ledger header");
+                if stored.ok() != r.st.ov.ledger {
                     return fault(0, "ledger header disagrees with the genesis entry".into());
                 }
             }
@@ -201,45 +455,43 @@ impl Ledger {
             Err(e) => return fault(0, format!("storage error reading the ledger header: {e}")),
         }
 
-        // Indices must be exactly what the chain implies.
-        if let Some(f) = self.check_indices(st, idx) {
+        if let Some(f) = self.check_checkpoints(r, plan, n) {
             return Some(f);
         }
-        if let Some(f) = self.check_checkpoints(st, n) {
-            return Some(f);
+        // The stored Merkle tree must give the entries' root at the head.
+        let root = r.frontier.root();
+        match self.merkle_root(n) {
+            Ok(h) if h == root => {}
+            _ => return fault(n.saturating_sub(1), format!("the stored Merkle tree's root at size {n} disagrees with the entries (run `tinledger reindex` to rebuild it from the entries)")),
         }
-        None
+        self.check_indices(&r.st, plan, indices)
     }
 
     /// Every stored checkpoint must be signed by a key the authority held and
     /// commit to the root the entries give at its size.
-    fn check_checkpoints(&self, st: &Overlay<'static>, n: u64) -> Option<Fault> {
-        let info = st.ledger.as_ref()?;
-        let authority = st.actors.get(&info.authority)?;
+    fn check_checkpoints(&self, r: &Replay<'_>, plan: &Plan, n: u64) -> Option<Fault> {
+        let info = r.st.ov.ledger.as_ref()?;
+        let authority = r.st.ov.actors.get(&info.authority)?;
         let origin = checkpoint::origin_for(&info.ledger_id);
-        let cps = match self.checkpoints() {
-            Ok(c) => c,
-            Err(e) => return Some(Fault { seq: None, reason: format!("checkpoints unreadable: {e}") }),
-        };
-        for (size, text) in cps {
+        for (size, text) in &plan.stored {
+            let size = *size;
             let bad = |reason: String| Some(Fault { seq: Some(size.saturating_sub(1)), reason });
             if size > n {
                 return bad(format!(
                     "stored checkpoint for tree size {size} is beyond the {n} entries: entries were removed"
                 ));
             }
-            let opened = authority.keys.iter().find_map(|k| {
-                let v = note::Verifier::new(&origin, k.key.0).ok()?;
-                checkpoint::Checkpoint::open(&text, &v).ok()
-            });
-            let Some(cp) = opened else {
+            let Some(cp) = open_checkpoint(text, &origin, authority) else {
                 return bad(format!("stored checkpoint for tree size {size} is not validly signed by the authority"));
             };
             if cp.size != size {
                 return bad(format!("stored checkpoint under size {size} says size {}", cp.size));
             }
-            match self.merkle_root(size) {
-                Ok(r) if r == cp.root => {}
+            // Checkpoints below an incremental audit's start were checked by
+            // the audit that made the snapshot.
+            match plan.roots.get(&size) {
+                Some(root) if *root == cp.root => {}
+                None if size < r.start => {}
                 _ => {
                     return bad(format!(
                         "signed checkpoint for tree size {size} does not match the entries: history was rewritten"
@@ -247,17 +499,33 @@ impl Ledger {
                 }
             }
         }
+        if let Some((size, _, text)) = &plan.snap_at {
+            let size = *size;
+            let bad = |reason: String| Some(Fault { seq: Some(size.saturating_sub(1)), reason });
+            if size > n {
+                return bad(format!("the checkpoint to snapshot at has tree size {size}, beyond the {n} entries"));
+            }
+            let Some(cp) = open_checkpoint(text, &origin, authority) else {
+                return bad("the checkpoint to snapshot at is not validly signed by this ledger's authority".into());
+            };
+            if plan.roots.get(&size) != Some(&cp.root) {
+                return bad(format!(
+                    "the checkpoint to snapshot at (tree size {size}) does not match the entries: history was rewritten"
+                ));
+            }
+        }
         None
     }
 
-    fn check_indices(&self, st: &Overlay<'static>, rebuilt: &Rebuilt) -> Option<Fault> {
-        let lot_index = &rebuilt.lots;
+    fn check_indices(&self, st: &AuditState<'_>, plan: &Plan, all: bool) -> Option<Fault> {
         let idx = |seq: u64, what: &str| {
             Some(Fault {
                 seq: Some(seq),
                 reason: format!("{what} (run `tinledger reindex` to rebuild indices from the entries)"),
             })
         };
+        let lots = &st.lots;
+        let st = &st.ov;
         let mut n = 0usize;
         for kv in self.t.actor_state.iter() {
             n += 1;
@@ -266,42 +534,13 @@ impl Ledger {
             };
             let id = String::from_utf8_lossy(&k).to_string();
             let stored: Option<ActorState> = codec::decode_strict(&v, "actor state").ok();
-            let want = tinledger_core::ActorId::new(id.clone()).ok().and_then(|i| st.actors.get(&i));
+            let want = ActorId::new(id.clone()).ok().and_then(|i| st.actors.get(&i));
             if stored.as_ref() != want {
                 return idx(want.map_or(0, |a| a.last_seq), &format!("actor index for {id} disagrees with the chain"));
             }
         }
         if n != st.actors.len() {
             return idx(0, "actor index is missing actors");
-        }
-        n = 0;
-        for kv in self.t.lot_state.iter() {
-            n += 1;
-            let Ok((k, v)) = kv else {
-                return idx(0, "lot index unreadable");
-            };
-            let id = String::from_utf8_lossy(&k).to_string();
-            let stored: Option<LotState> = codec::decode_strict(&v, "lot state").ok();
-            let want = tinledger_core::LotId::new(id.clone()).ok().and_then(|i| st.lots.get(&i));
-            if stored.as_ref() != want {
-                return idx(want.map_or(0, |l| l.last_seq), &format!("lot index for {id} disagrees with the chain"));
-            }
-        }
-        if n != st.lots.len() {
-            return idx(0, "lot index is missing lots");
-        }
-        let stored_lot_index: Result<BTreeSet<Vec<u8>>, _> =
-            self.t.lot_entries.iter().keys().map(|k| k.map(|k| k.to_vec())).collect();
-        if stored_lot_index.ok().as_ref() != Some(lot_index) {
-            return idx(0, "lot history index disagrees with the chain");
-        }
-        let stored_actor_index: Result<BTreeSet<Vec<u8>>, _> =
-            self.t.actor_entries.iter().keys().map(|k| k.map(|k| k.to_vec())).collect();
-        if stored_actor_index.ok().as_ref() != Some(&rebuilt.actors) {
-            return idx(0, "actor history index disagrees with the chain");
-        }
-        if self.t.merkle.len() as u64 != rebuilt.merkle_nodes {
-            return idx(0, "Merkle tree holds nodes the entries do not imply");
         }
         let mut n = 0usize;
         for kv in self.t.key_actor.iter() {
@@ -311,7 +550,7 @@ impl Ledger {
             };
             let ok = <[u8; 32]>::try_from(k.as_ref())
                 .ok()
-                .and_then(|k| st.keys.get(&tinledger_core::event::PublicKey(k)))
+                .and_then(|k| st.keys.get(&PublicKey(k)))
                 .is_some_and(|a| a.as_str().as_bytes() == v.as_ref());
             if !ok {
                 return idx(0, "key index disagrees with the chain");
@@ -320,40 +559,545 @@ impl Ledger {
         if n != st.keys.len() {
             return idx(0, "key index is missing keys");
         }
+        if !all {
+            return None;
+        }
         let mut n = 0usize;
-        for kv in self.t.event_ids.iter() {
+        for kv in self.t.lot_state.iter() {
             n += 1;
             let Ok((k, v)) = kv else {
-                return idx(0, "event index unreadable");
+                return idx(0, "lot index unreadable");
             };
-            let ok = <[u8; 32]>::try_from(k.as_ref())
-                .ok()
-                .and_then(|k| st.events.get(&k))
-                .is_some_and(|s| s.to_be_bytes().as_slice() == v.as_ref());
-            if !ok {
-                return idx(0, "event index disagrees with the chain");
+            let id = String::from_utf8_lossy(&k).to_string();
+            let stored: Option<LotState> = codec::decode_strict(&v, "lot state").ok();
+            let want = LotId::new(id.clone()).ok().and_then(|i| lots.get(&i));
+            if stored != want {
+                return idx(want.map_or(0, |l| l.last_seq), &format!("lot index for {id} disagrees with the chain"));
             }
         }
-        if n != st.events.len() {
-            return idx(0, "event index is missing events");
+        if n != lots.len() {
+            return idx(0, "lot index is missing lots");
+        }
+        let key = &plan.rebuilt.key;
+        let scan = |tree: &sled::Tree, tag: u8| -> Option<Digest> {
+            let mut d = Digest::default();
+            for kv in tree.iter() {
+                let (k, v) = kv.ok()?;
+                d.add(key, tag, &k, &v);
+            }
+            Some(d)
+        };
+        let checks: [(&sled::Tree, u8, &Digest, &str); 4] = [
+            (&self.t.lot_entries, TAG_LOT, &plan.rebuilt.lots, "lot history index disagrees with the chain"),
+            (&self.t.actor_entries, TAG_ACTOR, &plan.rebuilt.actors, "actor history index disagrees with the chain"),
+            (&self.t.event_ids, TAG_EVENT, &plan.rebuilt.events, "event index disagrees with the chain"),
+            (&self.t.merkle, TAG_MERKLE, &plan.rebuilt.merkle, "Merkle tree holds nodes the entries do not imply"),
+        ];
+        for (tree, tag, want, what) in checks {
+            if scan(tree, tag).as_ref() != Some(want) {
+                return idx(0, what);
+            }
         }
         None
     }
 }
 
-/// Indices rebuilt while replaying, compared with the stored ones.
-#[derive(Default)]
-struct Rebuilt {
-    lots: BTreeSet<Vec<u8>>,
-    actors: BTreeSet<Vec<u8>>,
+/// Open a checkpoint note with any key the authority has held.
+fn open_checkpoint(text: &str, origin: &str, authority: &ActorState) -> Option<checkpoint::Checkpoint> {
+    authority.keys.iter().find_map(|k| {
+        let v = note::Verifier::new(origin, k.key.0).ok()?;
+        checkpoint::Checkpoint::open(text, &v).ok()
+    })
+}
+
+/// The text of a note before its signature block.
+fn note_body(text: &str) -> &str {
+    match text.find("\n\n") {
+        Some(i) => &text[..i + 1],
+        None => text,
+    }
+}
+
+fn empty_report(fault: Fault, from: u64) -> AuditReport {
+    AuditReport {
+        ok: false,
+        entries: 0,
+        head: None,
+        fault: Some(fault),
+        ledger_id: None,
+        actors: 0,
+        lots: 0,
+        flags: vec![],
+        compromised: vec![],
+        replayed_from: from,
+        indices_checked: false,
+    }
+}
+
+/// What the replay records besides the state.
+struct Plan {
+    /// Stored checkpoints (size, note).
+    stored: Vec<(u64, String)>,
+    /// Sizes whose root the replay records.
+    sizes: BTreeSet<u64>,
+    roots: BTreeMap<u64, Hash>,
+    /// Snapshot wanted at this size: (size, origin, checkpoint note).
+    snap_at: Option<(u64, String, String)>,
+    /// The state captured at the snapshot size, until the audit succeeds.
+    snap_state: Option<AuditSnapshot>,
+    /// Accumulate digests of the derived indices.
+    digests: bool,
+    rebuilt: Digests,
+}
+
+/// One decoded entry from the reader thread.
+enum Item {
+    Entry { key: Vec<u8>, decoded: Result<(Entry, Hash, Hash), String> },
+    Error(String),
+}
+
+fn decode_item(k: &[u8], v: &[u8]) -> Item {
+    let decoded = match Entry::from_bytes(v) {
+        Ok(e) => {
+            let hash = tinledger_core::entry::hash_entry_bytes(v).0;
+            Ok((e, hash, merkle::leaf_hash(v)))
+        }
+        Err(e) => Err(format!("entry bytes are damaged: {e}")),
+    };
+    Item::Entry { key: k.to_vec(), decoded }
+}
+
+/// Reader thread: stream entries from `from` on, decoded, in chunks.
+fn read_entries(tree: sled::Tree, from: u64, tx: mpsc::SyncSender<Vec<Item>>) {
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for kv in tree.range(seq_key(from)..) {
+            let (item, stop) = match kv {
+                Ok((k, v)) => (decode_item(&k, &v), false),
+                Err(e) => (Item::Error(format!("storage error reading entries: {e}")), true),
+            };
+            chunk.push(item);
+            if chunk.len() == CHUNK || stop {
+                let sent = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_ok();
+                if !sent || stop {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(chunk);
+        }
+    }));
+    if res.is_err() {
+        let _ = tx.send(vec![Item::Error("storage engine failed while reading entries".into())]);
+    }
+}
+
+/// The rule state while replaying. Event ids are kept as 8-byte prefixes
+/// (a prefix hit is confirmed against the stored entry), so memory is
+/// about 16 bytes per event plus the actors and lots.
+struct AuditState<'l> {
+    /// Everything but the lots and event ids.
+    ov: Overlay<'static>,
+    lots: Lots,
+    fp: HashMap<u64, u64>,
+    exact: HashMap<[u8; 32], u64>,
+    entries: &'l sled::Tree,
+    keys: sigbatch::KeyCache,
+}
+
+fn fp(id: &[u8; 32]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id[..8]);
+    u64::from_be_bytes(b)
+}
+
+impl AuditState<'_> {
+    fn absorb(&mut self, seq: u64, d: &Delta) {
+        let ov = &mut self.ov;
+        if let Some(l) = &d.ledger {
+            ov.ledger = Some(l.clone());
+        }
+        for a in &d.actors {
+            ov.actors.insert(a.record.id.clone(), a.clone());
+        }
+        for l in &d.lots {
+            self.lots.insert(l);
+        }
+        for (k, a) in &d.keys {
+            ov.keys.insert(*k, a.clone());
+        }
+        if let Some(c) = &d.compromise {
+            ov.compromises.push(c.clone());
+        }
+        ov.flags.extend(d.flags.iter().cloned());
+        // `apply` has already refused a duplicate, so an occupied prefix
+        // belongs to a different event.
+        match self.fp.entry(fp(&d.event_id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(seq);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.exact.insert(d.event_id, seq);
+            }
+        }
+    }
+}
+
+impl StateView for AuditState<'_> {
+    fn ledger(&self) -> Option<LedgerInfo> {
+        self.ov.ledger.clone()
+    }
+    fn actor(&self, id: &ActorId) -> Result<Option<ActorState>, ViewError> {
+        self.ov.actor(id)
+    }
+    fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError> {
+        Ok(self.lots.get(id))
+    }
+    fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
+        self.ov.actor_by_key(key)
+    }
+    fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
+        if let Some(s) = self.exact.get(id) {
+            return Ok(Some(*s));
+        }
+        let Some(seq) = self.fp.get(&fp(id)) else { return Ok(None) };
+        // Confirm against the earlier entry (already verified by this audit).
+        let v = self
+            .entries
+            .get(seq_key(*seq))
+            .map_err(|e| ViewError(format!("storage error reading entry {seq}: {e}")))?
+            .ok_or_else(|| ViewError(format!("entry {seq} vanished during the audit")))?;
+        let e = Entry::from_bytes(&v).map_err(|e| ViewError(format!("entry {seq}: {e}")))?;
+        Ok((tinledger_core::event::event_id(&e.event) == *id).then_some(*seq))
+    }
+}
+
+/// Lot states, compactly: encoded (canonical bytes) under a keyed 64-bit
+/// hash of the lot id; the rare lot whose hash collides with another's is
+/// kept whole in `collided`. About 100 bytes per lot instead of ~400.
+struct Lots {
+    hasher: std::collections::hash_map::RandomState,
+    by_hash: HashMap<u64, Box<[u8]>>,
+    collided: HashMap<LotId, LotState>,
+}
+
+impl Lots {
+    fn new() -> Lots {
+        Lots { hasher: Default::default(), by_hash: HashMap::new(), collided: HashMap::new() }
+    }
+    fn hash(&self, id: &LotId) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id.as_str())
+    }
+    fn get(&self, id: &LotId) -> Option<LotState> {
+        if let Some(l) = self.collided.get(id) {
+            return Some(l.clone());
+        }
+        let b = self.by_hash.get(&self.hash(id))?;
+        let l: LotState = codec::decode_strict(b, "lot state").ok()?;
+        (l.id == *id).then_some(l)
+    }
+    fn insert(&mut self, l: &LotState) {
+        if let Some(c) = self.collided.get_mut(&l.id) {
+            *c = l.clone();
+            return;
+        }
+        let h = self.hash(&l.id);
+        let bytes = codec::encode(l).into_boxed_slice();
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(bytes);
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let same = codec::decode_strict::<LotState>(o.get(), "lot state").is_ok_and(|old| old.id == l.id);
+                if same {
+                    o.insert(bytes);
+                } else {
+                    self.collided.insert(l.id.clone(), l.clone());
+                }
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.by_hash.len() + self.collided.len()
+    }
+    /// Every lot, in no particular order.
+    fn all(&self) -> impl Iterator<Item = LotState> + '_ {
+        self.by_hash
+            .values()
+            .filter_map(|b| codec::decode_strict::<LotState>(b, "lot state").ok())
+            .chain(self.collided.values().cloned())
+    }
+}
+
+const TAG_LOT: u8 = 1;
+const TAG_ACTOR: u8 = 2;
+const TAG_EVENT: u8 = 3;
+const TAG_MERKLE: u8 = 4;
+
+/// A keyed multiset hash (sum modulo 2^256 of SHA-256(key ‖ tag ‖ len ‖ k ‖ v))
+/// and a count: equal digests mean equal multisets of (k, v), except with
+/// negligible probability for a key the index's writer could not know.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Digest {
+    sum: [u64; 4],
+    n: u64,
+}
+
+impl Digest {
+    fn add(&mut self, key: &[u8; 32], tag: u8, k: &[u8], v: &[u8]) {
+        let mut h = Sha256::new();
+        h.update(key);
+        h.update([tag]);
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k);
+        h.update(v);
+        let d: [u8; 32] = h.finalize().into();
+        let mut carry = false;
+        for (i, limb) in self.sum.iter_mut().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&d[i * 8..i * 8 + 8]);
+            let (s1, c1) = limb.overflowing_add(u64::from_le_bytes(b));
+            let (s2, c2) = s1.overflowing_add(u64::from(carry));
+            *limb = s2;
+            carry = c1 || c2;
+        }
+        self.n += 1;
+    }
+}
+
+/// Digests of the derived indices the replay implies.
+struct Digests {
+    key: [u8; 32],
+    lots: Digest,
+    actors: Digest,
+    events: Digest,
+    merkle: Digest,
+}
+
+impl Default for Digests {
+    fn default() -> Self {
+        Digests {
+            key: random_key(),
+            lots: Digest::default(),
+            actors: Digest::default(),
+            events: Digest::default(),
+            merkle: Digest::default(),
+        }
+    }
+}
+
+/// 32 unpredictable bytes from the standard library's randomly keyed hasher
+/// (the ledger crate does not need a random number generator otherwise).
+fn random_key() -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 32];
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    for (i, c) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        h.write_u128(t);
+        h.write_u32(std::process::id());
+        c.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+/// The replay's position: state, count, last hash, Merkle frontier.
+struct Replay<'l> {
+    st: AuditState<'l>,
+    count: u64,
+    /// First seq replayed.
+    start: u64,
+    prev: EntryHash,
     frontier: Frontier,
-    merkle_nodes: u64,
+}
+
+impl<'l> Replay<'l> {
+    fn new(entries: &'l sled::Tree) -> Replay<'l> {
+        Replay {
+            st: AuditState {
+                ov: Overlay::empty(),
+                lots: Lots::new(),
+                fp: HashMap::new(),
+                exact: HashMap::new(),
+                entries,
+                keys: Default::default(),
+            },
+            count: 0,
+            start: 0,
+            prev: EntryHash::ZERO,
+            frontier: Frontier::default(),
+        }
+    }
+
+    /// Start from a snapshot, after checking it against the checkpoint note
+    /// it claims to be bound to (signed by the authority it records).
+    fn from_snapshot(entries: &'l sled::Tree, s: &AuditSnapshot, note: &str) -> Result<Replay<'l>, String> {
+        let info = s.ledger.as_ref().ok_or("the audit snapshot has no genesis facts")?;
+        let origin = checkpoint::origin_for(&info.ledger_id);
+        let authority =
+            s.actors.iter().find(|a| a.record.id == info.authority).ok_or("the audit snapshot has no authority")?;
+        let cp = open_checkpoint(note, &origin, authority)
+            .ok_or("the trusted checkpoint is not validly signed by this ledger's authority")?;
+        if cp.origin != s.origin || cp.size != s.size || cp.root != s.root {
+            return Err(format!(
+                "the audit snapshot (size {}) was not taken at this checkpoint (size {})",
+                s.size, cp.size
+            ));
+        }
+        let frontier = Frontier { stack: s.frontier.clone() };
+        if frontier.size() != s.size || frontier.root() != s.root {
+            return Err("the audit snapshot's Merkle frontier does not give the checkpoint's root".into());
+        }
+        let mut ov = Overlay::empty();
+        ov.ledger = s.ledger.clone();
+        ov.actors = s.actors.iter().map(|a| (a.record.id.clone(), a.clone())).collect();
+        ov.keys = s.keys.iter().cloned().collect();
+        ov.compromises = s.compromises.clone();
+        ov.flags = s.flags.clone();
+        let mut lots = Lots::new();
+        for l in &s.lots {
+            lots.insert(l);
+        }
+        Ok(Replay {
+            st: AuditState {
+                ov,
+                lots,
+                fp: s.events_fp.iter().copied().collect(),
+                exact: s.events_exact.iter().copied().collect(),
+                entries,
+                keys: Default::default(),
+            },
+            count: s.size,
+            start: s.size,
+            prev: EntryHash(s.head),
+            frontier,
+        })
+    }
+
+    fn snapshot(&self, origin: String, root: Hash) -> AuditSnapshot {
+        let ov = &self.st.ov;
+        let mut actors: Vec<ActorState> = ov.actors.values().cloned().collect();
+        actors.sort_by(|a, b| a.record.id.cmp(&b.record.id));
+        let mut lots: Vec<LotState> = self.st.lots.all().collect();
+        lots.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut keys: Vec<(PublicKey, ActorId)> = ov.keys.iter().map(|(k, a)| (*k, a.clone())).collect();
+        keys.sort_by_key(|k| k.0 .0);
+        let mut events_fp: Vec<(u64, u64)> = self.st.fp.iter().map(|(k, v)| (*k, *v)).collect();
+        events_fp.sort_unstable();
+        let mut events_exact: Vec<([u8; 32], u64)> = self.st.exact.iter().map(|(k, v)| (*k, *v)).collect();
+        events_exact.sort_unstable();
+        AuditSnapshot {
+            origin,
+            size: self.count,
+            root,
+            head: self.prev.0,
+            frontier: self.frontier.stack.clone(),
+            ledger: ov.ledger.clone(),
+            actors,
+            lots,
+            keys,
+            events_fp,
+            events_exact,
+            compromises: ov.compromises.clone(),
+            flags: ov.flags.clone(),
+        }
+    }
+
+    /// Check one entry (everything but its signature, which is returned to
+    /// be checked in a batch) and absorb it.
+    fn step(&mut self, item: Item, plan: &mut Plan) -> Result<(SigCheck, EntryHash), String> {
+        let seq = self.count;
+        let (key, decoded) = match item {
+            Item::Entry { key, decoded } => (key, decoded),
+            Item::Error(e) => return Err(e),
+        };
+        let key_seq = match <[u8; 8]>::try_from(key.as_slice()) {
+            Ok(b) => u64::from_be_bytes(b),
+            Err(_) => return Err(format!("malformed entry key {}", hex::encode(&key))),
+        };
+        if key_seq != seq {
+            return Err(format!("entry {seq} is missing (the next stored entry is {key_seq})"));
+        }
+        let (entry, hash, leaf) = decoded?;
+        if entry.seq != seq {
+            return Err(format!("entry stored at seq {seq} says it is seq {} (entries moved or swapped)", entry.seq));
+        }
+        if entry.prev_hash() != self.prev {
+            return Err(format!(
+                "hash link broken: prev is {} but entry {} hashes to {}",
+                entry.prev_hash(),
+                seq.wrapping_sub(1),
+                self.prev
+            ));
+        }
+        let signed = SignedEvent::from_parts(entry.event, entry.signature)
+            .map_err(|e| format!("event bytes are damaged: {e}"))?;
+        let (delta, key) =
+            rules::apply_deferred(&self.st, seq, &signed).map_err(|e| format!("event breaks a rule: {e}"))?;
+        if plan.digests {
+            let d = &mut plan.rebuilt;
+            for lot in &delta.touched_lots {
+                d.lots.add(&d.key, TAG_LOT, &lot_entry_key(lot.as_str(), seq), &[]);
+            }
+            if let Some(a) = signed.event().body.subject_actor() {
+                d.actors.add(&d.key, TAG_ACTOR, &lot_entry_key(a.as_str(), seq), &[]);
+            }
+            d.events.add(&d.key, TAG_EVENT, &delta.event_id, &seq_key(seq));
+        }
+        let nodes = self.frontier.push(seq, leaf);
+        if plan.digests {
+            let d = &mut plan.rebuilt;
+            for (level, index, h) in nodes {
+                d.merkle.add(&d.key, TAG_MERKLE, &merkle_key(level, index), &h);
+            }
+        }
+        self.st.absorb(seq, &delta);
+        let prev = self.prev;
+        self.prev = EntryHash(hash);
+        self.count += 1;
+        if plan.sizes.contains(&self.count) {
+            self.record_root(plan);
+        }
+        let (event_bytes, signature) = signed.into_parts();
+        Ok((self.st.keys.check(seq, event_bytes, signature, key), prev))
+    }
+
+    /// At a checkpoint size: record the root, and the snapshot if wanted there.
+    fn record_root(&self, plan: &mut Plan) {
+        let root = self.frontier.root();
+        plan.roots.insert(self.count, root);
+        if let Some((size, origin, _)) = &plan.snap_at {
+            if *size == self.count {
+                plan.snap_state = Some(self.snapshot(origin.clone(), root));
+            }
+        }
+    }
+
+    fn report(&self, fault: Option<Fault>, indices: bool) -> AuditReport {
+        let ov = &self.st.ov;
+        AuditReport {
+            ok: fault.is_none(),
+            entries: self.count,
+            head: (self.count > 0).then(|| self.prev.to_hex()),
+            fault,
+            ledger_id: ov.ledger.as_ref().map(|l| l.ledger_id.to_hex()),
+            actors: ov.actors.len(),
+            lots: self.st.lots.len(),
+            flags: ov.flags.clone(),
+            compromised: ov.compromises.clone(),
+            replayed_from: self.start,
+            indices_checked: indices,
+        }
+    }
 }
 
 /// The right edge of a Merkle tree being built leaf by leaf: O(log n) memory.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Frontier {
-    /// (level, hash) of complete subtrees not yet combined, lowest last.
+    /// (level, hash) of complete subtrees not yet combined, largest first.
     stack: Vec<(u8, Hash)>,
 }
 
@@ -375,5 +1119,17 @@ impl Frontier {
             out.push((level, n >> level, h));
         }
         out
+    }
+
+    /// Number of leaves.
+    fn size(&self) -> u64 {
+        self.stack.iter().map(|(l, _)| 1u64.checked_shl(u32::from(*l)).unwrap_or(0)).sum()
+    }
+
+    /// RFC 9162 root of the leaves so far.
+    fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        let Some((_, last)) = it.next() else { return merkle::empty_root() };
+        it.fold(*last, |right, (_, left)| merkle::node_hash(left, &right))
     }
 }

@@ -18,7 +18,7 @@ mod reindex;
 pub mod schema;
 mod store;
 
-pub use audit::{AuditOptions, AuditReport, Fault};
+pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
 pub use error::LedgerError;
 pub use reindex::ReindexReport;
 pub use store::{Head, Ledger, Receipt};

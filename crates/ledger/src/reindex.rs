@@ -102,7 +102,7 @@ impl Ledger {
         })?;
         self.sync()?;
         self.reload()?;
-        let rep = self.audit(&AuditOptions::default());
+        let rep = self.audit(&AuditOptions { indices: true, ..AuditOptions::default() });
         if let Some(f) = rep.fault {
             return Err(LedgerError::Corrupt { seq: f.seq, reason: format!("after rebuilding: {}", f.reason) });
         }

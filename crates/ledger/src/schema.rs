@@ -12,7 +12,8 @@ pub const LOCK_FILE: &str = "LOCK";
 /// sled's directory inside the ledger directory.
 pub const DB_DIR: &str = "db";
 
-/// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash[32].
+/// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash[32];
+/// `pending` → the head an unfinished append was writing (absent at rest).
 pub const T_META: &str = "meta";
 /// `entries`: seq u64 BE → canonical entry bytes. Never updated or deleted.
 pub const T_ENTRIES: &str = "entries";
@@ -40,6 +41,11 @@ pub const T_CHECKPOINTS: &str = "checkpoints";
 pub const META_FORMAT: &[u8] = b"format";
 pub const META_LEDGER: &[u8] = b"ledger";
 pub const META_HEAD: &[u8] = b"head";
+/// Written (head the append will reach) before an append writes anything
+/// else, removed together with the new head: if present when the ledger is
+/// opened, an append was interrupted and the indices are rebuilt from the
+/// entries (docs/storage.md, "Durability").
+pub const META_PENDING: &[u8] = b"pending";
 
 pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()

@@ -15,7 +15,6 @@
 
 use crate::error::LedgerError;
 use crate::schema::*;
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::fs::{File, OpenOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -23,6 +22,7 @@ use tinledger_core::codec;
 use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
+use tinledger_core::sigbatch::{self, SigCheck};
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
 /// Number of entries and hash of the last one (zero hash when empty).
@@ -111,10 +111,18 @@ fn lock(dir: &Path) -> Result<File, LedgerError> {
     }
 }
 
+/// sled's page cache (its default is 1 GiB): bounds the memory of a long
+/// audit or bulk import; the OS page cache still holds hot files.
+const SLED_CACHE_BYTES: u64 = 64 << 20;
+
 fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
-        let db =
-            sled::Config::new().path(dir.join(DB_DIR)).flush_every_ms(None).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new()
+            .path(dir.join(DB_DIR))
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()?;
         let t = Trees {
             meta: db.open_tree(T_META)?,
             entries: db.open_tree(T_ENTRIES)?,
@@ -212,15 +220,20 @@ impl Ledger {
     /// Open an existing ledger for reading and appending. Refuses, naming
     /// both values, when the recorded head does not match the last entry.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        let l = Self::open_unchecked(dir)?;
+        let mut l = Self::open_unchecked(dir)?;
+        l.recover()?;
         l.check_head()?;
         Ok(l)
     }
 
     /// Open without checking the head against the entries: for auditing a
     /// ledger that may be damaged. Never use it to append.
+    /// An interrupted append is recovered first when the chain allows it
+    /// (otherwise the audit reports what is wrong).
     pub fn open_for_audit(dir: &Path) -> Result<Ledger, LedgerError> {
-        Self::open_unchecked(dir)
+        let mut l = Self::open_unchecked(dir)?;
+        let _ = l.recover();
+        Ok(l)
     }
 
     fn open_unchecked(dir: &Path) -> Result<Ledger, LedgerError> {
@@ -381,15 +394,33 @@ impl Ledger {
         let stored = StoredView { l: self };
         let mut over = Overlay::over(&stored);
         let mut head = self.head;
-        let mut entries: Vec<(u64, Vec<u8>)> = Vec::with_capacity(evs.len());
+        let mut entries: Vec<([u8; 8], Vec<u8>)> = Vec::with_capacity(evs.len());
+        let mut checks: Vec<SigCheck> = Vec::with_capacity(evs.len());
+        let mut key_cache = sigbatch::KeyCache::default();
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
         let mut actor_keys: Vec<Vec<u8>> = Vec::new();
         let mut nodes: std::collections::BTreeMap<[u8; 9], [u8; 32]> = std::collections::BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
+        let first = self.head.size;
+        // A refusal names the lowest bad item: a bad signature before a
+        // broken rule wins.
+        let refuse = |over: &Overlay, checks: &[SigCheck], item: usize, source: rules::RuleError| -> LedgerError {
+            match first_bad_signature(checks) {
+                Some(seq) => {
+                    let i = usize::try_from(seq - first).unwrap_or(0);
+                    let source = rules::bad_signature_in(over, &evs[i], &checks[i].key);
+                    LedgerError::Refused { item: i, seq, batch, source }
+                }
+                None => LedgerError::Refused { item, seq: first + item as u64, batch, source },
+            }
+        };
         for (item, ev) in evs.iter().enumerate() {
             let seq = head.size;
-            let delta =
-                rules::apply(&over, seq, ev).map_err(|source| LedgerError::Refused { item, seq, batch, source })?;
+            let (delta, key) = match rules::apply_deferred(&over, seq, ev) {
+                Ok(r) => r,
+                Err(source) => return Err(refuse(&over, &checks, item, source)),
+            };
+            checks.push(key_cache.check(seq, ev.bytes().to_vec(), *ev.signature(), key));
             let entry = Entry::new(seq, head.hash, ev);
             let bytes = entry.to_bytes();
             let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
@@ -401,75 +432,61 @@ impl Ledger {
             }
             self.add_merkle_leaf(seq, merkle::leaf_hash(&bytes), &mut nodes)?;
             over.absorb(seq, &delta);
-            entries.push((seq, bytes));
+            entries.push((seq_key(seq), bytes));
             receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
             head = Head { size: seq + 1, hash };
         }
+        if first_bad_signature(&checks).is_some() {
+            let source = rules::RuleError::Malformed(String::new());
+            return Err(refuse(&over, &checks, 0, source));
+        }
+        drop(checks);
         let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
         let actors: Vec<(Vec<u8>, Vec<u8>)> =
             over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
         let lots: Vec<(Vec<u8>, Vec<u8>)> =
             over.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))).collect();
-        let keys: Vec<([u8; 32], Vec<u8>)> =
-            over.keys.iter().map(|(k, a)| (k.0, a.as_str().as_bytes().to_vec())).collect();
-        let events: Vec<([u8; 32], [u8; 8])> = over.events.iter().map(|(id, s)| (*id, seq_key(*s))).collect();
+        let keys: Vec<(Vec<u8>, Vec<u8>)> =
+            over.keys.iter().map(|(k, a)| (k.0.to_vec(), a.as_str().as_bytes().to_vec())).collect();
+        let events: Vec<(Vec<u8>, Vec<u8>)> =
+            over.events.iter().map(|(id, s)| (id.to_vec(), seq_key(*s).to_vec())).collect();
         drop(over);
 
         let t = &self.t;
         let head_bytes = head.to_bytes();
         let info_bytes = new_info.as_ref().map(codec::encode);
+        let old_size = self.head.size;
         guard("appending", || {
-            let res: Result<(), TransactionError<String>> = (
-                &t.meta,
-                &t.entries,
-                &t.lot_entries,
-                &t.lot_state,
-                &t.actor_state,
-                &t.key_actor,
-                &t.event_ids,
-                &t.actor_entries,
-                &t.merkle,
-            )
-                .transaction(|(meta, ent, lot_ent, lot_st, act_st, key_act, ev_ids, act_ent, mk)| {
-                    for (seq, bytes) in &entries {
-                        // Append-only: never overwrite an existing entry.
-                        if ent.get(seq_key(*seq))?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(format!("entry {seq} already exists")));
-                        }
-                        ent.insert(&seq_key(*seq), bytes.as_slice())?;
-                    }
-                    for k in &lot_keys {
-                        lot_ent.insert(k.as_slice(), &[] as &[u8])?;
-                    }
-                    for k in &actor_keys {
-                        act_ent.insert(k.as_slice(), &[] as &[u8])?;
-                    }
-                    for (k, v) in &nodes {
-                        mk.insert(&k[..], &v[..])?;
-                    }
-                    for (k, v) in &lots {
-                        lot_st.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    for (k, v) in &actors {
-                        act_st.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    for (k, v) in &keys {
-                        key_act.insert(&k[..], v.as_slice())?;
-                    }
-                    for (k, v) in &events {
-                        ev_ids.insert(&k[..], &v[..])?;
-                    }
-                    if let Some(info) = &info_bytes {
-                        meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
-                        meta.insert(META_LEDGER, info.as_slice())?;
-                    }
-                    meta.insert(META_HEAD, &head_bytes[..])?;
-                    Ok(())
+            // Append-only: nothing may exist at or beyond the head.
+            if t.entries.get(seq_key(old_size))?.is_some() {
+                return Err(LedgerError::Corrupt {
+                    seq: Some(old_size),
+                    reason: format!("entry {old_size} already exists beyond the recorded head"),
                 });
-            res.map_err(|e| match e {
-                TransactionError::Abort(msg) => LedgerError::Corrupt { seq: None, reason: msg },
-                TransactionError::Storage(e) => e.into(),
-            })
+            }
+            // sled recovers a prefix of its log after a crash and applies
+            // each batch atomically, so: the marker, then the entries (the
+            // commit point), then the derived trees, then the head together
+            // with the marker's removal. `open` rebuilds the derived trees
+            // if it finds the marker.
+            t.meta.insert(META_PENDING, &head_bytes[..])?;
+            t.entries.apply_batch(batch_of(entries.iter().map(|(s, b)| (&s[..], b.as_slice()))))?;
+            t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
+            t.actor_entries.apply_batch(batch_of(actor_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
+            t.merkle.apply_batch(batch_of(nodes.iter().map(|(k, v)| (&k[..], &v[..]))))?;
+            t.lot_state.apply_batch(batch_of(lots.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+            t.actor_state.apply_batch(batch_of(actors.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+            t.key_actor.apply_batch(batch_of(keys.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+            t.event_ids.apply_batch(batch_of(events.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+            let mut m = sled::Batch::default();
+            if let Some(info) = &info_bytes {
+                m.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
+                m.insert(META_LEDGER, info.as_slice());
+            }
+            m.insert(META_HEAD, &head_bytes[..]);
+            m.remove(META_PENDING);
+            t.meta.apply_batch(m)?;
+            Ok(())
         })?;
         self.sync()?;
         if new_info.is_some() {
@@ -477,6 +494,24 @@ impl Ledger {
         }
         self.head = head;
         Ok(receipts)
+    }
+
+    /// If an append was interrupted (the pending marker is set), rebuild
+    /// the derived trees and the head from the entries, which sled wrote
+    /// atomically: the interrupted append is then either wholly present
+    /// (it was never acknowledged, but it passed every check) or absent.
+    fn recover(&mut self) -> Result<bool, LedgerError> {
+        let pending = guard("reading the ledger header", || Ok(self.t.meta.get(META_PENDING)?))?;
+        if pending.is_none() {
+            return Ok(false);
+        }
+        self.reindex()?;
+        guard("finishing recovery", || {
+            self.t.meta.remove(META_PENDING)?;
+            Ok(())
+        })?;
+        self.sync()?;
+        Ok(true)
     }
 
     /// Record leaf `seq` and every complete subtree it completes into `nodes`
@@ -634,6 +669,24 @@ impl Ledger {
         })?;
         sync_tree(&self.dir.join(DB_DIR))
     }
+}
+
+/// The lowest seq whose signature fails: one `verify_strict` for a single
+/// event, Ed25519 batches in parallel otherwise.
+fn first_bad_signature(checks: &[SigCheck]) -> Option<u64> {
+    use rayon::prelude::*;
+    if checks.len() < 4 {
+        return checks.iter().find(|c| !c.verify_strict()).map(|c| c.seq);
+    }
+    checks.par_chunks(crate::VERIFY_BATCH).filter_map(sigbatch::first_bad).min()
+}
+
+fn batch_of<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> sled::Batch {
+    let mut b = sled::Batch::default();
+    for (k, v) in items {
+        b.insert(k, v);
+    }
+    b
 }
 
 fn proof_err(e: merkle::ProofError) -> LedgerError {

@@ -1,0 +1,183 @@
+//! `tinledger verify`: the streaming audit, full or incremental, with a
+//! progress bar on a terminal (none when piped or with `--json`).
+
+use crate::args::{Cli, VerifyArgs};
+use crate::error::{CliError, UsageExt};
+use crate::output::{emit, emit_json};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use tinledger_core::EntryHash;
+use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Ledger, LedgerError};
+
+fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
+    let (seq, hash) =
+        s.split_once(':').ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
+    let seq = seq
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| CliError::usage(format!("--expect-head: {seq:?} is not a sequence number")))?;
+    Ok((seq, hash.parse().usage()?))
+}
+
+pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
+    let opts = AuditOptions { expect: a.expect_head.as_deref().map(parse_expect).transpose()?, indices: a.indices };
+    let since = match &a.since {
+        Some(cp) => {
+            let note = read_text(cp, "checkpoint")?;
+            let state = state_path(cp);
+            let bytes = std::fs::read(&state).map_err(|e| {
+                CliError::usage(format!("cannot read the audit snapshot {}: {e}", state.display()))
+                    .hint(format!("make one with a full audit: tinledger verify --snapshot {}", cp.display()))
+            })?;
+            let snap =
+                AuditSnapshot::from_bytes(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", state.display())))?;
+            Some((note, snap))
+        }
+        None => None,
+    };
+    let snapshot_note = a.snapshot.as_deref().map(|p| read_text(p, "checkpoint")).transpose()?;
+    let (rep, snap) = match Ledger::open_for_audit(&cli.ledger) {
+        Ok(l) => {
+            let bar = progress_bar(cli.json, l.head().size);
+            let mut tick = |done: u64, total: u64| {
+                if let Some(b) = &bar {
+                    b.set_length(total.max(done));
+                    b.set_position(done);
+                }
+            };
+            let out = match since {
+                Some((note, snap)) => l.audit_since(&opts, &note, snap, snapshot_note.as_deref(), &mut tick),
+                None => l.audit_full(&opts, snapshot_note.as_deref(), &mut tick),
+            };
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            out
+        }
+        // Damaged storage files are a failed check, reported like any fault.
+        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => (
+            AuditReport {
+                ok: false,
+                entries: 0,
+                head: None,
+                fault: Some(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }),
+                ledger_id: None,
+                actors: 0,
+                lots: 0,
+                flags: vec![],
+                compromised: vec![],
+                replayed_from: 0,
+                indices_checked: false,
+            },
+            None,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let saved = match (&a.snapshot, snap) {
+        (Some(cp), Some(s)) if rep.ok => Some(save_snapshot(&state_path(cp), &s)?),
+        _ => None,
+    };
+    report_audit(cli.json, &rep, saved.as_deref());
+    if rep.ok {
+        Ok(())
+    } else {
+        Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
+    }
+}
+
+/// Where the snapshot for a checkpoint file lives: beside it, `.state` appended.
+fn state_path(cp: &Path) -> PathBuf {
+    let mut s = cp.as_os_str().to_owned();
+    s.push(".state");
+    PathBuf::from(s)
+}
+
+fn read_text(p: &Path, what: &str) -> Result<String, CliError> {
+    std::fs::read_to_string(p).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", p.display())))
+}
+
+/// Write atomically: a temporary file beside it, fsync, rename.
+fn save_snapshot(path: &Path, s: &AuditSnapshot) -> Result<PathBuf, CliError> {
+    let bytes = s.to_bytes().usage()?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| CliError::usage(format!("cannot write the audit snapshot {}: {e}", path.display()));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(&bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(path.to_path_buf())
+}
+
+fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let style =
+        indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} entries  {per_sec}  eta {eta}").ok()?;
+    bar.set_style(style);
+    Some(bar)
+}
+
+pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
+    if json {
+        let mut v = serde_json::to_value(rep).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(rss) = crate::output::peak_rss_bytes() {
+                obj.insert("peak_rss_bytes".into(), rss.into());
+            }
+            if let Some(p) = snapshot {
+                obj.insert("snapshot".into(), p.display().to_string().into());
+            }
+        }
+        emit_json(&v);
+        return;
+    }
+    match &rep.fault {
+        None => {
+            emit(&format!("intact: {} entries, head {}", rep.entries, rep.head.as_deref().unwrap_or("(empty)")));
+            if let Some(id) = &rep.ledger_id {
+                emit(&format!("ledger id {id}"));
+            }
+            emit(&format!("{} actors, {} lots, {} flags", rep.actors, rep.lots, rep.flags.len()));
+            if rep.replayed_from > 0 {
+                emit(&format!(
+                    "incremental: entries 0..{} vouched for by the trusted checkpoint and its snapshot; {} entries replayed",
+                    rep.replayed_from,
+                    rep.entries - rep.replayed_from
+                ));
+            }
+            if rep.indices_checked {
+                emit("every derived index matches the chain");
+            }
+            if let Some(p) = snapshot {
+                emit(&format!("audit snapshot saved to {}", p.display()));
+            }
+        }
+        Some(f) => {
+            let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
+            emit(&format!("FAULT at {at}: {}", f.reason));
+            if f.seq.is_some_and(|s| s < rep.entries) {
+                emit(&format!("all {} entries replayed; the fault is in the data derived from them", rep.entries));
+            } else {
+                emit(&format!(
+                    "{} entries verified before the fault, last good head {}",
+                    rep.entries,
+                    rep.head.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+    }
+    for f in &rep.flags {
+        emit(&format!("flag: {f}"));
+    }
+    for c in &rep.compromised {
+        emit(&format!(
+            "compromised: key {} of {} was reported compromised; its entries from seq {} to {} are untrusted",
+            c.key.key_id(),
+            c.actor,
+            c.from_seq,
+            c.until_seq
+        ));
+    }
+}
