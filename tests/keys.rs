@@ -7,23 +7,39 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command as Std;
 
-const AT: &str = "2026-04-01T00:00:00Z";
+pub(crate) const AT: &str = "2026-04-01T00:00:00Z";
 
 /// Run openssl with `args` in `dir`; returns (success, stdout, stderr).
-fn openssl(dir: &Path, args: &[&str]) -> (bool, Vec<u8>, String) {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> (bool, Vec<u8>, String) {
     let out = Std::new("openssl").current_dir(dir).args(args).output().expect("openssl is installed");
     (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
-fn openssl_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
+pub(crate) fn openssl_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
     let (ok, out, err) = openssl(dir, args);
     assert!(ok, "openssl {args:?} failed: {err}");
     out
 }
 
+/// Set a file's Unix permission bits.
+pub(crate) fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// `openssl genpkey -algorithm ed25519 -out FILE [extra...]`, then chmod 600:
+/// tinledger refuses private key files that others can read (docs/keys.md),
+/// and OpenSSL versions differ in the mode they create keys with.
+pub(crate) fn genpkey(dir: &Path, file: &str, extra: &[&str]) {
+    let mut args = vec!["genpkey", "-algorithm", "ed25519", "-out", file];
+    args.extend_from_slice(extra);
+    openssl_ok(dir, &args);
+    chmod(&dir.join(file), 0o600);
+}
+
 /// The raw 32-byte public key of a PEM key file (private or public), via
 /// OpenSSL: the last 32 bytes of the SubjectPublicKeyInfo DER.
-fn openssl_public_key(dir: &Path, pem: &str, pubin: bool) -> String {
+pub(crate) fn openssl_public_key(dir: &Path, pem: &str, pubin: bool) -> String {
     let mut args = vec!["pkey", "-in", pem];
     if pubin {
         args.push("-pubin");
@@ -91,9 +107,9 @@ fn openssl_keys_register_and_sign() {
     let auth = env.key("AUTH-BABEL");
 
     // A mine whose key OpenSSL made, registered from the private key file.
-    openssl_ok(dir, &["genpkey", "-algorithm", "ed25519", "-out", "o.pem"]);
+    genpkey(dir, "o.pem", &[]);
     // A collector registered from an OpenSSL public key file.
-    openssl_ok(dir, &["genpkey", "-algorithm", "ed25519", "-out", "p.pem"]);
+    genpkey(dir, "p.pem", &[]);
     openssl_ok(dir, &["pkey", "-in", "p.pem", "-pubout", "-out", "p.pub.pem"]);
     let o_pub = openssl_public_key(dir, "o.pem", false);
     let p_pub = openssl_public_key(dir, "p.pub.pem", true);
@@ -258,7 +274,7 @@ fn malformed_key_files_are_usage_errors() {
     std::fs::write(env.path("binary.pem"), [0xffu8, 0xfe, 0x00, 0x80, 0x12]).unwrap();
     openssl_ok(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec.pem"]);
     openssl_ok(dir, &["genpkey", "-algorithm", "ed448", "-out", "ed448.pem"]);
-    openssl_ok(dir, &["genpkey", "-algorithm", "ed25519", "-out", "good.pem"]);
+    genpkey(dir, "good.pem", &[]);
     openssl_ok(dir, &["pkey", "-in", "good.pem", "-pubout", "-out", "good.pub.pem"]);
     let before = env.state();
 
@@ -348,4 +364,108 @@ fn malformed_key_files_are_usage_errors() {
     one_line(&err, "weak key");
 
     assert_eq!(env.state(), before, "nothing was appended");
+}
+
+/// `key show --json` of FILE, parsed.
+pub(crate) fn key_show(env: &Env, file: &str) -> Value {
+    let out = env.cmd().args(["--json", "key", "show", file]).output().unwrap();
+    assert!(out.status.success(), "key show {file}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn key_show_prints_what_openssl_pubout_prints() {
+    let env = Env::new();
+    let dir = env.tmp.path();
+    genpkey(dir, "o.pem", &[]);
+    let pubout = String::from_utf8(openssl_ok(dir, &["pkey", "-in", "o.pem", "-pubout"])).unwrap();
+    openssl_ok(dir, &["pkey", "-in", "o.pem", "-pubout", "-out", "o.pub.pem"]);
+    let raw = openssl_public_key(dir, "o.pem", false);
+
+    // The private key, the SPKI public key file and the hex all show the same key.
+    for (arg, source) in [("o.pem", "private-key"), ("o.pub.pem", "public-key"), (raw.as_str(), "hex")] {
+        let v = key_show(&env, arg);
+        assert_eq!(v["public_key_pem"].as_str(), Some(pubout.as_str()), "{arg}: {v}");
+        assert_eq!(v["public_key"].as_str(), Some(raw.as_str()), "{arg}: {v}");
+        assert_eq!(v["source"], source, "{arg}: {v}");
+        let b64 = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v["public_key_base64"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(hex::encode(b64), raw);
+        // key id: first 8 bytes of SHA-256 of the raw key (docs/cli.md 1.5).
+        let id = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(hex::decode(&raw).unwrap())[..8]);
+        assert_eq!(v["key_id"].as_str(), Some(id.as_str()));
+    }
+    // The text output ends with the very PEM OpenSSL prints.
+    let out = env.cmd().args(["key", "show", "o.pem"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with(&pubout), "{text}");
+    assert!(text.contains(&format!("public key  {raw}")), "{text}");
+}
+
+#[test]
+fn private_key_files_others_can_read_are_refused() {
+    let env = Env::new();
+    env.demo();
+    let dir = env.tmp.path();
+    let before = env.state();
+    genpkey(dir, "o.pem", &[]);
+    openssl_ok(dir, &["pkey", "-in", "o.pem", "-pubout", "-out", "o.pub.pem"]);
+    std::fs::copy(env.key("MINE-KOBA"), env.path("koba.pem")).unwrap();
+    let extract = |key: &str| {
+        let mut c = env.cmd();
+        c.args(["record", "extract", "--key", key, "--at", AT, "--lot", "PERM-1", "--mass", "1kg"]).args([
+            "--licence",
+            "IUP-OP 540/112/KOBA/2019",
+            "--location=-2.49,106.41",
+        ]);
+        c
+    };
+    extract("koba.pem").assert().success();
+    let after_ok = env.state();
+    assert_eq!(after_ok.0, before.0 + 1);
+
+    for (mode, shown) in [(0o644, "0644"), (0o640, "0640"), (0o604, "0604"), (0o620, "0620")] {
+        chmod(&env.path("koba.pem"), mode);
+        let err = fails_with(extract("koba.pem"), 2);
+        assert_eq!(
+            err.lines().next().unwrap(),
+            format!("tinledger: key file koba.pem is readable by other users (mode {shown}); run chmod 600 koba.pem"),
+            "{err}"
+        );
+        // Also as a --public-key source, and for key show, and for the OpenSSL key.
+        chmod(&env.path("o.pem"), mode);
+        let mut c = env.cmd();
+        c.args(["key", "show", "o.pem"]);
+        let err = fails_with(c, 2);
+        assert!(err.contains("key file o.pem is readable by other users"), "{err}");
+        let mut c = env.cmd();
+        c.args(["actor", "register", "--key"]).arg(env.key("AUTH-BABEL")).args([
+            "--at",
+            AT,
+            "--id",
+            "PERM-ACTOR",
+            "--name",
+            "n",
+            "--role",
+            "collector",
+            "--public-key",
+            "o.pem",
+        ]);
+        let err = fails_with(c, 2);
+        assert!(err.contains("key file o.pem is readable by other users"), "{err}");
+    }
+    assert_eq!(env.state(), after_ok, "nothing was appended");
+
+    // Public key files are not checked.
+    chmod(&env.path("o.pub.pem"), 0o644);
+    assert_eq!(key_show(&env, "o.pub.pem")["source"], "public-key");
+    // 0600 and 0400 are fine.
+    for mode in [0o600, 0o400] {
+        chmod(&env.path("o.pem"), mode);
+        assert_eq!(key_show(&env, "o.pem")["source"], "private-key");
+    }
 }

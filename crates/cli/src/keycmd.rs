@@ -1,0 +1,152 @@
+//! `keygen` and `key show`: make keys, and say what a key file holds and
+//! whom the ledger knows it as (docs/cli.md, docs/keys.md).
+
+use crate::args::Cli;
+use crate::error::CliError;
+use crate::keys;
+use crate::output::{emit, emit_json};
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use std::path::Path;
+use tinledger_core::event::PublicKey;
+use tinledger_core::rules::{ActorState, ActorStatus, StateView};
+use tinledger_ledger::{Ledger, LedgerError};
+
+pub fn keygen(cli: &Cli, out: &Path, encrypt: bool) -> Result<(), CliError> {
+    if !encrypt && cli.passphrase_env.is_some() {
+        return Err(CliError::usage("--passphrase-env was given but not --encrypt; nothing was written")
+            .hint("add --encrypt to protect the new key with the passphrase, or drop --passphrase-env"));
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    if encrypt {
+        let pass = keys::new_passphrase(out)?;
+        keys::write_encrypted_signing_key(out, &key, &pass)?;
+    } else {
+        keys::write_signing_key(out, &key)?;
+    }
+    let pk = PublicKey::from(&key);
+    if cli.json {
+        emit_json(&json!({"file": out, "public_key": pk.to_hex(), "key_id": pk.key_id(), "encrypted": encrypt}));
+    } else {
+        let what = if encrypt { "encrypted private key" } else { "private key" };
+        emit(&format!("wrote {what} {} (mode 0600)", out.display()));
+        emit(&format!("public key: {}", pk.to_hex()));
+        emit(&format!("key id:     {}", pk.key_id()));
+    }
+    Ok(())
+}
+
+/// How a key relates to the ledger named by `--ledger`.
+enum Lookup {
+    /// The ledger could not be consulted: (status, message).
+    NoLedger(&'static str, String),
+    NotRegistered,
+    Registered(Box<ActorState>),
+}
+
+fn lookup(dir: &Path, pk: &PublicKey) -> Lookup {
+    let l = match Ledger::open(dir) {
+        Ok(l) => l,
+        Err(LedgerError::NotFound(_)) => return Lookup::NoLedger("absent", format!("no ledger at {}", dir.display())),
+        Err(e @ LedgerError::Locked(_)) => return Lookup::NoLedger("locked", e.to_string()),
+        Err(e) => return Lookup::NoLedger("unreadable", e.to_string()),
+    };
+    let view = l.view();
+    let found = view.actor_by_key(pk).and_then(|id| match id {
+        Some(id) => view.actor(&id),
+        None => Ok(None),
+    });
+    match found {
+        Ok(Some(a)) => Lookup::Registered(Box::new(a)),
+        Ok(None) => Lookup::NotRegistered,
+        Err(e) => Lookup::NoLedger("unreadable", e.to_string()),
+    }
+}
+
+fn actor_status(s: ActorStatus) -> &'static str {
+    match s {
+        ActorStatus::Active => "active",
+        ActorStatus::Suspended => "suspended",
+        ActorStatus::Revoked => "revoked",
+    }
+}
+
+/// The key's standing with its actor: JSON for `registration`, and one line for people.
+fn registration(a: &ActorState, pk: &PublicKey) -> (Value, String) {
+    let epoch = a.keys.iter().rev().find(|k| k.key == *pk);
+    let is_last = a.keys.last().is_some_and(|k| k.key == *pk);
+    let key_status = match epoch.and_then(|e| e.until_seq) {
+        None => "current",
+        // Closed by the actor's revocation rather than by a rotation.
+        Some(_) if is_last && a.status == ActorStatus::Revoked => "revoked",
+        Some(_) => "rotated-out",
+    };
+    let from_seq = epoch.map(|e| e.from_seq);
+    let until_seq = epoch.and_then(|e| e.until_seq);
+    let compromised_since = epoch.and_then(|e| e.compromised_since);
+    let can_sign = key_status == "current" && a.status == ActorStatus::Active;
+    let v = json!({
+        "actor": a.record.id,
+        "actor_status": actor_status(a.status),
+        "is_authority": a.is_authority,
+        "key_status": key_status,
+        "from_seq": from_seq,
+        "until_seq": until_seq,
+        "compromised_since": compromised_since,
+        "can_sign": can_sign,
+    });
+    let mut line = key_status.to_string();
+    match (from_seq, until_seq) {
+        (Some(f), None) => line.push_str(&format!(" since seq {f}")),
+        (Some(f), Some(u)) => line.push_str(&format!(": held from seq {f} until seq {u}")),
+        _ => {}
+    }
+    if let Some(c) = compromised_since {
+        line.push_str(&format!(", reported compromised since seq {c}"));
+    }
+    if !can_sign {
+        line.push_str("; cannot sign new events");
+    }
+    let role = if a.is_authority { ", the ledger authority" } else { "" };
+    let text = format!("{} ({}{role})\nkey status  {line}", a.record.id, actor_status(a.status));
+    (v, text)
+}
+
+pub fn show(cli: &Cli, arg: &str) -> Result<(), CliError> {
+    let (pk, source) = keys::read_public_key(arg)?;
+    let pem = keys::public_key_pem(&pk)?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pk.0);
+    let found = lookup(&cli.ledger, &pk);
+    if cli.json {
+        let (status, message, reg) = match &found {
+            Lookup::NoLedger(s, m) => (*s, Some(m.clone()), Value::Null),
+            Lookup::NotRegistered => ("open", None, Value::Null),
+            Lookup::Registered(a) => ("open", None, registration(a, &pk).0),
+        };
+        emit_json(&json!({
+            "file": arg,
+            "source": source.as_str(),
+            "key_id": pk.key_id(),
+            "public_key": pk.to_hex(),
+            "public_key_base64": b64,
+            "public_key_pem": pem,
+            "ledger": {"dir": cli.ledger, "status": status, "message": message},
+            "registration": reg,
+        }));
+        return Ok(());
+    }
+    emit(&format!("file        {arg} ({})", source.describe()));
+    emit(&format!("key id      {}", pk.key_id()));
+    emit(&format!("public key  {}", pk.to_hex()));
+    emit(&format!("base64      {b64}"));
+    emit(&format!("ledger      {}", cli.ledger.display()));
+    let actor = match &found {
+        Lookup::NoLedger(_, m) => format!("unknown: {m}"),
+        Lookup::NotRegistered => format!("not registered in ledger {}", cli.ledger.display()),
+        Lookup::Registered(a) => registration(a, &pk).1,
+    };
+    emit(&format!("actor       {actor}"));
+    emit(pem.trim_end());
+    Ok(())
+}
