@@ -1,0 +1,529 @@
+//! `tinledger sign-batch` and `tinledger import`: many events from one CSV
+//! (one kind per file) or JSON Lines file, all or nothing (docs/import.md).
+//!
+//! Both commands first parse the whole file and report every bad row with
+//! its line and column; nothing is signed or appended while any row is bad.
+//! `import` then appends every event with one `Ledger::append_batch` (one
+//! durable transaction); when the rules refuse the batch, a slower pass
+//! re-checks each row on an in-memory overlay to report every refused row.
+
+mod fields;
+mod rows;
+
+use crate::args::Cli;
+use crate::commands::{now, SignedFile};
+use crate::error::{CliError, UsageExt, EXIT_REFUSED, EXIT_USAGE};
+use crate::keys;
+use crate::output::emit_json;
+use clap::Args;
+use ed25519_dalek::SigningKey;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use rows::{Item, RowErr, Rows};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tinledger_core::event::PublicKey;
+use tinledger_core::rules::{self, Overlay, StateView};
+use tinledger_core::units::Timestamp;
+use tinledger_core::{ActorId, Event, EventBody, LedgerId, SignedEvent};
+use tinledger_ledger::{Ledger, LedgerError, Receipt};
+
+/// What the rows are and when they happened.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// CSV only: the event kind of every row (default: from the file name, `KIND.csv`).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Time of rows without an `at` cell (RFC 3339); now by default.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SignBatchArgs {
+    /// CSV (one event kind, header row) or JSON Lines file of unsigned events.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The signer's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Signer's actor id (looked up from the key in --ledger when omitted and a ledger is there).
+    #[arg(long = "as", value_name = "ACTOR")]
+    pub signer: Option<String>,
+    /// The ledger id the events are for (default: read from --ledger when a ledger is there).
+    #[arg(long, value_name = "HEX")]
+    pub ledger_id: Option<String>,
+    /// Where to write the signed events (JSON Lines; never overwritten).
+    #[arg(long, value_name = "SIGNED")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Signed JSON Lines (from sign-batch or sign), or unsigned CSV/JSON Lines with --key.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Sign unsigned rows on this host with this private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Signer's actor id; looked up from the key when omitted.
+    #[arg(long = "as", value_name = "ACTOR", requires = "key")]
+    pub signer: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+// ---- progress on a terminal ----
+
+/// Progress bars on stderr, only when stderr is a terminal and not `--json`.
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new(cli: &Cli) -> Progress {
+        Progress { on: !cli.json && std::io::stderr().is_terminal() }
+    }
+    fn bar(&self, msg: &'static str, len: u64, bytes: bool) -> ProgressBar {
+        if !self.on {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let tpl = if bytes {
+            "{msg:>9} [{bar:40}] {bytes}/{total_bytes} ({eta})"
+        } else {
+            "{msg:>9} [{bar:40}] {human_pos}/{human_len} rows ({eta})"
+        };
+        if let Ok(st) = ProgressStyle::with_template(tpl) {
+            pb.set_style(st.progress_chars("=> "));
+        }
+        pb.set_message(msg);
+        pb
+    }
+    fn spinner(&self, msg: String) -> ProgressBar {
+        if !self.on {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(st) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            pb.set_style(st);
+        }
+        pb.set_message(msg);
+        pb.enable_steady_tick(Duration::from_millis(120));
+        pb
+    }
+}
+
+// ---- reporting ----
+
+/// Print every bad row (stderr; with --json also one object on stdout) and
+/// return the error that ends the command.
+fn report_rows(cli: &Cli, file: &Path, stage: &str, errs: &[RowErr], total: Option<usize>, nothing: &str) -> CliError {
+    {
+        let mut err = std::io::stderr().lock();
+        for e in errs {
+            let _ = writeln!(err, "{}", e.text());
+        }
+    }
+    if cli.json {
+        let items: Vec<_> =
+            errs.iter().map(|e| json!({"line": e.line, "column": e.column, "reason": e.reason})).collect();
+        emit_json(&json!({"ok": false, "stage": stage, "file": file, "rows": total, "errors": items}));
+    }
+    let n = errs.len();
+    let rows = if n == 1 { "row" } else { "rows" };
+    if stage == "rules" {
+        let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+        let rows = if total.unwrap_or(n) == 1 { "row" } else { "rows" };
+        CliError::refused(format!(
+            "{}: {n}{of} {rows} refused by the ledger rules; nothing was appended",
+            file.display()
+        ))
+        .hint("the ledger is unchanged; fix the rows above and import the whole file again")
+    } else {
+        let code = if errs.iter().any(|e| e.refused) { EXIT_REFUSED } else { EXIT_USAGE };
+        CliError { code, msg: format!("{}: {n} bad {rows}; {nothing}", file.display()), hint: None }
+            .hint("fix the rows above and run the command again (docs/import.md)")
+    }
+}
+
+/// Parse the whole file; any bad row ends the command.
+fn parse(cli: &Cli, file: &Path, input: &InputArgs, nothing: &str) -> Result<Rows, CliError> {
+    let prog = Progress::new(cli);
+    let pb = prog.bar("reading", std::fs::metadata(file).map_or(0, |m| m.len()), true);
+    let r = rows::read(file, input.kind.as_deref(), &pb);
+    pb.finish_and_clear();
+    match r? {
+        Ok(rows) if rows.items.is_empty() => {
+            Err(CliError::usage(format!("{} holds no rows; {nothing}", file.display())))
+        }
+        Ok(rows) => Ok(rows),
+        Err(errs) => Err(report_rows(cli, file, "parse", &errs, None, nothing)),
+    }
+}
+
+fn default_at(input: &InputArgs) -> Result<Timestamp, CliError> {
+    match &input.at {
+        Some(s) => s.parse().usage(),
+        None => Ok(now()),
+    }
+}
+
+/// Who signs: `--as`, else the actor the key is registered to in `view`.
+fn resolve_signer(
+    signer: &Option<String>,
+    key: &SigningKey,
+    key_path: &Path,
+    view: Option<&dyn StateView>,
+) -> Result<ActorId, CliError> {
+    let pk = PublicKey::from(key);
+    match (signer, view) {
+        (Some(s), _) => ActorId::new(s).usage(),
+        (None, Some(v)) => v.actor_by_key(&pk).map_err(|e| CliError::usage(e.to_string()))?.ok_or_else(|| {
+            CliError::refused(format!(
+                "key {} (key id {}) is not registered to any actor",
+                key_path.display(),
+                pk.key_id()
+            ))
+            .hint("check --key, or pass --as ACTOR")
+        }),
+        (None, None) => Err(CliError::usage("--as ACTOR is required when signing without a ledger")),
+    }
+}
+
+/// Sign every unsigned item in parallel (signed items pass through), in file order.
+fn sign_all(
+    items: Vec<Item>,
+    lines: &[u64],
+    key: Option<(&SigningKey, &ActorId, LedgerId, Timestamp)>,
+    pb: &ProgressBar,
+) -> Result<Vec<SignedEvent>, Vec<RowErr>> {
+    let out: Vec<Result<SignedEvent, RowErr>> = items
+        .into_par_iter()
+        .zip(lines.par_iter())
+        .with_min_len(64)
+        .map(|(item, line)| {
+            let r = match (item, key) {
+                (Item::Signed(s), _) => Ok(s),
+                (Item::Unsigned { body, at, note }, Some((k, signer, ledger_id, default_at))) => {
+                    Event { ledger_id, signer: signer.clone(), at: at.unwrap_or(default_at), note, body }
+                        .sign(k)
+                        .map_err(|reason| RowErr { line: *line, column: None, reason, refused: false })
+                }
+                (Item::Unsigned { .. }, None) => Err(RowErr {
+                    line: *line,
+                    column: None,
+                    reason: "unsigned row, and no --key to sign it".into(),
+                    refused: false,
+                }),
+            };
+            pb.inc(1);
+            r
+        })
+        .collect();
+    let mut evs = Vec::with_capacity(out.len());
+    let mut errs = Vec::new();
+    for r in out {
+        match r {
+            Ok(s) => evs.push(s),
+            Err(e) => errs.push(e),
+        }
+    }
+    if errs.is_empty() {
+        Ok(evs)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Counts for the summary.
+#[derive(Default)]
+struct Tally {
+    kinds: BTreeMap<&'static str, u64>,
+    lots_created: u64,
+    lots_moved: u64,
+}
+
+fn tally<'a>(bodies: impl Iterator<Item = &'a EventBody>) -> Tally {
+    let mut t = Tally::default();
+    for b in bodies {
+        *t.kinds.entry(b.kind()).or_default() += 1;
+        t.lots_created += match b {
+            EventBody::Extract { .. } | EventBody::Merge { .. } => 1,
+            EventBody::Smelt { outputs, .. } | EventBody::Manufacture { outputs, .. } => outputs.len() as u64,
+            EventBody::Split { parts, .. } => parts.len() as u64,
+            _ => 0,
+        };
+        if matches!(b, EventBody::Dispatch { .. } | EventBody::Receive { .. }) {
+            t.lots_moved += 1;
+        }
+    }
+    t
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn kinds_text(t: &Tally) -> String {
+    t.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `extract KOB-2026-0101`: what a refused row is about.
+fn what(ev: &SignedEvent) -> String {
+    let b = &ev.event().body;
+    match (b.lots().first(), b.subject_actor()) {
+        (Some(l), _) => format!("{} {l}", b.kind()),
+        (None, Some(a)) => format!("{} {a}", b.kind()),
+        (None, None) => b.kind().to_string(),
+    }
+}
+
+/// The slow pass after a refused batch: check each row on an overlay of the
+/// stored state, absorbing only the rows that pass, and report every refusal.
+fn diagnose(l: &Ledger, evs: &[SignedEvent], lines: &[u64], pb: &ProgressBar) -> Vec<RowErr> {
+    let view = l.view();
+    let mut over = Overlay::over(&view);
+    let mut seq = l.head().size;
+    let mut errs = Vec::new();
+    for (ev, line) in evs.iter().zip(lines) {
+        match rules::apply(&over, seq, ev) {
+            Ok(d) => {
+                over.absorb(seq, &d);
+                seq += 1;
+            }
+            Err(e) => {
+                errs.push(RowErr { line: *line, column: None, reason: format!("{}: {e}", what(ev)), refused: true })
+            }
+        }
+        pb.inc(1);
+    }
+    errs
+}
+
+// ---- sign-batch ----
+
+pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
+    const NOTHING: &str = "nothing was signed";
+    if a.out.exists() {
+        return Err(CliError::usage(format!("refusing to overwrite existing file {}", a.out.display()))
+            .hint("choose another --out path"));
+    }
+    let default_at = default_at(&a.input)?;
+    let explicit_id = a.ledger_id.as_deref().map(str::parse::<LedgerId>).transpose().usage()?;
+    let rows = parse(cli, &a.file, &a.input, NOTHING)?;
+    if let Some(i) = rows.items.iter().position(|it| matches!(it, Item::Signed(_))) {
+        return Err(CliError::usage(format!(
+            "{} line {}: already signed; import signed files with `tinledger import` (or `submit`)",
+            a.file.display(),
+            rows.lines.get(i).copied().unwrap_or(0)
+        )));
+    }
+    let key = keys::load_signing_key(&a.key)?;
+    // The ledger, if one is at --ledger and something must be read from it.
+    let ledger = if explicit_id.is_none() || a.signer.is_none() {
+        match Ledger::open(&cli.ledger) {
+            Ok(l) => Some(l),
+            Err(LedgerError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let ledger_id = match (explicit_id, ledger.as_ref().and_then(|l| l.info())) {
+        (Some(id), _) => id,
+        (None, Some(info)) => info.ledger_id,
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "--ledger-id HEX is required: there is no ledger at {} to read it from",
+                cli.ledger.display()
+            ))
+            .hint("the ledger id is printed by `init` and by `verify` on the ledger host"))
+        }
+    };
+    let signer = {
+        let view = ledger.as_ref().map(|l| l.view());
+        resolve_signer(&a.signer, &key, &a.key, view.as_ref().map(|v| v as &dyn StateView))?
+    };
+    drop(ledger);
+
+    let prog = Progress::new(cli);
+    let t = tally(rows.items.iter().map(Item::body));
+    let n = rows.items.len();
+    let pb = prog.bar("signing", n as u64, false);
+    let signed = sign_all(rows.items, &rows.lines, Some((&key, &signer, ledger_id, default_at)), &pb);
+    pb.finish_and_clear();
+    let signed = signed.map_err(|errs| report_rows(cli, &a.file, "sign", &errs, Some(n), NOTHING))?;
+
+    let pb = prog.spinner(format!("writing {}", a.out.display()));
+    let lines: Vec<Result<String, serde_json::Error>> =
+        signed.par_iter().map(|s| serde_json::to_string(&SignedFile::from_signed(s))).collect();
+    let mut text = String::with_capacity(lines.iter().map(|l| l.as_ref().map_or(0, |s| s.len() + 1)).sum());
+    for l in lines {
+        text.push_str(&l.map_err(|e| CliError::usage(format!("cannot encode: {e}")))?);
+        text.push('\n');
+    }
+    let written = write_atomic(&a.out, text.as_bytes());
+    pb.finish_and_clear();
+    written?;
+
+    if cli.json {
+        emit_json(&json!({
+            "file": a.file,
+            "format": rows.format,
+            "out": a.out,
+            "rows": n,
+            "signer": signer,
+            "ledger_id": ledger_id,
+            "kinds": t.kinds,
+            "lots_created": t.lots_created,
+            "lots_moved": t.lots_moved,
+        }));
+    } else {
+        crate::output::emit(&format!(
+            "signed {} from {} by {signer} for ledger {ledger_id} -> {}",
+            plural(n, "row"),
+            a.file.display(),
+            a.out.display()
+        ));
+        crate::output::emit(&format!("  {}", kinds_text(&t)));
+        crate::output::emit(&format!("  lots created {}, lots moved {}", t.lots_created, t.lots_moved));
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` all at once: a temporary file beside it, synced,
+/// then renamed into place without replacing an existing file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", path.display()));
+    let mut tmp = tempfile::Builder::new().prefix(".tinledger-sign-batch-").tempfile_in(&dir).map_err(fail)?;
+    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
+    tmp.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
+        } else {
+            fail(e.error)
+        }
+    })?;
+    // Make the rename itself durable (best effort: not every platform can open a directory).
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+// ---- import ----
+
+pub fn import(cli: &Cli, a: &ImportArgs) -> Result<(), CliError> {
+    const NOTHING: &str = "nothing was appended";
+    let default_at = default_at(&a.input)?;
+    let rows = parse(cli, &a.file, &a.input, NOTHING)?;
+    let unsigned = rows.items.iter().filter(|i| matches!(i, Item::Unsigned { .. })).count();
+    let key = match (&a.key, unsigned) {
+        (_, 0) => None,
+        (Some(k), _) => Some(keys::load_signing_key(k)?),
+        (None, _) => {
+            let first = rows.items.iter().position(|i| matches!(i, Item::Unsigned { .. })).unwrap_or(0);
+            return Err(CliError::usage(format!(
+                "{}: {unsigned} rows are not signed (the first on line {}); {NOTHING}",
+                a.file.display(),
+                rows.lines.get(first).copied().unwrap_or(0)
+            ))
+            .hint("pass --key KEY (and --as ACTOR) to sign them on this host, or sign them first with `tinledger sign-batch`"));
+        }
+    };
+    let mut l = Ledger::open(&cli.ledger)?;
+    let info = l.info().cloned().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let signer = match (&key, &a.key) {
+        (Some(k), Some(path)) => {
+            let view = l.view();
+            Some(resolve_signer(&a.signer, k, path, Some(&view))?)
+        }
+        _ => None,
+    };
+
+    let prog = Progress::new(cli);
+    let n = rows.items.len();
+    let t = tally(rows.items.iter().map(Item::body));
+    let pb = if unsigned > 0 { prog.bar("signing", unsigned as u64, false) } else { ProgressBar::hidden() };
+    let signing = match (&key, &signer) {
+        (Some(k), Some(s)) => Some((k, s, info.ledger_id, default_at)),
+        _ => None,
+    };
+    let evs = sign_all(rows.items, &rows.lines, signing, &pb);
+    pb.finish_and_clear();
+    let evs = evs.map_err(|errs| report_rows(cli, &a.file, "sign", &errs, Some(n), NOTHING))?;
+
+    let pb = prog.spinner(format!("appending {n} events (all or nothing)"));
+    let appended = l.append_batch(&evs);
+    pb.finish_and_clear();
+    let receipts = match appended {
+        Ok(r) => r,
+        Err(LedgerError::Refused { item, seq, batch, source }) => {
+            let pb = prog.bar("checking", n as u64, false);
+            let mut errs = diagnose(&l, &evs, &rows.lines, &pb);
+            pb.finish_and_clear();
+            if errs.is_empty() {
+                // The overlay pass found nothing: report what the ledger said.
+                let err = LedgerError::Refused { item, seq, batch, source };
+                errs.push(RowErr {
+                    line: rows.lines.get(item).copied().unwrap_or(0),
+                    column: None,
+                    reason: evs.get(item).map(|e| format!("{}: {err}", what(e))).unwrap_or_else(|| err.to_string()),
+                    refused: true,
+                });
+            }
+            return Err(report_rows(cli, &a.file, "rules", &errs, Some(n), NOTHING));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_import(cli, &a.file, rows.format, unsigned, &t, &receipts);
+    Ok(())
+}
+
+fn print_import(cli: &Cli, file: &Path, format: &str, signed_here: usize, t: &Tally, rs: &[Receipt]) {
+    let flags: Vec<_> = rs.iter().flat_map(|r| r.flags.iter()).collect();
+    let (first, last) = (rs.first(), rs.last());
+    if cli.json {
+        emit_json(&json!({
+            "file": file,
+            "format": format,
+            "rows": rs.len(),
+            "signed_here": signed_here,
+            "kinds": t.kinds,
+            "lots_created": t.lots_created,
+            "lots_moved": t.lots_moved,
+            "flags_raised": flags.len(),
+            "flags": flags,
+            "first_seq": first.map(|r| r.seq),
+            "last_seq": last.map(|r| r.seq),
+            "head": last.map(|r| r.hash.to_hex()),
+        }));
+        return;
+    }
+    let emit = crate::output::emit;
+    let (a, b) = (first.map_or(0, |r| r.seq), last.map_or(0, |r| r.seq));
+    let seqs = if a == b { format!("seq {a}") } else { format!("seqs {a}..{b}") };
+    emit(&format!("imported {} from {}: {seqs}", plural(rs.len(), "row"), file.display()));
+    emit(&format!("  {}", kinds_text(t)));
+    emit(&format!("  lots created {}, lots moved {}, flags raised {}", t.lots_created, t.lots_moved, flags.len()));
+    for f in &flags {
+        emit(&format!("  flag: {f}"));
+    }
+    if let Some(r) = last {
+        emit(&format!("head {}:{}", r.seq, r.hash));
+    }
+}

@@ -1,0 +1,363 @@
+//! Reading a bulk file (CSV of one kind, or JSON Lines) into rows, in one
+//! pass, collecting every bad row instead of stopping at the first.
+
+use super::fields::{self, FieldErr, Fields, Spec};
+use crate::commands::{SignedFile, SIGNED_FORMAT};
+use crate::error::CliError;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::path::Path;
+use tinledger_core::event::MAX_NOTE;
+use tinledger_core::units::{check_text, Timestamp};
+use tinledger_core::{EventBody, SignedEvent};
+
+/// Largest bulk file read (the whole file is held in memory).
+pub const MAX_BULK_FILE: u64 = 2 * 1024 * 1024 * 1024;
+
+/// One event of the file, before or after signing.
+pub enum Item {
+    Unsigned { body: EventBody, at: Option<Timestamp>, note: Option<String> },
+    Signed(SignedEvent),
+}
+
+impl Item {
+    pub fn body(&self) -> &EventBody {
+        match self {
+            Item::Unsigned { body, .. } => body,
+            Item::Signed(s) => &s.event().body,
+        }
+    }
+}
+
+/// A bad row: where and why. `refused` marks signed lines that do not
+/// decode or do not match their readable event (exit 1, as `submit`).
+#[derive(Debug)]
+pub struct RowErr {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+    pub refused: bool,
+}
+
+impl RowErr {
+    fn new(line: u64, e: FieldErr) -> RowErr {
+        RowErr { line, column: e.column, reason: e.reason, refused: false }
+    }
+    /// `line 7, column mass: mass "12x kg" is not …`
+    pub fn text(&self) -> String {
+        match &self.column {
+            Some(c) => format!("line {}, column {c}: {}", self.line, self.reason),
+            None => format!("line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// The rows of a file: items and the line each starts on.
+pub struct Rows {
+    pub items: Vec<Item>,
+    pub lines: Vec<u64>,
+    /// `csv` or `jsonl`.
+    pub format: &'static str,
+}
+
+/// What a file holds, by its name or, failing that, its first byte.
+fn is_jsonl(path: &Path, text: &str) -> bool {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") | Some("tsv") | Some("txt") => false,
+        Some("jsonl") | Some("ndjson") | Some("json") => true,
+        _ => text.trim_start().starts_with('{'),
+    }
+}
+
+/// Read and parse `path`. `Err` is a file-level problem (unreadable, kind
+/// unknown); `Ok(Err(rows))` lists every bad row.
+pub fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    if meta.is_dir() {
+        return Err(CliError::usage(format!("{} is a directory, not a bulk file", path.display())));
+    }
+    if meta.len() > MAX_BULK_FILE {
+        return Err(CliError::usage(format!("{} is larger than 2 GiB; split it", path.display())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + upto.iter().filter(|b| **b == b'\n').count();
+        CliError::usage(format!("{}: line {line} is not UTF-8 text", path.display()))
+            .hint("save the file as UTF-8 (CSV UTF-8 in a spreadsheet's Save As)")
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    pb.set_length(text.len() as u64);
+    if is_jsonl(path, text) {
+        if let Some(k) = kind {
+            return Err(CliError::usage(format!("--kind {k} is for CSV files; each JSON line names its own \"kind\"")));
+        }
+        return Ok(jsonl(text, pb));
+    }
+    let spec = match kind {
+        Some(k) => fields::spec(k).ok_or_else(|| unknown_kind(k))?,
+        None => {
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            fields::spec_from_stem(stem).ok_or_else(|| {
+                CliError::usage(format!("cannot tell the event kind of {}", path.display()))
+                    .hint("name the file KIND.csv (for example smelt.csv) or pass --kind KIND")
+            })?
+        }
+    };
+    Ok(csv(text, spec, pb))
+}
+
+fn unknown_kind(k: &str) -> CliError {
+    let kinds: Vec<&str> = fields::SPECS.iter().map(|s| s.kind).collect();
+    CliError::usage(format!("unknown event kind {k:?}; bulk files take {}", kinds.join(", ")))
+}
+
+/// `at` and `note` cells, shared by both formats.
+fn at_note(f: &dyn Fields) -> Result<(Option<Timestamp>, Option<String>), FieldErr> {
+    let at = match f.get("at")? {
+        Some(s) => Some(s.parse::<Timestamp>().map_err(|r| FieldErr::at("at", r))?),
+        None => None,
+    };
+    let note = match f.get("note")? {
+        Some(n) => {
+            check_text("note", &n, MAX_NOTE).map_err(|r| FieldErr::at("note", r))?;
+            Some(n.into_owned())
+        }
+        None => None,
+    };
+    Ok((at, note))
+}
+
+fn unsigned(spec: &Spec, f: &dyn Fields) -> Result<Item, FieldErr> {
+    let body = spec.build(f)?;
+    let (at, note) = at_note(f)?;
+    Ok(Item::Unsigned { body, at, note })
+}
+
+// ---- CSV ----
+
+struct CsvRow<'a> {
+    rec: &'a csv::StringRecord,
+    /// Column name of each header position (`None`: an empty header cell).
+    header: &'a [Option<&'static str>],
+}
+
+impl Fields for CsvRow<'_> {
+    fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr> {
+        let Some(i) = self.header.iter().position(|h| *h == Some(col)) else { return Ok(None) };
+        Ok(self.rec.get(i).map(str::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed))
+    }
+    fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr> {
+        Ok(match self.get(col)? {
+            Some(Cow::Borrowed(s)) => fields::split_items(s).map(Cow::Borrowed).collect(),
+            Some(Cow::Owned(s)) => fields::split_items(&s).map(|x| Cow::Owned(x.to_string())).collect(),
+            None => vec![],
+        })
+    }
+}
+
+/// `,` unless the header row uses `;` and no `,` (spreadsheets in locales
+/// with a decimal comma write `;`).
+fn delimiter(text: &str) -> u8 {
+    let first = text.lines().next().unwrap_or_default();
+    if first.contains(';') && !first.contains(',') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+fn csv(text: &str, spec: &'static Spec, pb: &ProgressBar) -> Result<Rows, Vec<RowErr>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter(text))
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    let mut errs = Vec::new();
+    // Header row.
+    let header: Vec<Option<&'static str>> = match rdr.read_record(&mut rec) {
+        Ok(true) => {
+            let mut h = Vec::with_capacity(rec.len());
+            for cell in rec.iter() {
+                let name = cell.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+                if name.is_empty() {
+                    h.push(None);
+                    continue;
+                }
+                match spec.required.iter().chain(spec.optional).chain(fields::COMMON).find(|c| **c == name) {
+                    Some(c) if h.contains(&Some(*c)) => {
+                        errs.push(RowErr::new(1, FieldErr::at(c, "appears twice in the header row")))
+                    }
+                    Some(c) => h.push(Some(*c)),
+                    None => errs.push(RowErr::new(
+                        1,
+                        FieldErr::at(
+                            cell.trim(),
+                            format!("not a column of {} (columns: {})", spec.kind, spec.columns()),
+                        ),
+                    )),
+                }
+            }
+            for c in spec.required {
+                if !h.contains(&Some(*c)) {
+                    errs.push(RowErr::new(
+                        1,
+                        FieldErr::row(format!("the header row has no column {c} (required for {})", spec.kind)),
+                    ));
+                }
+            }
+            h
+        }
+        Ok(false) => return Ok(Rows { items: vec![], lines: vec![], format: "csv" }),
+        Err(e) => return Err(vec![RowErr::new(1, FieldErr::row(format!("cannot read the header row: {e}")))]),
+    };
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let mut items = Vec::new();
+    let mut lines = Vec::new();
+    let mut last_err_at = None;
+    let mut n = 0u64;
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(0, |p| p.line());
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    pb.set_position(rec.position().map_or(0, |p| p.byte()));
+                }
+                if rec.iter().all(|c| c.trim().is_empty()) {
+                    continue; // blank spreadsheet row
+                }
+                if rec.len() > header.len() && rec.iter().skip(header.len()).any(|c| !c.trim().is_empty()) {
+                    errs.push(RowErr::new(
+                        line,
+                        FieldErr::row(format!("{} cells, but the header row has {}", rec.len(), header.len())),
+                    ));
+                    continue;
+                }
+                match unsigned(spec, &CsvRow { rec: &rec, header: &header }) {
+                    Ok(item) => {
+                        items.push(item);
+                        lines.push(line);
+                    }
+                    Err(e) => errs.push(RowErr::new(line, e)),
+                }
+            }
+            Err(e) => {
+                let pos = e.position().map(|p| (p.line(), p.byte()));
+                errs.push(RowErr::new(pos.map_or(0, |p| p.0), FieldErr::row(format!("not CSV: {e}"))));
+                // Stop on I/O errors, or if the reader did not move on.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) || pos.is_none() || pos == last_err_at {
+                    break;
+                }
+                last_err_at = pos;
+            }
+        }
+    }
+    pb.set_position(text.len() as u64);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Rows { items, lines, format: "csv" })
+}
+
+// ---- JSON Lines ----
+
+struct JsonRow<'a>(&'a Map<String, Value>);
+
+fn json_scalar<'a>(col: &str, v: &'a Value) -> Result<Option<Cow<'a, str>>, FieldErr> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.trim()).filter(|s| !s.is_empty()).map(Cow::Borrowed)),
+        Value::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
+        _ => Err(FieldErr::at(col, "expected a string or a number")),
+    }
+}
+
+impl Fields for JsonRow<'_> {
+    fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr> {
+        match self.0.get(col) {
+            None => Ok(None),
+            Some(Value::Array(_)) => Err(FieldErr::at(col, "expected one value, not an array")),
+            Some(v) => json_scalar(col, v),
+        }
+    }
+    fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr> {
+        match self.0.get(col) {
+            None | Some(Value::Null) => Ok(vec![]),
+            Some(Value::Array(a)) => {
+                let mut out = Vec::with_capacity(a.len());
+                for v in a {
+                    if let Some(s) = json_scalar(col, v)? {
+                        out.push(s);
+                    }
+                }
+                Ok(out)
+            }
+            Some(Value::String(s)) => Ok(fields::split_items(s).map(Cow::Borrowed).collect()),
+            Some(_) => Err(FieldErr::at(col, "expected an array of strings, or a string of items separated by ;")),
+        }
+    }
+}
+
+fn json_line(line: u64, text: &str) -> Result<Item, RowErr> {
+    let map: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| RowErr::new(line, FieldErr::row(format!("not a JSON object: {e}"))))?;
+    if map.contains_key("format") || map.contains_key("event_hex") {
+        let sf: SignedFile = serde_json::from_value(Value::Object(map))
+            .map_err(|e| RowErr::new(line, FieldErr::row(format!("not a signed event ({SIGNED_FORMAT}): {e}"))))?;
+        return sf.into_signed("signed event").map(Item::Signed).map_err(|e| RowErr {
+            line,
+            column: None,
+            reason: e.msg,
+            refused: e.code == crate::error::EXIT_REFUSED,
+        });
+    }
+    let spec = match map.get("kind") {
+        Some(Value::String(k)) => {
+            fields::spec(k).ok_or_else(|| RowErr::new(line, FieldErr::at("kind", unknown_kind(k).msg)))?
+        }
+        Some(_) => return Err(RowErr::new(line, FieldErr::at("kind", "expected a string such as \"receive\""))),
+        None => return Err(RowErr::new(line, FieldErr::row("no \"kind\" (and not a signed event)"))),
+    };
+    if let Some(k) = map.keys().find(|k| k.as_str() != "kind" && !spec.knows(k)) {
+        return Err(RowErr::new(
+            line,
+            FieldErr::at(k, format!("not a field of {} (fields: {})", spec.kind, spec.columns())),
+        ));
+    }
+    unsigned(spec, &JsonRow(&map)).map_err(|e| RowErr::new(line, e))
+}
+
+fn jsonl(text: &str, pb: &ProgressBar) -> Result<Rows, Vec<RowErr>> {
+    // One pass to find the lines (borrowed, no copies), then parse them in parallel.
+    let lines: Vec<(u64, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i as u64 + 1, l)).collect();
+    let chunk = 1024;
+    let parsed: Vec<Vec<Result<Item, RowErr>>> = lines
+        .par_chunks(chunk)
+        .map(|c| {
+            let out: Vec<_> = c.iter().map(|(n, l)| json_line(*n, l)).collect();
+            pb.inc(c.iter().map(|(_, l)| l.len() as u64 + 1).sum());
+            out
+        })
+        .collect();
+    let mut items = Vec::with_capacity(lines.len());
+    let mut errs = Vec::new();
+    for r in parsed.into_iter().flatten() {
+        match r {
+            Ok(item) => items.push(item),
+            Err(e) => errs.push(e),
+        }
+    }
+    pb.set_position(text.len() as u64);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Rows { items, lines: lines.iter().map(|(n, _)| *n).collect(), format: "jsonl" })
+}
