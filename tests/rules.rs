@@ -139,16 +139,7 @@ fn signature_ledger_and_signer_rules() {
     env.demo();
     let id = ledger_id(&env);
     let mut ck = Check::new(&env);
-    let coll_dispatch = [
-        "--lot",
-        "BLY-2026-0001",
-        "--to",
-        "SMELTER-MUNTOK",
-        "--transporter",
-        "TRANSPORTER-BABEL",
-        "--document",
-        "SJ/PKP/2026/0400",
-    ];
+    let coll_dispatch = COLLECTOR_DISPATCH;
 
     // A correctly signed file, kept aside as the positive control.
     let good =

@@ -2,14 +2,19 @@
 
 mod util;
 
+mod audit;
+mod bench;
+mod bulk;
 mod certs;
 mod concurrency;
 mod crash;
 mod golden;
 mod keys;
+mod keys_encrypted;
 mod portable;
 mod props;
 mod reindex;
 mod rules;
 mod scenario;
+mod snapshots;
 mod tamper;

@@ -4,6 +4,22 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `after_help` of an event kind: the `record` example, and how to do the
+/// same offline with `sign`.
+macro_rules! kind_example {
+    ($kind:literal, $args:literal) => {
+        concat!(
+            "Example:\n  tinledger record ",
+            $kind,
+            " ",
+            $args,
+            "\nOffline: sign on the operator's machine, submit on the ledger host:\n  tinledger sign ",
+            $kind,
+            " ... --as ACTOR --ledger-id HEX --out FILE\n  tinledger submit FILE"
+        )
+    };
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tinledger",
@@ -12,7 +28,7 @@ use std::path::PathBuf;
     long_about = "tinledger records Ed25519-signed custody events for tin, from the mine through collectors \
 and the smelter to manufacturers and exporters, in an append-only hash-chained ledger, and verifies it.\n\n\
 Exit codes: 0 success; 1 a check said no (event refused, verification failed); 2 usage or I/O error.",
-    after_help = "Start here:  tinledger demo --dir demo   then   tinledger --ledger demo/ledger verify"
+    after_help = "Examples (start here):\n  tinledger demo --dir demo\n  tinledger --ledger demo/ledger verify"
 )]
 pub struct Cli {
     /// Ledger directory.
@@ -21,6 +37,9 @@ pub struct Cli {
     /// Print machine-readable JSON (documented in docs/cli.md).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Name of an environment variable holding the passphrase of encrypted private keys (docs/keys.md).
+    #[arg(long, global = true, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
     #[command(subcommand)]
     pub cmd: Command,
 }
@@ -28,19 +47,30 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create an Ed25519 key: PKCS#8 PEM, mode 0600, never overwrites.
-    #[command(after_help = "Example:\n  tinledger keygen --out smelter.pem")]
+    #[command(
+        after_help = "Examples:\n  tinledger keygen --out smelter.pem\n  tinledger keygen --out smelter.pem --encrypt                  # asks for a passphrase twice\n  tinledger --passphrase-env SMELTER_PASS keygen --out smelter.pem --encrypt"
+    )]
     Keygen {
         /// Where to write the private key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Encrypt the key under a passphrase (PKCS#8 PBES2, AES-256-CBC); docs/keys.md.
+        #[arg(long)]
+        encrypt: bool,
     },
+    /// Inspect key files.
+    #[command(subcommand, after_help = "Example:\n  tinledger --ledger demo/ledger key show demo/keys/MINE-KOBA.pem")]
+    Key(KeyCmd),
     /// Create a new ledger, signed by its authority.
     #[command(
         after_help = "Example:\n  tinledger --ledger ./ledger init --authority-key authority.pem \\\n    --authority-id AUTH-BABEL --authority-name 'Dinas ESDM Babel' --name 'Bangka Belitung tin'"
     )]
     Init(InitArgs),
     /// Register, suspend, reinstate, revoke actors or rotate their keys (authority only).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tinledger actor list\n  tinledger actor show SMELTER-MUNTOK --json\n  tinledger actor suspend --key authority.pem --id MINE-JEBUS --reason 'licence under review'"
+    )]
     Actor(ActorCmd),
     /// Build, sign, check and append one event.
     #[command(
@@ -65,6 +95,16 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Sign a whole CSV or JSON Lines file of events without the ledger, in parallel (docs/import.md).
+    #[command(
+        after_help = "Examples:\n  tinledger sign-batch smelt.csv --key smelter.pem --as SMELTER-MUNTOK --ledger-id 0f1e... --out smelt.signed.jsonl\n  tinledger sign-batch day.jsonl --key smelter.pem --as SMELTER-MUNTOK --ledger-id 0f1e... --out day.signed.jsonl"
+    )]
+    SignBatch(crate::bulk::SignBatchArgs),
+    /// Append every event of a CSV or JSON Lines file, all or nothing, reporting every bad row (docs/import.md).
+    #[command(
+        after_help = "Examples:\n  tinledger import smelt.signed.jsonl                 # from sign-batch\n  tinledger import receive.csv --key smelter.pem     # sign on this host, then append"
+    )]
+    Import(crate::bulk::ImportArgs),
     /// Show one entry.
     #[command(after_help = "Example:\n  tinledger show 12 --json")]
     Show {
@@ -85,15 +125,13 @@ pub enum Command {
         /// Lot id.
         id: String,
     },
-    /// Replay the whole chain from genesis and check every entry.
-    #[command(
-        after_help = "Example:\n  tinledger verify --expect-head 41:9c1f...   (a head saved from an earlier audit)"
-    )]
-    Verify {
-        /// A head saved earlier, `SEQ:HASH`: the chain must still contain that entry.
-        #[arg(long, value_name = "SEQ:HASH")]
-        expect_head: Option<String>,
-    },
+    /// Replay the chain and check every entry (streaming, signatures in parallel batches).
+    #[command(after_help = "Examples:
+  tinledger verify
+  tinledger verify --expect-head 41:9c1f...        (a head saved from an earlier audit)
+  tinledger verify --snapshot cp-2026-11.txt       (also save the rule state at that checkpoint)
+  tinledger verify --since cp-2026-11.txt          (next month: only the entries after it)")]
+    Verify(VerifyArgs),
     /// Write a portable copy of the ledger (entries + latest signed checkpoint) to one file.
     #[command(after_help = "Example:\n  tinledger export --out babel-2026-03.tlx")]
     Export {
@@ -135,19 +173,74 @@ pub enum Command {
         verifier_key: bool,
     },
     /// Print Merkle proofs (inclusion of an entry, consistency of two checkpoints).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tinledger prove inclusion 35 --out p35.json\n  tinledger prove consistency --old cp-2026-02.txt --out cons.json"
+    )]
     Prove(ProveCmd),
     /// Check a proof offline, trusting only the authority's key (no ledger needed).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tinledger check checkpoint cp.txt --authority-key authority.pub.pem\n  tinledger check inclusion p35.json --authority-key authority.pub.pem"
+    )]
     Check(CheckCmd),
     /// Provenance certificates: issue, verify offline, render for people.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tinledger cert issue --lot SOLDER-KEK-2026-007 --key exporter.pem --out solder-007.cert.json\n  tinledger cert verify solder-007.cert.json --authority-key authority.pub.pem"
+    )]
     Cert(CertCmd),
     /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
     #[command(after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify")]
     Demo {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+    },
+    /// Measure this machine: appends, verify and certificates on a synthetic ledger, next to raw limits.
+    #[command(
+        after_help = "Examples:\n  tinledger bench                                     # default size, temp dir\n  tinledger bench --events 1000000 --dir bench-1m --json   # keeps bench-1m/ledger; a rerun reuses it"
+    )]
+    Bench {
+        /// Events in the synthetic ledger (the default takes about a minute on 2 cores).
+        #[arg(long, value_name = "N", default_value_t = crate::bench::DEFAULT_EVENTS)]
+        events: u64,
+        /// Work in DIR and keep the ledger there (a later run with the same --events reuses it).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the temp dir with the ledger (its path is printed on stderr).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_help = "Examples:\n  tinledger completions bash > /etc/bash_completion.d/tinledger\n  tinledger completions zsh > \"${fpath[1]}/_tinledger\"\n  tinledger completions fish > ~/.config/fish/completions/tinledger.fish"
+    )]
+    Completions {
+        /// Target shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page tinledger.1, or write one page per command to DIR.
+    #[command(
+        after_help = "Examples:\n  tinledger man | man -l -\n  tinledger man --out /usr/local/share/man/man1   # tinledger.1, tinledger-verify.1, ..."
+    )]
+    Man {
+        /// Write tinledger.1 and one page per subcommand (tinledger-verify.1, ...) into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Print a key's id, public key (hex, base64, PEM) and the actor the ledger has it registered to.
+    #[command(
+        after_help = "Examples:\n  tinledger --ledger demo/ledger key show demo/keys/MINE-KOBA.pem\n  tinledger key show smelter.pub.pem --json"
+    )]
+    Show {
+        /// A PEM file (public key, private key, or encrypted private key) or 64 hex digits.
+        #[arg(value_name = "KEY")]
+        key: String,
     },
 }
 
@@ -309,6 +402,10 @@ pub struct RotateArgs {
 #[derive(Subcommand, Debug)]
 pub enum Kind {
     /// A mine creates a lot of ore or concentrate.
+    #[command(after_help = kind_example!(
+        "extract",
+        "--key mine.pem --lot ORE-001 --material ore --mass 1250kg --grade 68% \\\n    --licence 'IUP-OP 540/112/KOBA/2019' --location=-2.4905,106.4075"
+    ))]
     Extract {
         #[command(flatten)]
         signing: Signing,
@@ -331,6 +428,10 @@ pub enum Kind {
         location: String,
     },
     /// Hand a lot to a receiver.
+    #[command(after_help = kind_example!(
+        "dispatch",
+        "--key mine.pem --lot ORE-001 --to COLLECTOR-PANGKALPINANG \\\n    --transporter TRANSPORTER-BABEL --document SJ/2026/0117"
+    ))]
     Dispatch {
         #[command(flatten)]
         signing: Signing,
@@ -347,6 +448,7 @@ pub enum Kind {
         document: String,
     },
     /// Confirm receipt with the measured mass; custody moves to you.
+    #[command(after_help = kind_example!("receive", "--key collector.pem --lot ORE-001 --mass 1240kg"))]
     Receive {
         #[command(flatten)]
         signing: Signing,
@@ -357,6 +459,10 @@ pub enum Kind {
         mass: String,
     },
     /// Attest a lot's grade (labs).
+    #[command(after_help = kind_example!(
+        "assay",
+        "--key lab.pem --lot CONC-07 --grade 72.5% --method XRF --report LAB/2026/031"
+    ))]
     Assay {
         #[command(flatten)]
         signing: Signing,
@@ -372,6 +478,10 @@ pub enum Kind {
         report: String,
     },
     /// Consume ore/concentrate lots (whole or in part) and produce ingot lots.
+    #[command(after_help = kind_example!(
+        "smelt",
+        "--key smelter.pem --input CONC-07:800kg \\\n    --output INGOT-2026-0042:ingot:540kg:99.9%"
+    ))]
     Smelt {
         #[command(flatten)]
         signing: Signing,
@@ -383,6 +493,10 @@ pub enum Kind {
         outputs: Vec<String>,
     },
     /// Split parts off a lot; parts keep its material and grade.
+    #[command(after_help = kind_example!(
+        "split",
+        "--key smelter.pem --lot INGOT-2026-0042 \\\n    --part INGOT-2026-0042-A:270kg --part INGOT-2026-0042-B:270kg"
+    ))]
     Split {
         #[command(flatten)]
         signing: Signing,
@@ -393,6 +507,10 @@ pub enum Kind {
         parts: Vec<String>,
     },
     /// Merge whole lots of one material into a new lot.
+    #[command(after_help = kind_example!(
+        "merge",
+        "--key collector.pem --input ORE-001 --input ORE-002 --output ORE-001-002"
+    ))]
     Merge {
         #[command(flatten)]
         signing: Signing,
@@ -404,6 +522,10 @@ pub enum Kind {
         output: String,
     },
     /// Turn tin lots into product lots (solder, tinplate, components).
+    #[command(after_help = kind_example!(
+        "manufacture",
+        "--key maker.pem --input INGOT-2026-0042-A:250kg \\\n    --output SOLDER-007:solder:259kg:96.5%"
+    ))]
     Manufacture {
         #[command(flatten)]
         signing: Signing,
@@ -415,6 +537,10 @@ pub enum Kind {
         outputs: Vec<String>,
     },
     /// Ship a lot out of the country.
+    #[command(after_help = kind_example!(
+        "export",
+        "--key exporter.pem --lot SOLDER-007 --destination JP --hs-code 8003.00 \\\n    --permit ET-TIMAH/2026/0157 --surveyor-report LS-SI/2026/03/0912 \\\n    --consignee 'Osaka Denshi Buhin KK'"
+    ))]
     Export {
         #[command(flatten)]
         signing: Signing,
@@ -436,14 +562,31 @@ pub enum Kind {
         consignee: String,
     },
     /// Authority: register an actor (same as `actor register`).
+    #[command(after_help = kind_example!(
+        "register-actor",
+        "--key authority.pem --id LAB-BABEL --name 'Lab Babel' --role lab \\\n    --public-key lab.pub.pem --country ID"
+    ))]
     RegisterActor(RegisterArgs),
     /// Authority: suspend an actor.
+    #[command(after_help = kind_example!(
+        "suspend-actor",
+        "--key authority.pem --id MINE-JEBUS --reason 'licence under review'"
+    ))]
     SuspendActor(SuspendArgs),
     /// Authority: reinstate an actor.
+    #[command(after_help = kind_example!("reinstate-actor", "--key authority.pem --id MINE-JEBUS"))]
     ReinstateActor(ActorOnly),
     /// Authority: revoke an actor.
+    #[command(after_help = kind_example!(
+        "revoke-actor",
+        "--key authority.pem --id COLLECTOR-X --reason 'key stolen' --compromised-since 30"
+    ))]
     RevokeActor(RevokeArgs),
     /// Authority: rotate an actor's key.
+    #[command(after_help = kind_example!(
+        "rotate-key",
+        "--key authority.pem --id SMELTER-MUNTOK --public-key new.pub.pem"
+    ))]
     RotateKey(RotateArgs),
 }
 
@@ -545,4 +688,24 @@ pub enum CertCmd {
         #[arg(long, value_name = "OUT.html")]
         html: PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A head saved earlier, `SEQ:HASH`: the chain must still contain that entry.
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub expect_head: Option<String>,
+    /// Also compare every derived index (lot states, lot and actor histories,
+    /// event ids, every Merkle node) with the chain. Full audits only.
+    #[arg(long, conflicts_with = "since")]
+    pub indices: bool,
+    /// Incremental audit: CHECKPOINT is a signed checkpoint you trusted; the
+    /// snapshot an earlier `verify --snapshot CHECKPOINT` saved as
+    /// CHECKPOINT.state is the starting point. Only newer entries are replayed.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub since: Option<PathBuf>,
+    /// Check this signed checkpoint against the chain and save the rule state
+    /// at its size to CHECKPOINT.state, for a later `verify --since CHECKPOINT`.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub snapshot: Option<PathBuf>,
 }

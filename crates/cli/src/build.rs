@@ -15,7 +15,7 @@ fn lot(s: &str) -> Result<LotId, CliError> {
 }
 
 /// `LOT:MASS`
-fn take(s: &str) -> Result<Take, CliError> {
+pub(crate) fn take(s: &str) -> Result<Take, CliError> {
     let (l, m) = s
         .rsplit_once(':')
         .ok_or_else(|| CliError::usage(format!("{s:?} is not LOT:MASS (for example ORE-001:1250kg)")))?;
@@ -23,7 +23,7 @@ fn take(s: &str) -> Result<Take, CliError> {
 }
 
 /// `LOT:MATERIAL:MASS:GRADE`
-fn output(s: &str) -> Result<Output, CliError> {
+pub(crate) fn output(s: &str) -> Result<Output, CliError> {
     let parts: Vec<&str> = s.rsplitn(4, ':').collect();
     if parts.len() != 4 {
         return Err(CliError::usage(format!(

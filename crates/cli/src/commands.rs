@@ -4,16 +4,15 @@ use crate::args::{ActorCmd, Cli, InitArgs, Kind, Signing};
 use crate::build;
 use crate::error::{CliError, UsageExt};
 use crate::keys;
-use crate::output::{emit, emit_json, entry_json, lot_status, summary};
-use ed25519_dalek::SigningKey;
+use crate::output::{col_width, emit, emit_json, entry_json, lot_status, summary};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
-use tinledger_core::{ActorId, EntryHash, Event, LedgerId, LotId, SignedEvent};
-use tinledger_ledger::{AuditOptions, AuditReport, Fault, Ledger, LedgerError, Receipt};
+use tinledger_core::{ActorId, Event, LedgerId, LotId, SignedEvent};
+use tinledger_ledger::{Ledger, Receipt};
 
 /// Format tag of signed event files.
 pub const SIGNED_FORMAT: &str = "tinledger-signed-event-v1";
@@ -98,20 +97,6 @@ fn print_receipts(cli: &Cli, rs: &[Receipt], evs: &[SignedEvent]) {
             emit(&format!("  flag: {f}"));
         }
     }
-}
-
-pub fn keygen(cli: &Cli, out: &Path) -> Result<(), CliError> {
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    keys::write_signing_key(out, &key)?;
-    let pk = PublicKey::from(&key);
-    if cli.json {
-        emit_json(&json!({"file": out, "public_key": pk.to_hex(), "key_id": pk.key_id()}));
-    } else {
-        emit(&format!("wrote private key {} (mode 0600)", out.display()));
-        emit(&format!("public key: {}", pk.to_hex()));
-        emit(&format!("key id:     {}", pk.key_id()));
-    }
-    Ok(())
 }
 
 pub fn init(cli: &Cli, a: &InitArgs) -> Result<(), CliError> {
@@ -322,15 +307,17 @@ pub fn log(cli: &Cli, from: u64, to: Option<u64>) -> Result<(), CliError> {
     let l = open(cli)?;
     let to = to.unwrap_or(u64::MAX);
     let entries = l.range(from, to)?;
+    let decoded = entries.iter().map(|e| decode(e).map(|s| (e, s))).collect::<Result<Vec<_>, _>>()?;
+    let signer_w = col_width(23, decoded.iter().map(|(_, s)| s.event().signer.as_str()));
+    let kind_w = col_width(14, decoded.iter().map(|(_, s)| s.event().body.kind()));
     let mut items = Vec::new();
-    for e in &entries {
-        let s = decode(e)?;
+    for (e, s) in &decoded {
         let ev = s.event();
         if cli.json {
             items.push(json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)}));
         } else {
             emit(&format!(
-                "{:>6}  {}  {:<24} {:<15} {}",
+                "{:>6}  {}  {:<signer_w$}  {:<kind_w$}  {}",
                 e.seq,
                 ev.at,
                 ev.signer.as_str(),
@@ -386,92 +373,12 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
         emit(&format!("flag       {f}"));
     }
     emit("history");
+    let signer_w = col_width(23, history.iter().map(|(_, s)| s.event().signer.as_str()));
     for (e, s) in &history {
         let ev = s.event();
-        emit(&format!("  {:>6}  {}  {:<24} {}", e.seq, ev.at, ev.signer.as_str(), summary(ev)));
+        emit(&format!("  {:>6}  {}  {:<signer_w$}  {}", e.seq, ev.at, ev.signer.as_str(), summary(ev)));
     }
     Ok(())
-}
-
-fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
-    let (seq, hash) =
-        s.split_once(':').ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
-    let seq = seq
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| CliError::usage(format!("--expect-head: {seq:?} is not a sequence number")))?;
-    Ok((seq, hash.parse().usage()?))
-}
-
-pub fn verify(cli: &Cli, expect: &Option<String>) -> Result<(), CliError> {
-    let opts = AuditOptions { expect: expect.as_deref().map(parse_expect).transpose()? };
-    let rep = match Ledger::open_for_audit(&cli.ledger) {
-        Ok(l) => l.audit(&opts),
-        // Damaged storage files are a failed check, reported like any fault.
-        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => AuditReport {
-            ok: false,
-            entries: 0,
-            head: None,
-            fault: Some(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }),
-            ledger_id: None,
-            actors: 0,
-            lots: 0,
-            flags: vec![],
-            compromised: vec![],
-        },
-        Err(e) => return Err(e.into()),
-    };
-    report_audit(cli.json, &rep);
-    if rep.ok {
-        Ok(())
-    } else {
-        Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
-    }
-}
-
-pub fn report_audit(json: bool, rep: &AuditReport) {
-    if json {
-        let mut v = serde_json::to_value(rep).unwrap_or_default();
-        if let (Some(obj), Some(rss)) = (v.as_object_mut(), crate::output::peak_rss_bytes()) {
-            obj.insert("peak_rss_bytes".into(), rss.into());
-        }
-        emit_json(&v);
-        return;
-    }
-    match &rep.fault {
-        None => {
-            emit(&format!("intact: {} entries, head {}", rep.entries, rep.head.as_deref().unwrap_or("(empty)")));
-            if let Some(id) = &rep.ledger_id {
-                emit(&format!("ledger id {id}"));
-            }
-            emit(&format!("{} actors, {} lots, {} flags", rep.actors, rep.lots, rep.flags.len()));
-        }
-        Some(f) => {
-            let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
-            emit(&format!("FAULT at {at}: {}", f.reason));
-            if f.seq.is_some_and(|s| s < rep.entries) {
-                emit(&format!("all {} entries replayed; the fault is in the data derived from them", rep.entries));
-            } else {
-                emit(&format!(
-                    "{} entries verified before the fault, last good head {}",
-                    rep.entries,
-                    rep.head.as_deref().unwrap_or("(none)")
-                ));
-            }
-        }
-    }
-    for f in &rep.flags {
-        emit(&format!("flag: {f}"));
-    }
-    for c in &rep.compromised {
-        emit(&format!(
-            "compromised: key {} of {} was reported compromised; its entries from seq {} to {} are untrusted",
-            c.key.key_id(),
-            c.actor,
-            c.from_seq,
-            c.until_seq
-        ));
-    }
 }
 
 fn actor_json(a: &ActorState) -> serde_json::Value {
@@ -491,14 +398,21 @@ pub fn actor(cli: &Cli, cmd: &ActorCmd) -> Result<(), CliError> {
             if cli.json {
                 emit_json(&json!({"actors": actors.iter().map(actor_json).collect::<Vec<_>>()}));
             } else {
-                for a in &actors {
-                    let roles = if a.is_authority {
-                        "authority".to_string()
-                    } else {
-                        a.record.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
-                    };
+                let roles: Vec<String> = actors
+                    .iter()
+                    .map(|a| {
+                        if a.is_authority {
+                            "authority".to_string()
+                        } else {
+                            a.record.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+                        }
+                    })
+                    .collect();
+                let id_w = col_width(25, actors.iter().map(|a| a.record.id.as_str()));
+                let roles_w = col_width(23, roles.iter().map(String::as_str));
+                for (a, roles) in actors.iter().zip(&roles) {
                     emit(&format!(
-                        "{:<26} {:<10} {:<24} key {}  {}",
+                        "{:<id_w$}  {:<9}  {:<roles_w$}  key {}  {}",
                         a.record.id.as_str(),
                         format!("{:?}", a.status).to_lowercase(),
                         roles,

@@ -4,34 +4,43 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod args;
+mod bench;
 mod build;
+mod bulk;
 mod cert;
 mod commands;
 mod demo;
 mod error;
+mod keycmd;
 mod keys;
 mod output;
 mod portable;
 mod proofs;
 mod render;
+mod shell;
+mod synth;
+mod verify;
 
-use args::{Cli, Command};
+use args::{Cli, Command, KeyCmd};
 use clap::Parser;
 use error::{CliError, EXIT_USAGE};
 use std::process::ExitCode;
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.cmd {
-        Command::Keygen { out } => commands::keygen(cli, out),
+        Command::Keygen { out, encrypt } => keycmd::keygen(cli, out, *encrypt),
+        Command::Key(KeyCmd::Show { key }) => keycmd::show(cli, key),
         Command::Init(a) => commands::init(cli, a),
         Command::Actor(a) => commands::actor(cli, a),
         Command::Record { kind } => commands::record(cli, kind),
         Command::Sign { kind } => commands::sign(cli, kind),
         Command::Submit { files } => commands::submit(cli, files),
+        Command::SignBatch(a) => bulk::sign_batch(cli, a),
+        Command::Import(a) => bulk::import(cli, a),
         Command::Show { seq } => commands::show(cli, *seq),
         Command::Log { from, to } => commands::log(cli, *from, *to),
         Command::Lot { id } => commands::lot(cli, id),
-        Command::Verify { expect_head } => commands::verify(cli, expect_head),
+        Command::Verify(v) => verify::verify(cli, v),
         Command::Checkpoint { key, out, verifier_key } => {
             proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key)
         }
@@ -44,6 +53,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             portable::import(cli, file, into, checkpoint.as_deref(), trust)
         }
         Command::Demo { dir } => demo::demo(cli, dir),
+        Command::Bench { events, dir, keep } => bench::bench(cli, *events, dir.as_deref(), *keep),
+        Command::Completions { shell } => shell::completions(*shell),
+        Command::Man { out } => shell::man(cli, out.as_deref()),
     }
 }
 
@@ -52,6 +64,7 @@ fn main() -> ExitCode {
     // errors by the ledger crate; keep the default panic text off the screen.
     std::panic::set_hook(Box::new(|_| {}));
     let cli = Cli::parse();
+    keys::set_passphrase_env(cli.passphrase_env.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

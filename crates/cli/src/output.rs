@@ -17,6 +17,24 @@ pub fn emit(text: &str) {
     }
 }
 
+/// Write raw bytes to stdout (completion scripts, manual pages); a closed
+/// pipe ends quietly.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), crate::error::CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::error::CliError::usage(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Width of a text column: the longest item, at least `min` (so the usual
+/// layout stays put and long ids widen the column instead of breaking it).
+pub fn col_width<'a>(min: usize, items: impl IntoIterator<Item = &'a str>) -> usize {
+    items.into_iter().map(|s| s.chars().count()).fold(min, usize::max)
+}
+
 pub fn emit_json(v: &Value) {
     emit(&v.to_string());
 }

@@ -1,0 +1,111 @@
+//! `tinledger bench`: the JSON report is complete and self-consistent, and
+//! `--dir` reuse and refusals work. No timing assertions: only shapes,
+//! positivity and the documented ratio conventions.
+
+use crate::util::{fails_with, Env};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const REQUIRED: [&str; 7] =
+    ["append_durable", "bulk_append", "verify", "verify_peak_rss", "cert_issue", "cert_verify", "bytes_per_event"];
+const LIMITS: [&str; 6] = ["sign", "verify_strict", "verify_batch", "sha256_entry", "sled_insert", "sled_insert_flush"];
+
+fn run_bench(env: &Env, args: &[&str]) -> Value {
+    // Short repetitions: this checks shapes, not speed.
+    let out =
+        env.bare().env("TINLEDGER_BENCH_REP_MS", "20").arg("bench").args(args).arg("--json").output().expect("run");
+    assert!(out.status.success(), "bench failed ({:?}):\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("bench --json prints one JSON object")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn check_report(v: &Value) {
+    let limits: BTreeMap<&str, f64> = v["limits"]
+        .as_array()
+        .expect("limits")
+        .iter()
+        .map(|l| (l["name"].as_str().expect("name"), l["value"].as_f64().expect("value")))
+        .collect();
+    for name in LIMITS {
+        let x = limits.get(name).copied().unwrap_or_else(|| panic!("limit {name} missing"));
+        assert!(x.is_finite() && x > 0.0, "limit {name} = {x}");
+    }
+    let figs = v["figures"].as_array().expect("figures");
+    for name in REQUIRED {
+        let f = figs.iter().find(|f| f["name"] == name).unwrap_or_else(|| panic!("figure {name} missing: {v}"));
+        let value = f["value"].as_f64().expect("value");
+        let limit = f["limit"].as_f64().expect("limit");
+        let ratio = f["ratio"].as_f64().expect("ratio");
+        let unit = f["unit"].as_str().expect("unit");
+        let limit_name = f["limit_name"].as_str().expect("limit_name");
+        assert!(value > 0.0 && limit > 0.0 && ratio > 0.0, "{name}: {f}");
+        assert!(value.is_finite() && limit.is_finite() && ratio.is_finite(), "{name}: {f}");
+        // Rates and sizes: value/limit; times: limit/value.
+        let want = if unit == "ms" { limit / value } else { value / limit };
+        assert!(close(ratio, want), "{name}: ratio {ratio} but convention gives {want}");
+        // Rate limits are the measured raw limits of the same run.
+        if unit == "events/s" {
+            assert_eq!(limits.get(limit_name).copied(), Some(limit), "{name}: limit {limit_name}");
+        }
+    }
+    let unit_of = |n: &str| figs.iter().find(|f| f["name"] == n).and_then(|f| f["unit"].as_str()).unwrap_or("");
+    assert_eq!(unit_of("verify_peak_rss"), "bytes");
+    assert_eq!(unit_of("bytes_per_event"), "bytes");
+    assert_eq!(unit_of("cert_issue"), "ms");
+    assert_eq!(unit_of("cert_verify"), "ms");
+    let fig = |n: &str| figs.iter().find(|f| f["name"] == n).cloned().unwrap_or(Value::Null);
+    assert_eq!(fig("verify")["limit_name"], "verify_batch");
+    assert_eq!(fig("append_durable")["limit_name"], "sled_insert_flush");
+    assert_eq!(fig("verify_peak_rss")["limit"].as_f64(), Some(268_435_456.0));
+    // bulk_append is bound by the smaller of verify_batch and sled_insert.
+    let bulk = fig("bulk_append");
+    let binding = limits["verify_batch"].min(limits["sled_insert"]);
+    assert_eq!(bulk["limit"].as_f64(), Some(binding));
+    assert!(bulk["limit_name"] == "verify_batch" || bulk["limit_name"] == "sled_insert");
+    // A ledger costs at least its entries' bytes.
+    assert!(fig("bytes_per_event")["ratio"].as_f64().unwrap_or(0.0) >= 1.0);
+    assert!(v["certificate"]["entries"].as_u64().unwrap_or(0) > 100, "certificate of a whole cycle: {v}");
+}
+
+#[test]
+fn bench_json_reports_every_figure_with_consistent_ratios() {
+    let env = Env::new();
+    let v = run_bench(&env, &["--events", "2000"]);
+    assert_eq!(v["events"], 2000);
+    check_report(&v);
+}
+
+#[test]
+fn bench_dir_reuses_its_own_ledger_and_refuses_others() {
+    let env = Env::new();
+    let dir = env.path("b");
+    let ds = dir.to_str().expect("utf8");
+    let first = run_bench(&env, &["--events", "1000", "--dir", ds]);
+    check_report(&first);
+    assert!(dir.join("ledger/db").is_dir() && dir.join("bench.json").is_file());
+    assert!(!dir.join("scratch").exists(), "scratch data is removed");
+    // Same N: the ledger is reused, bulk_append marked as such.
+    let second = run_bench(&env, &["--events", "1000", "--dir", ds]);
+    check_report(&second);
+    let bulk = second["figures"].as_array().and_then(|f| f.iter().find(|f| f["name"] == "bulk_append").cloned());
+    assert_eq!(bulk.as_ref().map(|b| b["reused"].clone()), Some(Value::Bool(true)));
+    // Another N: refused, nothing changed.
+    let mut c = env.bare();
+    c.args(["bench", "--events", "1200", "--dir", ds]);
+    let err = fails_with(c, 2);
+    assert!(err.contains("of 1000 events, not 1200"), "{err}");
+    // A real ledger as --dir: refused.
+    env.demo();
+    let mut c = env.bare();
+    c.args(["bench", "--events", "1000", "--dir"]).arg(env.ledger());
+    let err = fails_with(c, 2);
+    assert!(err.contains("is a ledger"), "{err}");
+    // Too few events: usage error.
+    let mut c = env.bare();
+    c.args(["bench", "--events", "10"]);
+    let err = fails_with(c, 2);
+    assert!(err.contains("out of range"), "{err}");
+}
