@@ -201,7 +201,7 @@ pub enum Command {
         after_help = "Examples:\n  tinledger bench                                     # default size, temp dir\n  tinledger bench --events 1000000 --dir bench-1m --json   # keeps bench-1m/ledger; a rerun reuses it"
     )]
     Bench {
-        /// Events in the synthetic ledger (the default takes about a minute on 2 cores).
+        /// Events in the synthetic ledger (the default run takes 30 s to a few minutes on 2 cores).
         #[arg(long, value_name = "N", default_value_t = crate::bench::DEFAULT_EVENTS)]
         events: u64,
         /// Work in DIR and keep the ledger there (a later run with the same --events reuses it).

@@ -28,7 +28,8 @@ use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Entry, EntryHash, Event, LotId, SignedEvent};
 use tinledger_ledger::{Ledger, VERIFY_BATCH};
 
-/// Default ledger size: the whole run takes about a minute on the project's 2-core machine.
+/// Default ledger size: the whole run takes half a minute on the project's quiet 2-core
+/// machine, a minute and a half or more under its usual load (docs/performance.md).
 pub const DEFAULT_EVENTS: u64 = 200_000;
 /// Events per `append_batch` when building the ledger.
 pub const BULK_BATCH: usize = 10_000;

@@ -117,12 +117,24 @@ const SLED_CACHE_BYTES: u64 = 64 << 20;
 
 fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join(DB_DIR))
             .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()?;
+            .cache_capacity(SLED_CACHE_BYTES);
+        // We hold the ledger's LOCK, so sled's own file lock can only be
+        // held by a process that has just released ours and whose storage
+        // threads are still shutting down: wait for it briefly.
+        let mut tries = 0;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let t = Trees {
             meta: db.open_tree(T_META)?,
             entries: db.open_tree(T_ENTRIES)?,
@@ -395,52 +407,83 @@ impl Ledger {
         let mut over = Overlay::over(&stored);
         let mut head = self.head;
         let mut entries: Vec<([u8; 8], Vec<u8>)> = Vec::with_capacity(evs.len());
-        let mut checks: Vec<SigCheck> = Vec::with_capacity(evs.len());
+        let mut sig_keys: Vec<PublicKey> = Vec::with_capacity(evs.len());
         let mut key_cache = sigbatch::KeyCache::default();
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
         let mut actor_keys: Vec<Vec<u8>> = Vec::new();
         let mut nodes: std::collections::BTreeMap<[u8; 9], [u8; 32]> = std::collections::BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
         let first = self.head.size;
-        // A refusal names the lowest bad item: a bad signature before a
-        // broken rule wins.
-        let refuse = |over: &Overlay, checks: &[SigCheck], item: usize, source: rules::RuleError| -> LedgerError {
-            match first_bad_signature(checks) {
-                Some(seq) => {
-                    let i = usize::try_from(seq - first).unwrap_or(0);
-                    let source = rules::bad_signature_in(over, &evs[i], &checks[i].key);
-                    LedgerError::Refused { item: i, seq, batch, source }
+        // Rules run in order on this thread; signatures are checked in
+        // batches on rayon's pool meanwhile. A refusal names the lowest bad
+        // item: a bad signature before a broken rule wins.
+        let (sig_tx, sig_rx) = std::sync::mpsc::channel::<Option<u64>>();
+        let mut storage_err: Option<LedgerError> = None;
+        let small = evs.len() < 4;
+        let replayed: Result<(), (usize, rules::RuleError)> = rayon::in_place_scope(|scope| {
+            let mut pending: Vec<SigCheck> = Vec::new();
+            let flush = |pending: &mut Vec<SigCheck>| {
+                let b = std::mem::take(pending);
+                if b.is_empty() {
+                    return;
                 }
-                None => LedgerError::Refused { item, seq: first + item as u64, batch, source },
-            }
-        };
-        for (item, ev) in evs.iter().enumerate() {
-            let seq = head.size;
-            let (delta, key) = match rules::apply_deferred(&over, seq, ev) {
-                Ok(r) => r,
-                Err(source) => return Err(refuse(&over, &checks, item, source)),
+                let tx = sig_tx.clone();
+                if small {
+                    let _ = tx.send(b.iter().find(|c| !c.verify_strict()).map(|c| c.seq));
+                } else {
+                    scope.spawn(move |_| {
+                        let _ = tx.send(sigbatch::first_bad(&b));
+                    });
+                }
             };
-            checks.push(key_cache.check(seq, ev.bytes().to_vec(), *ev.signature(), key));
-            let entry = Entry::new(seq, head.hash, ev);
-            let bytes = entry.to_bytes();
-            let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
-            for lot in &delta.touched_lots {
-                lot_keys.push(lot_entry_key(lot.as_str(), seq));
+            for (item, ev) in evs.iter().enumerate() {
+                let seq = head.size;
+                let (delta, key) = match rules::apply_deferred(&over, seq, ev) {
+                    Ok(r) => r,
+                    Err(source) => {
+                        flush(&mut pending);
+                        return Err((item, source));
+                    }
+                };
+                sig_keys.push(key);
+                pending.push(key_cache.check(seq, ev.bytes().to_vec(), *ev.signature(), key));
+                if pending.len() == crate::VERIFY_BATCH {
+                    flush(&mut pending);
+                }
+                let entry = Entry::new(seq, head.hash, ev);
+                let bytes = entry.to_bytes();
+                let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
+                for lot in &delta.touched_lots {
+                    lot_keys.push(lot_entry_key(lot.as_str(), seq));
+                }
+                if let Some(a) = ev.event().body.subject_actor() {
+                    actor_keys.push(lot_entry_key(a.as_str(), seq));
+                }
+                if let Err(e) = self.add_merkle_leaf(seq, merkle::leaf_hash(&bytes), &mut nodes) {
+                    flush(&mut pending);
+                    storage_err = Some(e);
+                    return Err((item, rules::RuleError::Storage(String::new())));
+                }
+                over.absorb(seq, &delta);
+                entries.push((seq_key(seq), bytes));
+                receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
+                head = Head { size: seq + 1, hash };
             }
-            if let Some(a) = ev.event().body.subject_actor() {
-                actor_keys.push(lot_entry_key(a.as_str(), seq));
-            }
-            self.add_merkle_leaf(seq, merkle::leaf_hash(&bytes), &mut nodes)?;
-            over.absorb(seq, &delta);
-            entries.push((seq_key(seq), bytes));
-            receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
-            head = Head { size: seq + 1, hash };
+            flush(&mut pending);
+            Ok(())
+        });
+        drop(sig_tx);
+        if let Some(e) = storage_err {
+            return Err(e);
         }
-        if first_bad_signature(&checks).is_some() {
-            let source = rules::RuleError::Malformed(String::new());
-            return Err(refuse(&over, &checks, 0, source));
+        if let Some(seq) = sig_rx.iter().flatten().min() {
+            let i = usize::try_from(seq - first).unwrap_or(0);
+            let source = rules::bad_signature_in(&over, &evs[i], &sig_keys[i]);
+            return Err(LedgerError::Refused { item: i, seq, batch, source });
         }
-        drop(checks);
+        if let Err((item, source)) = replayed {
+            return Err(LedgerError::Refused { item, seq: first + item as u64, batch, source });
+        }
         let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
         let actors: Vec<(Vec<u8>, Vec<u8>)> =
             over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
@@ -470,14 +513,30 @@ impl Ledger {
             // with the marker's removal. `open` rebuilds the derived trees
             // if it finds the marker.
             t.meta.insert(META_PENDING, &head_bytes[..])?;
-            t.entries.apply_batch(batch_of(entries.iter().map(|(s, b)| (&s[..], b.as_slice()))))?;
-            t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-            t.actor_entries.apply_batch(batch_of(actor_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-            t.merkle.apply_batch(batch_of(nodes.iter().map(|(k, v)| (&k[..], &v[..]))))?;
-            t.lot_state.apply_batch(batch_of(lots.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-            t.actor_state.apply_batch(batch_of(actors.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-            t.key_actor.apply_batch(batch_of(keys.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-            t.event_ids.apply_batch(batch_of(events.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+            // The trees are independent after the marker: write them from
+            // two threads (sled is thread-safe), the entries on one.
+            let (a, b) = std::thread::scope(|sc| {
+                let a = sc.spawn(|| -> Result<(), sled::Error> {
+                    t.entries.apply_batch(batch_of(entries.iter().map(|(s, b)| (&s[..], b.as_slice()))))?;
+                    t.merkle.apply_batch(batch_of(nodes.iter().map(|(k, v)| (&k[..], &v[..]))))?;
+                    t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
+                    Ok(())
+                });
+                let b = (|| -> Result<(), sled::Error> {
+                    t.event_ids.apply_batch(batch_of(events.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+                    t.lot_state.apply_batch(batch_of(lots.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+                    t.actor_entries.apply_batch(batch_of(actor_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
+                    t.actor_state.apply_batch(batch_of(actors.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+                    t.key_actor.apply_batch(batch_of(keys.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
+                    Ok(())
+                })();
+                (a.join(), b)
+            });
+            match a {
+                Ok(r) => r?,
+                Err(_) => return Err(LedgerError::Storage("storage engine failed while appending".into())),
+            }
+            b?;
             let mut m = sled::Batch::default();
             if let Some(info) = &info_bytes {
                 m.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
@@ -669,16 +728,6 @@ impl Ledger {
         })?;
         sync_tree(&self.dir.join(DB_DIR))
     }
-}
-
-/// The lowest seq whose signature fails: one `verify_strict` for a single
-/// event, Ed25519 batches in parallel otherwise.
-fn first_bad_signature(checks: &[SigCheck]) -> Option<u64> {
-    use rayon::prelude::*;
-    if checks.len() < 4 {
-        return checks.iter().find(|c| !c.verify_strict()).map(|c| c.seq);
-    }
-    checks.par_chunks(crate::VERIFY_BATCH).filter_map(sigbatch::first_bad).min()
 }
 
 fn batch_of<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> sled::Batch {
