@@ -26,6 +26,9 @@ use clap::Parser;
 use error::{CliError, EXIT_USAGE};
 use std::process::ExitCode;
 
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.cmd {
         Command::Keygen { out, encrypt } => keycmd::keygen(cli, out, *encrypt),
