@@ -335,6 +335,57 @@ fn append_durable(ring: &KeyRing, scratch: &Path) -> Result<f64, CliError> {
     Ok(r)
 }
 
+/// Events in the `import_presigned` figure (the issue's 100,000, or fewer
+/// when the whole synthetic ledger is smaller).
+const IMPORT_EVENTS: u64 = 100_000;
+
+/// `tinledger import` of a JSON Lines file of pre-signed events (as
+/// `sign-batch` writes them) into a ledger holding only the genesis, run as
+/// a child process and timed from start to exit: parsing, every signature,
+/// every rule, one atomic durable append. Events/s.
+fn import_presigned(ring: &KeyRing, scratch: &Path, n: u64) -> Result<(f64, u64), CliError> {
+    let m = n.min(IMPORT_EVENTS + 1);
+    let (evs, _) = synth_events(m)?;
+    let signed = sign(&evs, ring)?;
+    let (genesis, rest) = signed.split_first().ok_or_else(|| CliError::usage("no synthetic events"))?;
+    let ledger = scratch.join("import");
+    drop(Ledger::create(&ledger, genesis)?);
+    let file = scratch.join("import.jsonl");
+    let mut text = String::with_capacity(rest.len() * 800);
+    for e in rest {
+        let line = serde_json::to_string(&crate::commands::SignedFile::from_signed(e))
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&file, text).map_err(|e| io("write", &file, e))?;
+    progress(&format!("importing {} pre-signed events (`tinledger import` in a child process)", rest.len()));
+    let exe = std::env::current_exe().map_err(|e| CliError::usage(format!("cannot find this executable: {e}")))?;
+    let t = Instant::now();
+    let out = std::process::Command::new(&exe)
+        .arg("--ledger")
+        .arg(&ledger)
+        .arg("import")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .map_err(|e| io("run", &exe, e))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(CliError::usage(format!(
+            "`tinledger import` of the synthetic events failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let head = Ledger::open(&ledger)?.head().size;
+    if head != m {
+        return Err(CliError::usage(format!("import left {head} entries, expected {m}")));
+    }
+    std::fs::remove_dir_all(&ledger).map_err(|e| io("remove", &ledger, e))?;
+    std::fs::remove_file(&file).map_err(|e| io("remove", &file, e))?;
+    Ok((rest.len() as f64 / secs, rest.len() as u64))
+}
+
 /// Build the ledger of `n` events with `append_batch`; returns the marker.
 fn build(ring: &KeyRing, dir: &Path, n: u64) -> Result<Marker, CliError> {
     progress(&format!("building a synthetic ledger of {n} events (batches of {BULK_BATCH}, full validation)"));
@@ -580,6 +631,7 @@ fn run(root: &Path, scratch: &Path, n: u64, reuse: Option<Marker>) -> Result<Run
     let s = samples(&ring)?;
     let limits = measure_limits(&s, scratch)?;
     let durable = append_durable(&ring, scratch)?;
+    let (import_rate, _) = import_presigned(&ring, scratch, n)?;
     let ledger = root.join("ledger");
     let (marker, reused) = match reuse {
         Some(m) => {
@@ -621,6 +673,7 @@ fn run(root: &Path, scratch: &Path, n: u64, reuse: Option<Marker>) -> Result<Run
     let figures = vec![
         f("append_durable", durable, "events/s", Kind::Rate, "sled_insert_flush", limit(&limits, "sled_insert_flush")),
         bulk,
+        f("import_presigned", import_rate, "events/s", Kind::Rate, bulk_limit_name, bulk_limit),
         f("verify", verify_rate, "events/s", Kind::Rate, "verify_batch", batch),
         f("verify_peak_rss", rss as f64, "bytes", Kind::Size, "rss_target", RSS_TARGET as f64),
         f("cert_issue", issue_ms, "ms", Kind::Time, "verify_batch", cert_limit_ms),
