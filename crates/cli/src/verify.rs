@@ -157,7 +157,14 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
         Some(f) => {
             let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
             emit(&format!("FAULT at {at}: {}", f.reason));
-            if f.seq.is_some_and(|s| s < rep.entries) {
+            if rep.replayed_from > 0 && rep.entries <= rep.replayed_from && f.seq.is_none_or(|s| s < rep.replayed_from)
+            {
+                emit(&format!(
+                    "no entry after the trusted checkpoint's {} was replayed: the checkpoint, its snapshot or the \
+                     consistency of the ledger with them failed",
+                    rep.replayed_from
+                ));
+            } else if f.seq.is_some_and(|s| s < rep.entries) {
                 emit(&format!("all {} entries replayed; the fault is in the data derived from them", rep.entries));
             } else {
                 emit(&format!(
