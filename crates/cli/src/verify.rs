@@ -114,7 +114,11 @@ fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(total);
     let style =
-        indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} entries  {per_sec}  eta {eta}").ok()?;
+        indicatif::ProgressStyle::with_template("verifying {bar:25} {human_pos}/{human_len} entries  {rate}  eta {eta}")
+            .ok()?
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            });
     bar.set_style(style);
     Some(bar)
 }
