@@ -114,14 +114,17 @@ fn lock(dir: &Path) -> Result<File, LedgerError> {
 /// sled's page cache (its default is 1 GiB): bounds the memory of a long
 /// audit or bulk import; the OS page cache still holds hot files.
 const SLED_CACHE_BYTES: u64 = 64 << 20;
+/// The audit streams the entries once and reads little else: a small cache
+/// is as fast and keeps its memory down (docs/performance.md).
+const SLED_AUDIT_CACHE_BYTES: u64 = 8 << 20;
 
-fn open_db(dir: &Path) -> Result<(sled::Db, Trees), LedgerError> {
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
         let config = sled::Config::new()
             .path(dir.join(DB_DIR))
             .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput)
-            .cache_capacity(SLED_CACHE_BYTES);
+            .cache_capacity(cache_bytes);
         // We hold the ledger's LOCK, so sled's own file lock can only be
         // held by a process that has just released ours and whose storage
         // threads are still shutting down: wait for it briefly.
@@ -203,7 +206,7 @@ impl Ledger {
         std::fs::create_dir_all(dir)
             .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
         let lock = lock(dir)?;
-        let (db, t) = open_db(dir)?;
+        let (db, t) = open_db(dir, SLED_CACHE_BYTES)?;
         // A `db/` without a head is a creation that crashed before its genesis
         // transaction: nothing was acknowledged, so it is safe to finish it.
         if guard("reading the ledger header", || Ok(t.meta.get(META_HEAD)?))?.is_some() {
@@ -232,7 +235,7 @@ impl Ledger {
     /// Open an existing ledger for reading and appending. Refuses, naming
     /// both values, when the recorded head does not match the last entry.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        let mut l = Self::open_unchecked(dir)?;
+        let mut l = Self::open_unchecked(dir, SLED_CACHE_BYTES)?;
         l.recover()?;
         l.check_head()?;
         Ok(l)
@@ -243,17 +246,17 @@ impl Ledger {
     /// An interrupted append is recovered first when the chain allows it
     /// (otherwise the audit reports what is wrong).
     pub fn open_for_audit(dir: &Path) -> Result<Ledger, LedgerError> {
-        let mut l = Self::open_unchecked(dir)?;
+        let mut l = Self::open_unchecked(dir, SLED_AUDIT_CACHE_BYTES)?;
         let _ = l.recover();
         Ok(l)
     }
 
-    fn open_unchecked(dir: &Path) -> Result<Ledger, LedgerError> {
+    fn open_unchecked(dir: &Path, cache_bytes: u64) -> Result<Ledger, LedgerError> {
         if !dir.join(DB_DIR).is_dir() {
             return Err(LedgerError::NotFound(dir.to_path_buf()));
         }
         let lock = lock(dir)?;
-        let (db, t) = open_db(dir)?;
+        let (db, t) = open_db(dir, cache_bytes)?;
         let (info, head) = guard("reading the ledger header", || {
             match t.meta.get(META_FORMAT)? {
                 Some(v) if v.as_ref() == FORMAT_VERSION.to_be_bytes() => {}
