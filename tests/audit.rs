@@ -108,21 +108,9 @@ fn relink(db: &sled::Db, from: u64) {
 /// Append `n` extractions by MINE-KOBA to the demo ledger through the binary.
 fn extract_more(env: &Env, tag: &str, n: usize) {
     for i in 0..n {
-        let mut c = env.cmd();
-        c.args(["record", "extract", "--key"]).arg(env.key("MINE-KOBA")).args([
-            "--lot",
-            &format!("KOB-{tag}-{i:03}"),
-            "--mass",
-            "1.5t",
-            "--grade",
-            "61%",
-            "--licence",
-            "IUP-OP 540/112/KOBA/2019",
-            "--location=-2.4905,106.4075",
-            "--at",
-            &format!("2026-06-{:02}T0{}:00:00Z", 1 + i % 28, i / 28),
-        ]);
-        c.assert().success();
+        let lot = format!("KOB-{tag}-{i:03}");
+        let at = format!("2026-06-{:02}T0{}:00:00Z", 1 + i % 28, i / 28);
+        env.cmd().args(koba_extract(env, &lot, &at)).assert().success();
     }
 }
 

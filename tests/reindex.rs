@@ -69,21 +69,7 @@ fn an_interrupted_append_is_recovered_on_open() {
     env.bare()
         .arg("--ledger")
         .arg(&done)
-        .args(["record", "extract", "--key"])
-        .arg(env.key("MINE-KOBA"))
-        .args([
-            "--lot",
-            "KOB-2026-0999",
-            "--mass",
-            "1.5t",
-            "--grade",
-            "61%",
-            "--licence",
-            "IUP-OP 540/112/KOBA/2019",
-            "--location=-2.4905,106.4075",
-            "--at",
-            "2026-06-01T00:00:00Z",
-        ])
+        .args(koba_extract(&env, "KOB-2026-0999", "2026-06-01T00:00:00Z"))
         .assert()
         .success();
     let want = verify_at(&env, &done, &[]);
@@ -120,21 +106,7 @@ fn an_interrupted_append_is_recovered_on_open() {
     env.bare()
         .arg("--ledger")
         .arg(&early)
-        .args(["record", "extract", "--key"])
-        .arg(env.key("MINE-KOBA"))
-        .args([
-            "--lot",
-            "KOB-2026-0999",
-            "--mass",
-            "1.5t",
-            "--grade",
-            "61%",
-            "--licence",
-            "IUP-OP 540/112/KOBA/2019",
-            "--location=-2.4905,106.4075",
-            "--at",
-            "2026-06-01T00:00:00Z",
-        ])
+        .args(koba_extract(&env, "KOB-2026-0999", "2026-06-01T00:00:00Z"))
         .assert()
         .success();
     assert_eq!(verify_at(&env, &early, &[])["head"], want["head"]);

@@ -113,3 +113,26 @@ pub const COLLECTOR_DISPATCH: [&str; 8] = [
     "--document",
     "SJ/PKP/2026/0400",
 ];
+
+/// `record extract` arguments for a MINE-KOBA extraction of `lot` at `at`
+/// on the demo ledger (key, licence and location of the demo's mine).
+pub fn koba_extract(env: &Env, lot: &str, at: &str) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = vec!["record".into(), "extract".into(), "--key".into()];
+    v.push(env.key("MINE-KOBA").into());
+    for a in [
+        "--lot",
+        lot,
+        "--mass",
+        "1.5t",
+        "--grade",
+        "61%",
+        "--licence",
+        "IUP-OP 540/112/KOBA/2019",
+        "--location=-2.4905,106.4075",
+        "--at",
+        at,
+    ] {
+        v.push(a.into());
+    }
+    v
+}
