@@ -113,12 +113,13 @@ fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style =
-        indicatif::ProgressStyle::with_template("verifying {bar:25} {human_pos}/{human_len} entries  {rate}  eta {eta}")
-            .ok()?
-            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0}/s", s.per_sec());
-            });
+    let style = indicatif::ProgressStyle::with_template(
+        "verifying {bar:25} {human_pos}/{human_len} entries  {rate}  eta {eta}",
+    )
+    .ok()?
+    .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.0}/s", s.per_sec());
+    });
     bar.set_style(style);
     Some(bar)
 }
