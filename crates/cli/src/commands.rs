@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tinledger_core::event::{EventBody, PublicKey};
-use tinledger_core::rules::{ActorState, StateView};
+use tinledger_core::rules::{ActorState, RuleError, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::{ActorId, Event, LedgerId, LotId, SignedEvent};
-use tinledger_ledger::{Ledger, Receipt};
+use tinledger_ledger::{Ledger, LedgerError, Receipt};
 
 /// Format tag of signed event files.
 pub const SIGNED_FORMAT: &str = "tinledger-signed-event-v1";
@@ -139,7 +139,7 @@ fn sign_body(
     body: EventBody,
     ledger_id: LedgerId,
     view: Option<&dyn StateView>,
-) -> Result<SignedEvent, CliError> {
+) -> Result<(SignedEvent, PublicKey), CliError> {
     let key = keys::load_signing_key(&signing.key)?;
     let pk = PublicKey::from(&key);
     let signer = match (&signing.signer, view) {
@@ -155,7 +155,8 @@ fn sign_body(
         (None, None) => return Err(CliError::usage("--as ACTOR is required when signing without a ledger")),
     };
     let ev = Event { ledger_id, signer, at: at(&signing.at)?, note: signing.note.clone(), body };
-    ev.sign(&key).map_err(|e| CliError::usage(format!("cannot sign: {e}")))
+    let signed = ev.sign(&key).map_err(|e| CliError::usage(format!("cannot sign: {e}")))?;
+    Ok((signed, pk))
 }
 
 fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliError> {
@@ -166,13 +167,40 @@ fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliE
     }
     let mut l = open(cli)?;
     let info = l.info().cloned().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
-    let signed = {
+    let (signed, used) = {
         let view = l.view();
         sign_body(signing, body, info.ledger_id, Some(&view))?
     };
-    let r = l.append(&signed)?;
+    let r = match l.append(&signed) {
+        Ok(r) => r,
+        Err(e @ LedgerError::Refused { source: RuleError::BadSignature { .. }, .. }) => {
+            return Err(wrong_key(&l, signing, &signed, &used, e));
+        }
+        Err(e) => return Err(e.into()),
+    };
     print_receipts(cli, &[r], &[signed]);
     Ok(())
+}
+
+/// A signature that does not verify with the signer's key: say whose key
+/// the operator used, which is usually the mistake.
+fn wrong_key(l: &Ledger, signing: &Signing, signed: &SignedEvent, used: &PublicKey, e: LedgerError) -> CliError {
+    let signer = &signed.event().signer;
+    let hint = match l.view().actor_by_key(used).ok().flatten() {
+        Some(a) if &a != signer => format!(
+            "{} is the key of {a}, not of {signer}: sign with {signer}'s key, or as {a}; the ledger is unchanged",
+            signing.key.display()
+        ),
+        Some(_) => "the ledger is unchanged".to_string(),
+        None => format!(
+            "{} (key id {}) is not registered to any actor; the ledger is unchanged",
+            signing.key.display(),
+            used.key_id()
+        ),
+    };
+    let mut err = CliError::from(e);
+    err.hint = Some(hint);
+    err
 }
 
 pub fn record(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
@@ -191,7 +219,7 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
         .parse::<LedgerId>()
         .usage()?;
     let out = signing.out.clone().ok_or_else(|| CliError::usage("--out FILE is required"))?;
-    let signed = sign_body(signing, body, ledger_id, None)?;
+    let (signed, _) = sign_body(signing, body, ledger_id, None)?;
     let text = serde_json::to_string_pretty(&SignedFile::from_signed(&signed))
         .map_err(|e| CliError::usage(format!("cannot encode: {e}")))?;
     write_new(&out, text.as_bytes())?;
