@@ -126,12 +126,17 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<(sled::Db, Trees), LedgerErro
             .mode(sled::Mode::HighThroughput)
             .cache_capacity(cache_bytes);
         // We hold the ledger's LOCK, so sled's own file lock can only be
-        // held by a process that has just released ours and whose storage
-        // threads are still shutting down: wait for it briefly.
+        // held for a moment: by a process that has just released ours, or
+        // by a process forked (by another thread of whoever released it)
+        // that has not yet exec'd and so still shares the descriptor. Wait
+        // for it; if it persists, the ledger is in use.
         let mut tries = 0;
         let db = loop {
             match config.open() {
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 100 => {
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if tries >= 250 {
+                        return Err(LedgerError::Locked(dir.to_path_buf()));
+                    }
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
