@@ -3,9 +3,9 @@
 //!
 //! The entries tree is only read. The rebuild first replays and checks the
 //! whole chain (a chain that does not verify cannot be re-indexed), then
-//! clears and rewrites each derived tree, then makes it durable. A crash in
-//! the middle leaves indices that `verify` reports as damaged; running
-//! `reindex` again finishes the job.
+//! clears and rewrites each derived tree, then makes it durable. It sets the
+//! `meta/pending` marker first and removes it with the new head, so a crash
+//! in the middle makes the next open rebuild the trees again.
 
 use crate::schema::*;
 use crate::store::{guard, Ledger};
@@ -70,6 +70,10 @@ impl Ledger {
         }
         let t = &self.t;
         guard("rewriting indices", || {
+            // A crash while the trees are half rewritten must not leave
+            // indices that appends would trust: the pending marker makes the
+            // next open rebuild them again (docs/storage.md §4).
+            t.meta.insert(META_PENDING, &[] as &[u8])?;
             let write =
                 |tree: &sled::Tree, items: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>| -> Result<(), LedgerError> {
                     tree.clear()?;
@@ -97,7 +101,10 @@ impl Ledger {
             let mut hb = [0u8; 40];
             hb[..8].copy_from_slice(&head.size.to_be_bytes());
             hb[8..].copy_from_slice(&head.hash.0);
-            t.meta.insert(META_HEAD, &hb[..])?;
+            let mut m = sled::Batch::default();
+            m.insert(META_HEAD, &hb[..]);
+            m.remove(META_PENDING);
+            t.meta.apply_batch(m)?;
             Ok(())
         })?;
         self.sync()?;

@@ -1,17 +1,19 @@
 //! The sled seam: opening, locking, reading and appending.
 //!
-//! Write path and crash windows (docs/storage.md, "Durability"):
-//! 1. Rules run against the stored state (plus earlier events of the same
-//!    batch); a refusal writes nothing.
-//! 2. One sled transaction over all trees writes the entries, every index
-//!    and the new head. sled applies a transaction atomically: after a crash
-//!    either all of it is present or none of it.
-//! 3. `Db::flush` writes sled's log; on Linux it ends in `sync_file_range`,
+//! Write path and crash windows (docs/storage.md §4):
+//! 1. Rules run in order against the stored state (plus earlier events of
+//!    the same batch) while signatures are checked in batches on the other
+//!    cores; a refusal writes nothing.
+//! 2. `meta/pending` is set to the head the append will reach.
+//! 3. One sled batch writes all new entries (the commit point: sled applies
+//!    a batch whole or not at all and recovers a prefix of its log), then one
+//!    batch per derived tree, then the head with the marker's removal.
+//! 4. `Db::flush` writes sled's log; on Linux it ends in `sync_file_range`,
 //!    which neither syncs metadata nor flushes the disk cache, so we then
 //!    `fsync` every file and directory under `db/`.
-//! 4. Only then is success reported. If we crash before step 3 completes the
-//!    append may or may not be present after restart, but it was never
-//!    acknowledged; `open` re-checks that the head matches the last entry.
+//! 5. Only then is success reported. Opening a ledger whose marker is set
+//!    rebuilds the derived trees and the head from the entries, so an append
+//!    cut short is wholly present or wholly absent (never acknowledged).
 
 use crate::error::LedgerError;
 use crate::schema::*;
@@ -213,7 +215,7 @@ impl Ledger {
         let lock = lock(dir)?;
         let (db, t) = open_db(dir, SLED_CACHE_BYTES)?;
         // A `db/` without a head is a creation that crashed before its genesis
-        // transaction: nothing was acknowledged, so it is safe to finish it.
+        // append: nothing was acknowledged, so it is safe to finish it.
         if guard("reading the ledger header", || Ok(t.meta.get(META_HEAD)?))?.is_some() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
         }
@@ -225,7 +227,7 @@ impl Ledger {
             head: Head { size: 0, hash: EntryHash::ZERO },
             _lock: lock,
         };
-        // The genesis transaction also writes the format version.
+        // The genesis append also writes the format version.
         let r = l.append(genesis)?;
         // Make the new directory entries themselves durable.
         sync_tree(dir)?;
@@ -402,7 +404,7 @@ impl Ledger {
 
     /// Append several signed events all-or-nothing: every event is checked
     /// (later ones see the effects of earlier ones) before anything is
-    /// written, then all are written in one transaction and made durable.
+    /// written, then all are written as one atomic append and made durable.
     pub fn append_batch(&mut self, evs: &[SignedEvent]) -> Result<Vec<Receipt>, LedgerError> {
         self.append_all(evs, true)
     }
