@@ -14,7 +14,6 @@ use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::fs::File;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -151,30 +150,6 @@ fn dir_bytes(p: &Path) -> Result<u64, CliError> {
     Ok(total)
 }
 
-/// fsync every file and directory below `p`, then `p` (what a durable append does).
-fn fsync_tree(p: &Path) -> Result<(), CliError> {
-    for ent in std::fs::read_dir(p).map_err(|e| io("list", p, e))? {
-        let ent = ent.map_err(|e| io("list", p, e))?;
-        let ft = ent.file_type().map_err(|e| io("stat", &ent.path(), e))?;
-        if ft.is_dir() {
-            fsync_tree(&ent.path())?;
-        } else if ft.is_file() {
-            File::open(ent.path()).and_then(|f| f.sync_all()).map_err(|e| io("fsync", &ent.path(), e))?;
-        }
-    }
-    File::open(p).and_then(|f| f.sync_all()).map_err(|e| io("fsync", p, e))
-}
-
-fn open_sled(p: &Path) -> Result<sled::Db, CliError> {
-    // The ledger's own configuration (crates/ledger/src/store.rs).
-    sled::Config::new()
-        .path(p)
-        .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|e| io("open a sled database in", p, e))
-}
-
 fn synth_events(n: u64) -> Result<(Vec<Event>, Synth), CliError> {
     let mut s = Synth::new(n).map_err(CliError::usage)?;
     let evs: Vec<Event> = s.by_ref().collect();
@@ -266,7 +241,7 @@ fn measure_limits(s: &Samples, scratch: &Path) -> Result<Vec<Limit>, CliError> {
         for _ in 0..REPS {
             rep += 1;
             let p = scratch.join(format!("sled-{rep}"));
-            let db = open_sled(&p)?;
+            let db = tinledger_ledger::sled_config(&p).open().map_err(|e| io("open a sled database in", &p, e))?;
             let tree = db.open_tree("entries").map_err(|e| io("open a tree in", &p, e))?;
             let t = Instant::now();
             let mut k: u64 = 0;
@@ -278,7 +253,7 @@ fn measure_limits(s: &Samples, scratch: &Path) -> Result<Vec<Limit>, CliError> {
                 }
                 if flush {
                     db.flush().map_err(|e| io("flush", &p, e))?;
-                    fsync_tree(&p)?;
+                    tinledger_ledger::sync_tree(&p)?;
                 }
             }
             rates.push(k as f64 / t.elapsed().as_secs_f64());

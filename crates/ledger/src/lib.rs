@@ -21,7 +21,7 @@ mod store;
 pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
 pub use error::LedgerError;
 pub use reindex::ReindexReport;
-pub use store::{Head, Ledger, Receipt};
+pub use store::{sled_config, sync_tree, Head, Ledger, Receipt};
 
 /// Signatures checked per Ed25519 batch (`verify_batch`) by the audit and by
 /// bulk appends; `tinledger bench` measures the raw limit with the same size.

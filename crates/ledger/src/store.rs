@@ -120,13 +120,19 @@ const SLED_CACHE_BYTES: u64 = 64 << 20;
 /// is as fast and keeps its memory down (docs/performance.md).
 const SLED_AUDIT_CACHE_BYTES: u64 = 8 << 20;
 
+/// The sled configuration a ledger's appends use, for a database at `path`
+/// (`tinledger bench` measures raw sled inserts with exactly this).
+pub fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .flush_every_ms(None)
+        .mode(sled::Mode::HighThroughput)
+        .cache_capacity(SLED_CACHE_BYTES)
+}
+
 fn open_db(dir: &Path, cache_bytes: u64) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
-        let config = sled::Config::new()
-            .path(dir.join(DB_DIR))
-            .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .cache_capacity(cache_bytes);
+        let config = sled_config(&dir.join(DB_DIR)).cache_capacity(cache_bytes);
         // We hold the ledger's LOCK, so sled's own file lock can only be
         // held for a moment: by a process that has just released ours, or
         // by a process forked (by another thread of whoever released it)
@@ -178,8 +184,9 @@ fn read_header(t: &Trees) -> Result<(Option<LedgerInfo>, Head), LedgerError> {
     Ok((info, head))
 }
 
-/// fsync every file and directory below `path`, then `path` itself.
-fn sync_tree(path: &Path) -> Result<(), LedgerError> {
+/// fsync every file and directory below `path`, then `path` itself: what a
+/// durable append does after sled's flush.
+pub fn sync_tree(path: &Path) -> Result<(), LedgerError> {
     let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
     for ent in rd {
         let ent = ent.map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
