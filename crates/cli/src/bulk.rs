@@ -372,7 +372,7 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
         text.push_str(&l.map_err(|e| CliError::usage(format!("cannot encode: {e}")))?);
         text.push('\n');
     }
-    let written = write_atomic(&a.out, text.as_bytes());
+    let written = crate::output::write_atomic(&a.out, text.as_bytes(), false);
     pb.finish_and_clear();
     written?;
 
@@ -397,30 +397,6 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
         ));
         crate::output::emit(&format!("  {}", kinds_text(&t)));
         crate::output::emit(&format!("  lots created {}, lots moved {}", t.lots_created, t.lots_moved));
-    }
-    Ok(())
-}
-
-/// Write `bytes` to `path` all at once: a temporary file beside it, synced,
-/// then renamed into place without replacing an existing file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", path.display()));
-    let mut tmp = tempfile::Builder::new().prefix(".tinledger-sign-batch-").tempfile_in(&dir).map_err(fail)?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
-    tmp.persist_noclobber(path).map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
-        } else {
-            fail(e.error)
-        }
-    })?;
-    // Make the rename itself durable (best effort: not every platform can open a directory).
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
     }
     Ok(())
 }

@@ -81,3 +81,30 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
 }
+
+/// Write `bytes` to `path` all at once: a temporary file beside it, synced,
+/// then renamed into place (replacing an existing file only if `replace`),
+/// then the directory synced. A crash leaves the old file or the new one.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], replace: bool) -> Result<(), crate::error::CliError> {
+    use crate::error::CliError;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", path.display()));
+    let mut tmp = tempfile::Builder::new().prefix(".tinledger-").tempfile_in(&dir).map_err(fail)?;
+    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
+    let persisted = if replace { tmp.persist(path) } else { tmp.persist_noclobber(path) };
+    persisted.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
+        } else {
+            fail(e.error)
+        }
+    })?;
+    // Make the rename itself durable (best effort: not every platform can open a directory).
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

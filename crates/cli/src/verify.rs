@@ -4,7 +4,7 @@
 use crate::args::{Cli, VerifyArgs};
 use crate::error::{CliError, UsageExt};
 use crate::output::{emit, emit_json};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tinledger_core::EntryHash;
 use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Ledger, LedgerError};
@@ -23,7 +23,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     let opts = AuditOptions { expect: a.expect_head.as_deref().map(parse_expect).transpose()?, indices: a.indices };
     let since = match &a.since {
         Some(cp) => {
-            let note = read_text(cp, "checkpoint")?;
+            let note = crate::proofs::read_text(cp, "checkpoint")?;
             let state = state_path(cp);
             let bytes = std::fs::read(&state).map_err(|e| {
                 CliError::usage(format!("cannot read the audit snapshot {}: {e}", state.display()))
@@ -35,7 +35,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    let snapshot_note = a.snapshot.as_deref().map(|p| read_text(p, "checkpoint")).transpose()?;
+    let snapshot_note = a.snapshot.as_deref().map(|p| crate::proofs::read_text(p, "checkpoint")).transpose()?;
     let (rep, snap) = match Ledger::open_for_audit(&cli.ledger) {
         Ok(l) => {
             let bar = progress_bar(cli.json, l.head().size);
@@ -92,19 +92,10 @@ fn state_path(cp: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn read_text(p: &Path, what: &str) -> Result<String, CliError> {
-    std::fs::read_to_string(p).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", p.display())))
-}
-
-/// Write atomically: a temporary file beside it, fsync, rename.
+/// Write the snapshot atomically (replacing an older one for the same checkpoint).
 fn save_snapshot(path: &Path, s: &AuditSnapshot) -> Result<PathBuf, CliError> {
     let bytes = s.to_bytes().usage()?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let fail = |e: std::io::Error| CliError::usage(format!("cannot write the audit snapshot {}: {e}", path.display()));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(&bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
+    crate::output::write_atomic(path, &bytes, true)?;
     Ok(path.to_path_buf())
 }
 
