@@ -148,17 +148,9 @@ fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError>
 
 /// Open a checkpoint with any key the authority has held.
 pub(crate) fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Checkpoint, CliError> {
-    let mut last = None;
-    for v in vs {
-        match Checkpoint::open(text, v) {
-            Ok(cp) => return Ok(cp),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(CliError::refused(format!(
-        "{what}: {}",
-        last.map_or("the authority has no key".to_string(), |e| e.to_string())
-    )))
+    Checkpoint::open_any(text, vs).map_err(|last| {
+        CliError::refused(format!("{what}: {}", last.map_or("the authority has no key".to_string(), |e| e.to_string())))
+    })
 }
 
 fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<(), CliError> {

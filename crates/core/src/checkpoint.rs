@@ -71,6 +71,20 @@ impl Checkpoint {
         }
         Ok(cp)
     }
+
+    /// Open with the first of `verifiers` that accepts the note (such as
+    /// every key an authority has held); otherwise the last one's error
+    /// (`None` when there are no verifiers).
+    pub fn open_any(note: &str, verifiers: &[Verifier]) -> Result<Checkpoint, Option<NoteError>> {
+        let mut last = None;
+        for v in verifiers {
+            match Checkpoint::open(note, v) {
+                Ok(cp) => return Ok(cp),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last)
+    }
 }
 
 /// The checkpoint origin (and note key name) of a ledger: `tinledger/<ledger id hex>`.

@@ -278,10 +278,10 @@ impl Ledger {
         let snap_size = match snapshot_at {
             None => None,
             Some(note) => {
-                let cp = checkpoint::Checkpoint::parse_body(note_body(note)).map_err(|e| Fault {
-                    seq: None,
-                    reason: format!("the checkpoint to snapshot at is malformed: {e}"),
-                })?;
+                let cp =
+                    note::Note::parse(note).and_then(|n| checkpoint::Checkpoint::parse_body(&n.text)).map_err(|e| {
+                        Fault { seq: None, reason: format!("the checkpoint to snapshot at is malformed: {e}") }
+                    })?;
                 sizes.insert(cp.size);
                 Some((cp.size, cp.origin, note.to_string()))
             }
@@ -604,18 +604,9 @@ impl Ledger {
 
 /// Open a checkpoint note with any key the authority has held.
 fn open_checkpoint(text: &str, origin: &str, authority: &ActorState) -> Option<checkpoint::Checkpoint> {
-    authority.keys.iter().find_map(|k| {
-        let v = note::Verifier::new(origin, k.key.0).ok()?;
-        checkpoint::Checkpoint::open(text, &v).ok()
-    })
-}
-
-/// The text of a note before its signature block.
-fn note_body(text: &str) -> &str {
-    match text.find("\n\n") {
-        Some(i) => &text[..i + 1],
-        None => text,
-    }
+    let vs: Vec<note::Verifier> =
+        authority.keys.iter().filter_map(|k| note::Verifier::new(origin, k.key.0).ok()).collect();
+    checkpoint::Checkpoint::open_any(text, &vs).ok()
 }
 
 fn empty_report(fault: Fault, from: u64) -> AuditReport {
