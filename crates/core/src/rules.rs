@@ -836,19 +836,25 @@ impl<'a> Overlay<'a> {
     }
     /// Record an accepted delta for entry `seq`.
     pub fn absorb(&mut self, seq: u64, d: &Delta) {
+        self.absorb_except_lots_and_event(d);
+        for l in &d.lots {
+            self.lots.insert(l.id.clone(), l.clone());
+        }
+        self.events.insert(d.event_id, seq);
+    }
+
+    /// Everything of `d` but its lots and event id: for a holder that keeps
+    /// those in its own, more compact form (the ledger's streaming audit).
+    pub fn absorb_except_lots_and_event(&mut self, d: &Delta) {
         if let Some(l) = &d.ledger {
             self.ledger = Some(l.clone());
         }
         for a in &d.actors {
             self.actors.insert(a.record.id.clone(), a.clone());
         }
-        for l in &d.lots {
-            self.lots.insert(l.id.clone(), l.clone());
-        }
         for (k, a) in &d.keys {
             self.keys.insert(*k, a.clone());
         }
-        self.events.insert(d.event_id, seq);
         if let Some(c) = &d.compromise {
             self.compromises.push(c.clone());
         }

@@ -710,23 +710,10 @@ fn fp(id: &[u8; 32]) -> u64 {
 
 impl AuditState<'_> {
     fn absorb(&mut self, seq: u64, d: &Delta) {
-        let ov = &mut self.ov;
-        if let Some(l) = &d.ledger {
-            ov.ledger = Some(l.clone());
-        }
-        for a in &d.actors {
-            ov.actors.insert(a.record.id.clone(), a.clone());
-        }
+        self.ov.absorb_except_lots_and_event(d);
         for l in &d.lots {
             self.lots.insert(l);
         }
-        for (k, a) in &d.keys {
-            ov.keys.insert(*k, a.clone());
-        }
-        if let Some(c) = &d.compromise {
-            ov.compromises.push(c.clone());
-        }
-        ov.flags.extend(d.flags.iter().cloned());
         // `apply` has already refused a duplicate, so an occupied prefix
         // belongs to a different event.
         match self.fp.entry(fp(&d.event_id)) {
