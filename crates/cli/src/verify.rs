@@ -56,19 +56,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         }
         // Damaged storage files are a failed check, reported like any fault.
         Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => (
-            AuditReport {
-                ok: false,
-                entries: 0,
-                head: None,
-                fault: Some(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }),
-                ledger_id: None,
-                actors: 0,
-                lots: 0,
-                flags: vec![],
-                compromised: vec![],
-                replayed_from: 0,
-                indices_checked: false,
-            },
+            AuditReport::failed(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }, 0),
             None,
         ),
         Err(e) => return Err(e.into()),

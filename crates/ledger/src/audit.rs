@@ -150,6 +150,27 @@ impl AuditSnapshot {
     }
 }
 
+impl AuditReport {
+    /// A failed audit that verified no entry (storage that cannot be read,
+    /// a snapshot that cannot be used); `from` is the first seq it would
+    /// have replayed.
+    pub fn failed(fault: Fault, from: u64) -> AuditReport {
+        AuditReport {
+            ok: false,
+            entries: 0,
+            head: None,
+            fault: Some(fault),
+            ledger_id: None,
+            actors: 0,
+            lots: 0,
+            flags: vec![],
+            compromised: vec![],
+            replayed_from: from,
+            indices_checked: false,
+        }
+    }
+}
+
 /// Progress: (entries done, entries expected in all).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
@@ -193,7 +214,7 @@ impl Ledger {
         let start = match Replay::from_snapshot(&self.t.entries, &snap, since) {
             Ok(r) => r,
             Err(reason) => {
-                let rep = empty_report(Fault { seq: None, reason }, size);
+                let rep = AuditReport::failed(Fault { seq: None, reason }, size);
                 return (rep, None);
             }
         };
@@ -607,22 +628,6 @@ fn open_checkpoint(text: &str, origin: &str, authority: &ActorState) -> Option<c
     let vs: Vec<note::Verifier> =
         authority.keys.iter().filter_map(|k| note::Verifier::new(origin, k.key.0).ok()).collect();
     checkpoint::Checkpoint::open_any(text, &vs).ok()
-}
-
-fn empty_report(fault: Fault, from: u64) -> AuditReport {
-    AuditReport {
-        ok: false,
-        entries: 0,
-        head: None,
-        fault: Some(fault),
-        ledger_id: None,
-        actors: 0,
-        lots: 0,
-        flags: vec![],
-        compromised: vec![],
-        replayed_from: from,
-        indices_checked: false,
-    }
 }
 
 /// What the replay records besides the state.
