@@ -45,13 +45,11 @@ impl PublicKey {
         VerifyingKey::from_bytes(&self.0)
             .map_err(|_| format!("public key {} is not a valid Ed25519 point", self.to_hex()))
     }
-    /// Keys must decode and must not be of small order.
+    /// Keys that events introduce (genesis, registrations, rotations) must
+    /// be canonical encodings of points in the prime-order subgroup
+    /// ([`crate::ed25519::check_registrable_key`], docs/formats.md §4.1).
     pub fn check(&self) -> Result<(), String> {
-        let vk = self.verifying_key()?;
-        if vk.is_weak() {
-            return Err(format!("public key {} is a weak (small-order) key", self.to_hex()));
-        }
-        Ok(())
+        crate::ed25519::check_registrable_key(&self.0).map_err(|e| format!("public key {} {e}", self.to_hex()))
     }
 }
 impl From<&SigningKey> for PublicKey {
@@ -478,13 +476,15 @@ impl SignedEvent {
     pub fn id(&self) -> [u8; 32] {
         event_id(&self.bytes)
     }
-    /// `verify_strict` of the signature against `key`.
+    /// Whether the signature is valid for `key` under the project's one
+    /// criterion ([`crate::ed25519::verify`], docs/formats.md §4.1).
     pub fn verify(&self, key: &PublicKey) -> bool {
-        let Ok(vk) = key.verifying_key() else {
-            return false;
-        };
-        let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
-        vk.verify_strict(&signing_message(&self.bytes), &sig).is_ok()
+        self.verify_reason(key).is_ok()
+    }
+    /// Like [`SignedEvent::verify`], saying why a signature is refused.
+    pub fn verify_reason(&self, key: &PublicKey) -> Result<(), crate::ed25519::SigError> {
+        let k = crate::ed25519::PreparedKey::new(&key.0)?;
+        crate::ed25519::verify_prepared(&k, &[SIGNATURE_CONTEXT, &self.bytes], &self.signature)
     }
 }
 

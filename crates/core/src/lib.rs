@@ -13,6 +13,7 @@
 pub mod cert;
 pub mod checkpoint;
 pub mod codec;
+pub mod ed25519;
 pub mod entry;
 pub mod event;
 pub mod ids;

@@ -207,10 +207,14 @@ impl Note {
         let mut found = false;
         for (name, hash, sig) in &note.sigs {
             if name == &v.name && *hash == want {
-                let vk =
-                    VerifyingKey::from_bytes(&v.key).map_err(|_| NoteError::BadKey("not an Ed25519 key".into()))?;
-                vk.verify_strict(note.text.as_bytes(), &ed25519_dalek::Signature::from_bytes(sig))
-                    .map_err(|_| NoteError::BadSignature(v.name.clone()))?;
+                // The project's one Ed25519 criterion (docs/formats.md §4.1).
+                match crate::ed25519::verify(&v.key, note.text.as_bytes(), sig) {
+                    Ok(()) => {}
+                    Err(crate::ed25519::SigError::NonCanonicalKey | crate::ed25519::SigError::SmallOrderKey) => {
+                        return Err(NoteError::BadKey("not a valid Ed25519 key".into()))
+                    }
+                    Err(_) => return Err(NoteError::BadSignature(v.name.clone())),
+                }
                 found = true;
             }
         }

@@ -283,7 +283,7 @@ pub fn apply(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<De
 }
 
 /// Like [`apply`], but without checking the signature: returns the key the
-/// signature must verify with (`verify_strict`) at this point of the chain.
+/// signature must verify with (docs/formats.md §4.1) at this point of the chain.
 /// The caller MUST check it before trusting the delta; this lets many
 /// signatures be checked in parallel.
 pub fn apply_deferred(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<(Delta, PublicKey), RuleError> {
@@ -292,7 +292,20 @@ pub fn apply_deferred(view: &impl StateView, seq: u64, signed: &SignedEvent) -> 
 
 /// The error [`apply`] reports for a signature that does not verify with `key`.
 pub fn bad_signature(signed: &SignedEvent, key: &PublicKey) -> RuleError {
-    RuleError::BadSignature { actor: signed.event().signer.clone(), key_id: key.key_id(), hint: String::new() }
+    RuleError::BadSignature {
+        actor: signed.event().signer.clone(),
+        key_id: key.key_id(),
+        hint: sig_reason(signed, key),
+    }
+}
+
+/// Why the signature is refused, when it is more than "the equation does
+/// not hold" (a malformed `s`, `R` or key): `" (its s is not …)"`, or empty.
+fn sig_reason(signed: &SignedEvent, key: &PublicKey) -> String {
+    match signed.verify_reason(key) {
+        Ok(()) | Err(crate::ed25519::SigError::Equation) => String::new(),
+        Err(e) => format!(" ({e})"),
+    }
 }
 
 /// Like [`bad_signature`], with the hint [`apply`] gives when the event was
@@ -312,7 +325,7 @@ fn bad_signature_of(signer: &ActorState, signed: &SignedEvent) -> RuleError {
             k.key.key_id(),
             k.until_seq.unwrap_or(k.from_seq)
         ),
-        None => String::new(),
+        None => sig_reason(signed, &signer.record.key),
     };
     RuleError::BadSignature { actor: signed.event().signer.clone(), key_id: signer.record.key.key_id(), hint }
 }
@@ -342,7 +355,7 @@ fn apply_inner(
                 return Err(RuleError::BadSignature {
                     actor: authority.clone(),
                     key_id: authority_key.key_id(),
-                    hint: String::new(),
+                    hint: sig_reason(signed, authority_key),
                 });
             }
             let info = LedgerInfo { ledger_id: ev.ledger_id, name: ledger_name.clone(), authority: authority.clone() };

@@ -345,7 +345,7 @@ impl Ledger {
                     let res_tx = res_tx.clone();
                     *in_flight += 1;
                     scope.spawn(move |_| {
-                        let bad = sigbatch::first_bad(&batch);
+                        let bad = sigbatch::first_bad(&batch, &crate::batch_seed());
                         let res = bad.and_then(|seq| {
                             let i = batch.iter().position(|c| c.seq == seq)?;
                             let prev = prevs.get(i).copied().unwrap_or(EntryHash::ZERO);

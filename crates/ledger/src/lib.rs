@@ -23,6 +23,27 @@ pub use error::LedgerError;
 pub use reindex::ReindexReport;
 pub use store::{sled_config, sync_tree, Head, Ledger, Receipt};
 
-/// Signatures checked per Ed25519 batch (`verify_batch`) by the audit and by
-/// bulk appends; `tinledger bench` measures the raw limit with the same size.
+/// Signatures checked per Ed25519 batch (`tinledger_core::sigbatch`) by the
+/// audit and by appends of many events; `tinledger bench` measures the raw
+/// limit with the same size.
 pub const VERIFY_BATCH: usize = 256;
+
+/// Appends of fewer events than this check each signature alone (a batch
+/// equation saves nothing there); larger appends check them in batches of
+/// [`VERIFY_BATCH`]. Both use the one criterion of docs/formats.md §4.1, so
+/// this is only a speed setting: the verdict on a signature never depends on
+/// it, nor on the other signatures appended with it.
+pub const SINGLE_CHECK_BELOW: usize = 4;
+
+/// Fresh randomness for one signature batch's weights (the verdict does not
+/// depend on it; see `tinledger_core::sigbatch`). Falls back to a fixed seed
+/// if the OS has no randomness to give: the weights stay bound to the
+/// batch's contents, so that is still sound.
+pub(crate) fn batch_seed() -> [u8; 32] {
+    use rand_core::RngCore;
+    let mut seed = [0u8; 32];
+    if rand_core::OsRng.try_fill_bytes(&mut seed).is_err() {
+        seed = [0u8; 32];
+    }
+    seed
+}
