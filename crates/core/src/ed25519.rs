@@ -210,6 +210,87 @@ pub(crate) fn basepoint() -> EdwardsPoint {
     ED25519_BASEPOINT_POINT
 }
 
+/// How [`dangerous_craft`] makes a signature: the edge cases of the
+/// criterion, made with a real secret key over a real message.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Craft {
+    /// An ordinary signature (deterministic nonce).
+    Honest,
+    /// `R = [r]B + T` for the torsion point `EIGHT_TORSION[j]` (j in 1..8):
+    /// a mixed-order `R`; `s = r + k·a`. Valid under the cofactored equation
+    /// only (what `verify_strict` refuses and `verify_batch` accepts by chance).
+    TorsionR(usize),
+    /// `R = EIGHT_TORSION[j]` (small order), `s = k·a`. Valid (cofactored).
+    SmallOrderR(usize),
+    /// `R` given as raw bytes that must be a non-canonical encoding of a
+    /// small-order point, `s = k·a`: the equation holds, the encoding is refused.
+    NonCanonicalR([u8; 32]),
+    /// An honest signature with `s + ℓ` in place of `s`.
+    NonCanonicalS,
+    /// An honest signature with the lowest bit of `s` flipped: the equation fails.
+    FlippedS,
+}
+
+/// Sign `msg_parts` with `sk` the way `how` says. Only for building test
+/// vectors: most of these signatures are deliberately malformed.
+#[doc(hidden)]
+pub fn dangerous_craft(sk: &ed25519_dalek::SigningKey, msg_parts: &[&[u8]], how: Craft) -> [u8; 64] {
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    let a = sk.to_scalar();
+    let a_bytes = sk.verifying_key().to_bytes();
+    let mut nonce = Sha512::new();
+    nonce.update(b"tinledger crafted nonce");
+    nonce.update(sk.to_bytes());
+    for p in msg_parts {
+        nonce.update(p);
+    }
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&nonce.finalize());
+    let r = Scalar::from_bytes_mod_order_wide(&wide);
+    let (r_bytes, s) = match how {
+        Craft::Honest | Craft::NonCanonicalS | Craft::FlippedS => {
+            let rb = EdwardsPoint::mul_base(&r).compress().to_bytes();
+            (rb, r + challenge(&rb, &a_bytes, msg_parts) * a)
+        }
+        Craft::TorsionR(j) => {
+            let rb = (EdwardsPoint::mul_base(&r) + EIGHT_TORSION[j % 8]).compress().to_bytes();
+            (rb, r + challenge(&rb, &a_bytes, msg_parts) * a)
+        }
+        Craft::SmallOrderR(j) => {
+            let rb = EIGHT_TORSION[j % 8].compress().to_bytes();
+            (rb, challenge(&rb, &a_bytes, msg_parts) * a)
+        }
+        Craft::NonCanonicalR(rb) => (rb, challenge(&rb, &a_bytes, msg_parts) * a),
+    };
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r_bytes);
+    let mut s_bytes = s.to_bytes();
+    match how {
+        Craft::NonCanonicalS => s_bytes = add_ell(&s_bytes),
+        Craft::FlippedS => s_bytes[0] ^= 1,
+        _ => {}
+    }
+    sig[32..].copy_from_slice(&s_bytes);
+    sig
+}
+
+/// s + ℓ as 32 little-endian bytes (fits: s < ℓ < 2^253).
+fn add_ell(s: &[u8; 32]) -> [u8; 32] {
+    const ELL: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let v = s[i] as u16 + ELL[i] as u16 + carry;
+        out[i] = v as u8;
+        carry = v >> 8;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,21 +358,5 @@ mod tests {
         // A key with a torsion component signs fine but may not be registered.
         let mixed = (sk.verifying_key().to_edwards() + EIGHT_TORSION[2]).compress().to_bytes();
         assert_eq!(check_registrable_key(&mixed), Err(KeyError::Torsion));
-    }
-
-    /// s + ℓ as 32 little-endian bytes (fits: s < ℓ < 2^253).
-    pub(crate) fn add_ell(s: &[u8; 32]) -> [u8; 32] {
-        const ELL: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-        ];
-        let mut out = [0u8; 32];
-        let mut carry = 0u16;
-        for i in 0..32 {
-            let v = s[i] as u16 + ELL[i] as u16 + carry;
-            out[i] = v as u8;
-            carry = v >> 8;
-        }
-        out
     }
 }

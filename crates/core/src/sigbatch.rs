@@ -87,6 +87,18 @@ pub fn first_bad(items: &[SigCheck], seed: &[u8; 32]) -> Option<u64> {
 /// Whether every signature of `items` passes, decided by one cofactored
 /// batch equation (false also when any precheck fails).
 pub fn batch_ok(items: &[SigCheck], seed: &[u8; 32]) -> bool {
+    batch_holds(items.iter().map(|c| (c.prepared, [SIGNATURE_CONTEXT, c.event_bytes.as_slice()], &c.signature)), seed)
+}
+
+/// The batch check for any messages: each item is a key (as
+/// [`KeyCache::get`] gives it), the message in two parts (concatenated
+/// when hashed; for events, the signing context and the event bytes) and
+/// the signature. True exactly when every item passes
+/// [`crate::ed25519::verify`] (module docs).
+pub fn batch_holds<'a>(
+    items: impl ExactSizeIterator<Item = (Result<PreparedKey, SigError>, [&'a [u8]; 2], &'a [u8; 64])>,
+    seed: &[u8; 32],
+) -> bool {
     let n = items.len();
     let mut decoded: Vec<(EdwardsPoint, Scalar, Scalar, usize)> = Vec::with_capacity(n);
     let mut key_index: HashMap<[u8; 32], usize> = HashMap::new();
@@ -95,12 +107,12 @@ pub fn batch_ok(items: &[SigCheck], seed: &[u8; 32]) -> bool {
     transcript.update(WEIGHT_DOMAIN);
     transcript.update(seed);
     transcript.update((n as u64).to_le_bytes());
-    for c in items {
-        let Ok(key) = &c.prepared else { return false };
-        let Ok((r, s)) = ed25519::decode_signature(&c.signature) else { return false };
-        let r_bytes: &[u8; 32] = c.signature.first_chunk().unwrap_or(&[0u8; 32]);
-        let k = ed25519::challenge(r_bytes, key.bytes(), &[SIGNATURE_CONTEXT, &c.event_bytes]);
-        transcript.update(c.signature);
+    for (key, msg, sig) in items {
+        let Ok(key) = key else { return false };
+        let Ok((r, s)) = ed25519::decode_signature(sig) else { return false };
+        let r_bytes: &[u8; 32] = sig.first_chunk().unwrap_or(&[0u8; 32]);
+        let k = ed25519::challenge(r_bytes, key.bytes(), &msg);
+        transcript.update(sig);
         transcript.update(key.bytes());
         transcript.update(k.as_bytes());
         let next = key_points.len();
