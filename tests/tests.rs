@@ -8,6 +8,7 @@ mod bulk;
 mod certs;
 mod concurrency;
 mod crash;
+mod ed25519;
 mod golden;
 mod keys;
 mod keys_encrypted;
