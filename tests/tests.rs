@@ -11,6 +11,7 @@ mod crash;
 mod golden;
 mod keys;
 mod keys_encrypted;
+mod messages;
 mod portable;
 mod props;
 mod reindex;
