@@ -283,6 +283,59 @@ fn cases(env: &Env) -> Vec<(&'static str, &'static str, &'static str, &'static s
                 resign(v, "MANUFACTURER-KEK");
             }),
         ),
+        (
+            "25-summary-seq-too-large",
+            "summary: a timeline seq set to 2^53, beyond what JSON numbers carry exactly (no signature can cover it)",
+            "format",
+            "summary.timeline[].seq 9007199254740992 is larger than 2^53 - 1",
+            Box::new(move |v: &mut Value| {
+                v["summary"]["timeline"][0]["seq"] = json!(1u64 << 53);
+            }),
+        ),
+        (
+            "26-summary-mass-too-large",
+            "summary: the lot's mass set to 10,000,000,001 g, one gram above the largest mass tinledger records (re-signed)",
+            "format",
+            "summary.lot.mass_g 10000000001 is more than 10000000000 g",
+            Box::new(move |v: &mut Value| {
+                v["summary"]["lot"]["mass_g"] = json!(10_000_000_001u64);
+                resign(v, "EXPORTER-MUNTOK");
+            }),
+        ),
+        (
+            "27-summary-grade-out-of-range",
+            "summary: the lot's grade set to 1,000,001 ppm, above pure tin (re-signed)",
+            "format",
+            "summary.lot.grade_ppm 1000001 is above 1,000,000 ppm",
+            Box::new(move |v: &mut Value| {
+                v["summary"]["lot"]["grade_ppm"] = json!(1_000_001);
+                resign(v, "EXPORTER-MUNTOK");
+            }),
+        ),
+        (
+            "28-summary-state-unknown",
+            "summary: the lot's state written \"Exported\" instead of \"exported\" (re-signed)",
+            "format",
+            "summary.lot.state \"Exported\" is not one of active, in_transit, consumed, exported",
+            Box::new(move |v: &mut Value| {
+                v["summary"]["lot"]["state"] = json!("Exported");
+                resign(v, "EXPORTER-MUNTOK");
+            }),
+        ),
+        (
+            "29-checkpoint-origin-foreign",
+            "checkpoint: origin replaced by a non-tinledger log name, re-signed by the authority's key under that name",
+            "checkpoint",
+            "checkpoint does not verify with the trusted key",
+            Box::new(|v: &mut Value| {
+                let cp = v["checkpoint"].as_str().unwrap().to_string();
+                let body = &cp[..cp.find("\n\n").unwrap() + 1];
+                let origin = body.lines().next().unwrap();
+                let foreign = body.replacen(origin, "example.org/tin-log", 1);
+                let s = NoteSigner::new("example.org/tin-log", test_key("AUTH-BABEL")).unwrap();
+                v["checkpoint"] = json!(s.sign(&foreign).unwrap());
+            }),
+        ),
     ]
 }
 
@@ -502,4 +555,112 @@ fn checkpoint_and_proofs_round_trip() {
     c.args(["check", "consistency", "cons2.json", "--authority-key"]).arg(&pubkey);
     let err = fails_with(c, 1);
     assert!(err.contains("consistency proof from size 49 to 50 fails"), "{err}");
+}
+
+/// `check consistency` across an authority key rotation: the old checkpoint
+/// was signed with the old key, the new one with the new key. Given both
+/// keys (as authority keys or as verifier keys), each note opens with the
+/// one that signed it; given only one of them, the other note is refused.
+#[test]
+fn consistency_across_an_authority_key_rotation() {
+    let env = Env::new();
+    env.demo();
+    let old_pub = env.path("demo/keys/AUTH-BABEL.pub.pem");
+    let old_vkey = {
+        let out = env.cmd().args(["checkpoint", "--verifier-key"]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    env.bare().args(["keygen", "--out", "auth-new.pem"]).assert().success();
+    let new_key = env.path("auth-new.pem");
+    env.cmd()
+        .args(["actor", "rotate", "--id", "AUTH-BABEL", "--at", "2026-04-01T00:00:00Z", "--public-key"])
+        .arg(&new_key)
+        .arg("--key")
+        .arg(env.key("AUTH-BABEL"))
+        .assert()
+        .success();
+    // The old key may no longer sign checkpoints; the new one does.
+    let mut c = env.cmd();
+    c.args(["checkpoint", "--key"]).arg(env.key("AUTH-BABEL"));
+    let err = fails_with(c, 1);
+    assert!(err.contains("is not the ledger authority's current key"), "{err}");
+    env.cmd().args(["checkpoint", "--key"]).arg(&new_key).assert().success();
+    let new_vkey = {
+        let out = env.cmd().args(["checkpoint", "--verifier-key"]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_ne!(old_vkey, new_vkey);
+    let mut c = env.cmd();
+    c.args(["prove", "consistency", "--out", "cons.json", "--old"]).arg(env.path("demo/checkpoint.txt"));
+    c.assert().success();
+
+    let check = |trust: &[(&str, &std::ffi::OsStr)]| {
+        let mut c = env.bare();
+        c.args(["--json", "check", "consistency", "cons.json"]);
+        for (opt, val) in trust {
+            c.arg(opt).arg(val);
+        }
+        c
+    };
+    let (old_pub, new_key) = (old_pub.as_os_str(), new_key.as_os_str());
+    let (old_v, new_v) = (std::ffi::OsStr::new(&old_vkey), std::ffi::OsStr::new(&new_vkey));
+    for trust in [
+        vec![("--authority-key", old_pub), ("--authority-key", new_key)],
+        vec![("--authority-key", new_key), ("--authority-key", old_pub)],
+        vec![("--verifier-key", old_v), ("--verifier-key", new_v)],
+    ] {
+        let out = check(&trust).output().unwrap();
+        assert!(out.status.success(), "{trust:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((v["old_size"].as_u64(), v["new_size"].as_u64()), (Some(49), Some(50)), "{trust:?}");
+    }
+    let err = fails_with(check(&[("--authority-key", new_key)]), 1);
+    assert!(err.contains("old checkpoint: "), "{err}");
+    let err = fails_with(check(&[("--authority-key", old_pub)]), 1);
+    assert!(err.contains("new checkpoint: "), "{err}");
+    let err = fails_with(check(&[("--verifier-key", old_v)]), 1);
+    assert!(err.contains("new checkpoint: "), "{err}");
+}
+
+/// `cert verify --json` prints the documented JSON object for every
+/// failure: the code of the failing step (exit 1), or `usage` when the check
+/// cannot start (exit 2); stderr stays empty.
+#[test]
+fn cert_verify_json_reports_every_failure() {
+    let env = Env::new();
+    env.demo();
+    let auth = env.path("demo/keys/AUTH-BABEL.pub.pem");
+    let cert = env.path("demo/certificate.json");
+    let run = |file: &std::path::Path, key: &std::ffi::OsStr, code: i32| -> Value {
+        let mut c = env.bare();
+        c.args(["--json", "cert", "verify"]).arg(file).arg("--authority-key").arg(key);
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+        assert_eq!(v["ok"], false, "{v}");
+        v
+    };
+    let v = run(&env.path("missing.json"), auth.as_os_str(), 2);
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(v["error"]["reason"].as_str().unwrap().contains("cannot read"), "{v}");
+    let v = run(&cert, std::ffi::OsStr::new("not-a-key"), 2);
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(v["error"]["reason"].as_str().unwrap().contains("public key \"not-a-key\" is neither"), "{v}");
+    std::fs::write(env.path("garbage.json"), "{\"format\": 1").unwrap();
+    let v = run(&env.path("garbage.json"), auth.as_os_str(), 1);
+    assert_eq!(v["error"]["code"], "format", "{v}");
+    // Positive control: the genuine certificate and key.
+    let mut c = env.bare();
+    c.args(["--json", "cert", "verify"]).arg(&cert).arg("--authority-key").arg(&auth);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["ok"], true);
+    // Without --json the foreign-origin case is one line on stderr.
+    let body = std::fs::read_to_string(dir().join("tampered/29-checkpoint-origin-foreign.json")).unwrap();
+    std::fs::write(env.path("foreign.json"), body.split_once('\n').unwrap().1).unwrap();
+    let mut c = env.bare();
+    c.args(["cert", "verify"]).arg(env.path("foreign.json")).arg("--authority-key").arg(&auth);
+    let err = fails_with(c, 1);
+    assert!(err.starts_with("tinledger: certificate INVALID: checkpoint does not verify with the trusted key: its origin \"example.org/tin-log\""), "{err}");
 }

@@ -1340,3 +1340,107 @@ fn raw_ore_may_not_be_exported() {
         &["ingot lot INGOT-LOW-1 is 70.00% Sn: tin ingots may only be exported at 99.90% Sn or more"],
     );
 }
+
+/// Masses are bounded at 10,000 t (docs/model.md §5) so that every number a
+/// certificate derives from them fits a JSON integer: at the bound accepted,
+/// one gram more refused, by `record` and by `import`, and a merge that would
+/// exceed it is refused by the rules; a signed `+` is refused. A split that
+/// takes too much reports the real sum of its parts.
+#[test]
+fn masses_are_bounded_and_unsigned() {
+    let env = Env::new();
+    env.demo();
+    let mut ck = Check::new(&env);
+    let extract = |lot: &str, mass: &str| {
+        record(
+            &env,
+            "extract",
+            "MINE-KOBA",
+            &["--lot", lot, "--mass", mass, "--grade", "70%", "--licence", KOBA_IUP, "--location=-2.49,106.41"],
+        )
+    };
+    let bad_value = |ck: &Check, case: &str, cmd: Command, needle: &str| {
+        let err = fails_with(cmd, 2);
+        assert!(err.contains(needle), "case {case:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "case {case:?}: {err}");
+        assert_eq!(env.state(), ck.state, "case {case:?}: the ledger changed");
+    };
+    bad_value(
+        &ck,
+        "one gram above the bound",
+        extract("KOB-BIG-X", "10000000001"),
+        "mass \"10000000001\" is more than 10,000,000.000 kg, the largest mass tinledger records",
+    );
+    bad_value(
+        &ck,
+        "far above the bound",
+        extract("KOB-BIG-X", "18446744073709551616g"),
+        "is more than 10,000,000.000 kg",
+    );
+    bad_value(&ck, "a signed mass", extract("KOB-BIG-X", "+5kg"), "mass \"+5kg\" has a sign");
+    ck.accepted("exactly the bound", extract("KOB-BIG-A", "10000t"));
+    ck.accepted("below the bound", extract("KOB-BIG-B", "6000t"));
+    ck.accepted("another", extract("KOB-BIG-C", "1kg"));
+    for lot in ["KOB-BIG-A", "KOB-BIG-B", "KOB-BIG-C"] {
+        ck.accepted(
+            "dispatch to the collector",
+            record(
+                &env,
+                "dispatch",
+                "MINE-KOBA",
+                &["--lot", lot, "--to", "COLLECTOR-PANGKALPINANG", "--document", lot],
+            ),
+        );
+    }
+    bad_value(
+        &ck,
+        "receive above the bound",
+        record(&env, "receive", "COLLECTOR-PANGKALPINANG", &["--lot", "KOB-BIG-A", "--mass", "10000.000001t"]),
+        "is more than 10,000,000.000 kg",
+    );
+    for (lot, mass) in [("KOB-BIG-A", "10000t"), ("KOB-BIG-B", "6000t"), ("KOB-BIG-C", "1kg")] {
+        ck.accepted("receive", record(&env, "receive", "COLLECTOR-PANGKALPINANG", &["--lot", lot, "--mass", mass]));
+    }
+    let merge = |a: &str, b: &str, out: &str| {
+        record(&env, "merge", "COLLECTOR-PANGKALPINANG", &["--input", a, "--input", b, "--output", out])
+    };
+    ck.refused(
+        "merge above the bound",
+        merge("KOB-BIG-A", "KOB-BIG-C", "MIX-BIG-1"),
+        &["merged lot MIX-BIG-1: mass 10,000,001.000 kg is more than 10,000,000.000 kg, the largest mass tinledger records"],
+    );
+    ck.refused(
+        "split taking more than the lot",
+        record(
+            &env,
+            "split",
+            "COLLECTOR-PANGKALPINANG",
+            &["--lot", "KOB-BIG-A", "--part", "KOB-BIG-A1:10000t", "--part", "KOB-BIG-A2:10000t"],
+        ),
+        &["lot KOB-BIG-A holds 10,000,000.000 kg but 20,000,000.000 kg was taken from it"],
+    );
+    ck.accepted("merge below the bound", merge("KOB-BIG-B", "KOB-BIG-C", "MIX-BIG-2"));
+
+    // Bulk files: the same bound, the same messages, nothing appended.
+    let csv = |rows: &str| {
+        let p = env.path("extract.csv");
+        std::fs::write(&p, format!("lot,mass,grade,licence,location\n{rows}")).unwrap();
+        let mut c = env.cmd();
+        c.arg("import").arg(&p).arg("--key").arg(env.key("MINE-KOBA")).args(["--at", AT]);
+        c
+    };
+    let row = |lot: &str, mass: &str| format!("{lot},{mass},70%,{KOBA_IUP},\"-2.49,106.41\"\n");
+    let err = fails_with(csv(&(row("KOB-BULK-1", "10000t") + &row("KOB-BULK-2", "10000000001g"))), 2);
+    assert!(
+        err.contains("line 3, column mass: mass \"10000000001g\" is more than 10,000,000.000 kg, the largest mass"),
+        "{err}"
+    );
+    assert_eq!(env.state(), ck.state, "a bad bulk row changed the ledger");
+    let err = fails_with(csv(&row("KOB-BULK-1", "+5kg")), 2);
+    assert!(err.contains("line 2, column mass: mass \"+5kg\" has a sign"), "{err}");
+    assert_eq!(env.state(), ck.state, "a bad bulk row changed the ledger");
+    let out = csv(&row("KOB-BULK-1", "10000t")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.state().0, ck.state.0 + 1);
+    env.cmd().arg("verify").assert().success();
+}

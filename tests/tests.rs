@@ -12,6 +12,7 @@ mod ed25519;
 mod golden;
 mod keys;
 mod keys_encrypted;
+mod messages;
 mod portable;
 mod props;
 mod reindex;

@@ -620,12 +620,14 @@ pub enum ProveCmd {
 /// Whom to trust when checking offline.
 #[derive(Args, Debug, Clone)]
 pub struct Trust {
-    /// The authority's public key: 64 hex digits or a PEM file.
+    /// The authority's public key: 64 hex digits or a PEM file. Repeat it with
+    /// each key the authority held (across a key rotation): every checkpoint
+    /// opens with any of them.
     #[arg(long, value_name = "KEY", required_unless_present = "verifier_key")]
-    pub authority_key: Option<String>,
-    /// Or the signed-note verifier key (name+hash+base64) from `checkpoint --verifier-key`.
+    pub authority_key: Vec<String>,
+    /// Or the signed-note verifier key (name+hash+base64) from `checkpoint --verifier-key`; may be repeated too.
     #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
-    pub verifier_key: Option<String>,
+    pub verifier_key: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

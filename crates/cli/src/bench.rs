@@ -97,7 +97,7 @@ impl Figure {
 }
 
 fn progress(msg: &str) {
-    eprintln!("bench: {msg}");
+    crate::output::note(&format!("bench: {msg}"));
 }
 
 fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> CliError {

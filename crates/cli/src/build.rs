@@ -4,7 +4,7 @@ use crate::args::{ActorOnly, Kind, RegisterArgs, RevokeArgs, RotateArgs, Signing
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};
-use tinledger_core::units::{parse_grade, parse_mass, GeoPoint, Material, Role};
+use tinledger_core::units::{parse_grade, parse_mass, quoted, GeoPoint, Material, Role};
 use tinledger_core::{ActorId, LotId};
 
 fn actor(s: &str) -> Result<ActorId, CliError> {
@@ -18,7 +18,7 @@ fn lot(s: &str) -> Result<LotId, CliError> {
 pub(crate) fn take(s: &str) -> Result<Take, CliError> {
     let (l, m) = s
         .rsplit_once(':')
-        .ok_or_else(|| CliError::usage(format!("{s:?} is not LOT:MASS (for example ORE-001:1250kg)")))?;
+        .ok_or_else(|| CliError::usage(format!("{} is not LOT:MASS (for example ORE-001:1250kg)", quoted(s))))?;
     Ok(Take { lot: lot(l)?, mass_g: parse_mass(m).usage()? })
 }
 
@@ -27,7 +27,8 @@ pub(crate) fn output(s: &str) -> Result<Output, CliError> {
     let parts: Vec<&str> = s.rsplitn(4, ':').collect();
     if parts.len() != 4 {
         return Err(CliError::usage(format!(
-            "{s:?} is not LOT:MATERIAL:MASS:GRADE (for example INGOT-42:ingot:540kg:99.9%)"
+            "{} is not LOT:MATERIAL:MASS:GRADE (for example INGOT-42:ingot:540kg:99.9%)",
+            quoted(s)
         )));
     }
     Ok(Output {

@@ -108,28 +108,31 @@ pub fn share_pct(ppb: u64) -> String {
 }
 
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
-    let c = match load(path) {
-        Ok(c) => c,
-        Err(e) if cli.json && e.code == crate::error::EXIT_REFUSED => {
-            emit_json(&json!({"ok": false, "error": {"code": "format", "reason": e.msg}}));
-            return Err(CliError { code: e.code, msg: String::new(), hint: None });
+    // With --json every failure is one JSON object on stdout (docs/cli.md,
+    // cert): `usage` for what stops the check before it starts (exit 2),
+    // otherwise the code of the failing step (exit 1).
+    let fail = |code: &str, e: CliError| -> CliError {
+        if !cli.json {
+            return e;
         }
-        Err(e) => return Err(e),
+        let code = if e.code == crate::error::EXIT_REFUSED { code } else { "usage" };
+        let reason = e.msg.strip_prefix("certificate INVALID: ").unwrap_or(&e.msg);
+        emit_json(&json!({"ok": false, "error": {"code": code, "reason": reason}}));
+        CliError { code: e.code, msg: String::new(), hint: None }
     };
-    let v = trusted_verifier(trust, &c.checkpoint)?;
+    let c = load(path).map_err(|e| fail("format", e))?;
+    let v = trusted_verifier(trust, &c.checkpoint).map_err(|mut e| {
+        if e.code == crate::error::EXIT_REFUSED {
+            e.msg = format!("certificate INVALID: {}", e.msg);
+        }
+        fail("checkpoint", e)
+    })?;
     // Fresh weights for the signature batches (the verdict does not depend on them).
     let mut seed = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
     let ok = cert::verify_seeded(&c, &v, &seed);
     match ok {
-        Err(e) => {
-            if cli.json {
-                emit_json(&json!({"ok": false, "error": {"code": e.code, "reason": e.msg}}));
-                Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
-            } else {
-                Err(CliError::refused(format!("certificate INVALID: {e}")))
-            }
-        }
+        Err(e) => Err(fail(e.code, CliError::refused(format!("certificate INVALID: {e}")))),
         Ok(vf) => {
             let s = &c.summary;
             if cli.json {

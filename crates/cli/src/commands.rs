@@ -42,7 +42,10 @@ impl SignedFile {
     }
     pub fn into_signed(self, origin: &str) -> Result<SignedEvent, CliError> {
         if self.format != SIGNED_FORMAT {
-            return Err(CliError::usage(format!("{origin}: format is {:?}, expected {SIGNED_FORMAT:?}", self.format)));
+            return Err(CliError::usage(format!(
+                "{origin}: format is {}, expected {SIGNED_FORMAT:?}",
+                tinledger_core::units::quoted(&self.format)
+            )));
         }
         let bytes = hex::decode(self.event_hex.trim())
             .map_err(|_| CliError::usage(format!("{origin}: event_hex is not hex")))?;

@@ -364,7 +364,10 @@ pub fn read_public_key(arg: &str) -> Result<(PublicKey, KeySource), CliError> {
     }
     let path = Path::new(arg);
     if !path.exists() {
-        return Err(CliError::usage(format!("public key {arg:?} is neither 64 hex digits nor an existing PEM file")));
+        return Err(CliError::usage(format!(
+            "public key {} is neither 64 hex digits nor an existing PEM file",
+            tinledger_core::units::quoted(arg)
+        )));
     }
     let kt = read_small(path, "public key file")?;
     let none = || CliError::usage(format!("{} holds no Ed25519 public or private key in PEM", path.display()));

@@ -24,7 +24,9 @@ mod verify;
 use args::{Cli, Command, KeyCmd};
 use clap::Parser;
 use error::{CliError, EXIT_USAGE};
+use std::io::Write;
 use std::process::ExitCode;
+use tinledger_core::units::clip;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -62,20 +64,47 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
+/// Longest error message printed (bytes): values quoted in messages are
+/// capped where they are quoted (`units::quoted`); this also bounds text
+/// that reaches a message through a library's own error.
+const MAX_MESSAGE: usize = 4096;
+
+/// One line on stderr. If stderr is closed or full the line is lost, but
+/// never with a panic: the exit code still tells what happened.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Print clap's help, version or argument error. Help and version go to
+/// stdout: a closed pipe there is not an error, any other failure to write
+/// them is (exit 2).
+fn clap_exit(e: clap::Error) -> ExitCode {
+    match e.print() {
+        Err(w) if !e.use_stderr() && w.kind() != std::io::ErrorKind::BrokenPipe => {
+            say(&format!("tinledger: cannot write output: {w}"));
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE)),
+    }
+}
+
 fn main() -> ExitCode {
     // Storage-engine panics on damaged files are caught and reported as
     // errors by the ledger crate; keep the default panic text off the screen.
     std::panic::set_hook(Box::new(|_| {}));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
     keys::set_passphrase_env(cli.passphrase_env.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             if !e.msg.is_empty() {
-                eprintln!("tinledger: {}", e.msg);
+                say(&format!("tinledger: {}", clip(&e.msg, MAX_MESSAGE)));
                 if let Some(h) = &e.hint {
-                    eprintln!("hint: {h}");
+                    say(&format!("hint: {}", clip(h, MAX_MESSAGE)));
                 }
             }
             ExitCode::from(e.code)
@@ -86,7 +115,7 @@ fn main() -> ExitCode {
                 .map(String::as_str)
                 .or_else(|| p.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown");
-            eprintln!("tinledger: internal error: {msg} (please report this)");
+            say(&format!("tinledger: internal error: {} (please report this)", clip(msg, MAX_MESSAGE)));
             ExitCode::from(EXIT_USAGE)
         }
     }

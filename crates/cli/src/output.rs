@@ -5,16 +5,24 @@ use std::io::Write;
 use tinledger_core::rules::{LotState, LotStatus};
 use tinledger_core::{Entry, Event};
 
-/// Write to stdout; a closed pipe (`tinledger log | head`) ends quietly.
+/// Write to stdout; a closed pipe (`tinledger log | head`) ends quietly
+/// (exit 0), any other failure (`>/dev/full`, a closed stdout) ends with
+/// exit 2 and one line on stderr (if stderr can take it). Never panics.
 pub fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("tinledger: cannot write output: {e}");
+        note(&format!("tinledger: cannot write output: {e}"));
         std::process::exit(2);
     }
+}
+
+/// One line on stderr (progress, warnings). A closed or full stderr loses
+/// the line instead of panicking as `eprintln!` would.
+pub fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Write raw bytes to stdout (completion scripts, manual pages); a closed

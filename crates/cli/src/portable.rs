@@ -134,7 +134,10 @@ fn import_into(
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
     let header: Header = serde_json::from_str(&first).map_err(|e| bad(format!("not a tinledger export: {e}")))?;
     if header.format != EXPORT_FORMAT {
-        return Err(bad(format!("format is {:?}, expected {EXPORT_FORMAT:?}", header.format)));
+        return Err(bad(format!(
+            "format is {}, expected {EXPORT_FORMAT:?}",
+            tinledger_core::units::quoted(&header.format)
+        )));
     }
     let note = match checkpoint {
         Some(p) => read_text(p, "checkpoint")?,

@@ -15,6 +15,7 @@ use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::PublicKey;
 use tinledger_core::merkle::{self, Hash};
 use tinledger_core::note::{NoteSigner, Verifier};
+use tinledger_core::units::quoted;
 use tinledger_core::{Entry, LedgerId};
 use tinledger_ledger::Ledger;
 
@@ -38,7 +39,7 @@ pub fn unb64(s: &str, what: &str) -> Result<Hash, CliError> {
     B64.decode(s)
         .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| CliError::refused(format!("{what}: {s:?} is not a base64 SHA-256 hash")))
+        .ok_or_else(|| CliError::refused(format!("{what}: {} is not a base64 SHA-256 hash", quoted(s))))
 }
 
 /// The ledger's note verifiers: origin name + each key the authority has
@@ -252,18 +253,34 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
     }
 }
 
-/// The note verifier a buyer trusts. With an authority key, the checkpoint's
-/// origin line names the verifier (`tinledger/<ledger id>`).
-pub fn trusted_verifier(trust: &Trust, note: &str) -> Result<Verifier, CliError> {
-    if let Some(vk) = &trust.verifier_key {
-        return Verifier::parse(vk).map_err(|e| CliError::usage(format!("--verifier-key: {e}")));
+/// The note verifiers a buyer trusts, one per key given. With authority
+/// keys, the checkpoint's origin line names the verifiers (`tinledger/<ledger id>`).
+pub fn trusted_verifiers(trust: &Trust, note: &str) -> Result<Vec<Verifier>, CliError> {
+    if !trust.verifier_key.is_empty() {
+        return trust
+            .verifier_key
+            .iter()
+            .map(|vk| Verifier::parse(vk).map_err(|e| CliError::usage(format!("--verifier-key: {e}"))))
+            .collect();
     }
-    let key = keys::parse_public_key(trust.authority_key.as_deref().unwrap_or_default())?;
+    let keys = trust.authority_key.iter().map(|k| keys::parse_public_key(k)).collect::<Result<Vec<_>, _>>()?;
     let origin = note.split('\n').next().unwrap_or_default();
     if !origin.starts_with("tinledger/") {
-        return Err(CliError::refused(format!("checkpoint origin {origin:?} is not a tinledger ledger")));
+        return Err(CliError::refused(format!(
+            "checkpoint does not verify with the trusted key: its origin {} is not a tinledger ledger (tinledger/LEDGER_ID)",
+            quoted(origin)
+        )));
     }
-    Verifier::new(origin, key.0).map_err(|e| CliError::refused(format!("checkpoint: {e}")))
+    keys.iter().map(|k| Verifier::new(origin, k.0).map_err(|e| CliError::refused(format!("checkpoint: {e}")))).collect()
+}
+
+/// The trusted verifier for one checkpoint note: the first of those given
+/// that opens it (several keys are given across an authority key rotation),
+/// else the first given, whose error the caller then reports.
+pub fn trusted_verifier(trust: &Trust, note: &str) -> Result<Verifier, CliError> {
+    let vs = trusted_verifiers(trust, note)?;
+    let opens = vs.iter().position(|v| Checkpoint::open(note, v).is_ok()).unwrap_or(0);
+    vs.into_iter().nth(opens).ok_or_else(|| CliError::usage("no trusted key given"))
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
@@ -287,7 +304,7 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
         CheckCmd::Inclusion { proof, trust } => {
             let f: InclusionFile = parse_json(proof, "inclusion proof")?;
             if f.format != INCLUSION_FORMAT {
-                return Err(CliError::usage(format!("format is {:?}, expected {INCLUSION_FORMAT:?}", f.format)));
+                return Err(CliError::usage(format!("format is {}, expected {INCLUSION_FORMAT:?}", quoted(&f.format))));
             }
             let v = trusted_verifier(trust, &f.checkpoint)?;
             let cp = open_cp(&f.checkpoint, &v, "checkpoint")?;
@@ -332,11 +349,22 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
         CheckCmd::Consistency { proof, trust } => {
             let f: ConsistencyFile = parse_json(proof, "consistency proof")?;
             if f.format != CONSISTENCY_FORMAT {
-                return Err(CliError::usage(format!("format is {:?}, expected {CONSISTENCY_FORMAT:?}", f.format)));
+                return Err(CliError::usage(format!(
+                    "format is {}, expected {CONSISTENCY_FORMAT:?}",
+                    quoted(&f.format)
+                )));
             }
-            let v = trusted_verifier(trust, &f.new_checkpoint)?;
-            let o = open_cp(&f.old_checkpoint, &v, "old checkpoint")?;
-            let n = open_cp(&f.new_checkpoint, &v, "new checkpoint")?;
+            // Each note opens with any trusted key: the authority may have
+            // rotated its key between the two checkpoints.
+            let o = open_cp(&f.old_checkpoint, &trusted_verifier(trust, &f.old_checkpoint)?, "old checkpoint")?;
+            let n = open_cp(&f.new_checkpoint, &trusted_verifier(trust, &f.new_checkpoint)?, "new checkpoint")?;
+            if o.origin != n.origin {
+                return Err(CliError::refused(format!(
+                    "the old checkpoint is for {} and the new one for {}: not the same ledger",
+                    quoted(&o.origin),
+                    quoted(&n.origin)
+                )));
+            }
             let path = f.proof.iter().map(|s| unb64(s, "proof")).collect::<Result<Vec<_>, _>>()?;
             merkle::verify_consistency(o.size, n.size, &o.root, &n.root, &path).map_err(|e| {
                 CliError::refused(format!("consistency proof from size {} to {} fails: {e}", o.size, n.size))

@@ -6,16 +6,17 @@ use crate::error::{CliError, UsageExt};
 use crate::output::{emit, emit_json};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use tinledger_core::units::quoted;
 use tinledger_core::EntryHash;
 use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Ledger, LedgerError};
 
 fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
     let (seq, hash) =
-        s.split_once(':').ok_or_else(|| CliError::usage(format!("--expect-head {s:?} is not SEQ:HASH")))?;
+        s.split_once(':').ok_or_else(|| CliError::usage(format!("--expect-head {} is not SEQ:HASH", quoted(s))))?;
     let seq = seq
         .trim()
         .parse::<u64>()
-        .map_err(|_| CliError::usage(format!("--expect-head: {seq:?} is not a sequence number")))?;
+        .map_err(|_| CliError::usage(format!("--expect-head: {} is not a sequence number", quoted(seq))))?;
     Ok((seq, hash.parse().usage()?))
 }
 

@@ -16,7 +16,7 @@ use crate::ids::{ActorId, LedgerId, LotId};
 use crate::merkle::{self, Hash};
 use crate::note::Verifier;
 use crate::rules::{self, Flag, LotStatus, Overlay, StateView};
-use crate::units::{GeoPoint, Material, Role, Timestamp};
+use crate::units::{clip, format_mass, quoted, GeoPoint, Material, Role, Timestamp, MAX_GRADE_PPM, MAX_MASS_G};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
@@ -475,6 +475,9 @@ fn chunk_bad(events: &BTreeMap<u64, SignedEvent>, chunk: &[(u64, PublicKey)], se
     crate::sigbatch::first_bad(&items, seed)
 }
 
+/// The names a lot summary's `state` may have.
+pub const LOT_STATES: &[&str] = &["active", "in_transit", "consumed", "exported"];
+
 fn state_name(s: &LotStatus) -> &'static str {
     match s {
         LotStatus::Active => "active",
@@ -706,8 +709,8 @@ impl Certificate {
     /// gives (no omitted optional members, no alternative spellings of
     /// times, ids or points), so what is verified is what the file says.
     pub fn from_json(text: &str) -> Result<Certificate, CertError> {
-        let c: Certificate =
-            serde_json::from_str(text).map_err(|e| err("format", format!("not a tinledger certificate: {e}")))?;
+        let c: Certificate = serde_json::from_str(text)
+            .map_err(|e| err("format", format!("not a tinledger certificate: {}", clip(&e.to_string(), 512))))?;
         let file: Value = serde_json::from_str(text).map_err(|e| err("format", e.to_string()))?;
         let again = serde_json::to_value(&c).map_err(|e| err("format", e.to_string()))?;
         if file != again {
@@ -717,9 +720,95 @@ impl Certificate {
                 }
                 _ => String::new(),
             };
-            return Err(err("format", format!("member {field:?} is not in canonical form")));
+            return Err(err("format", format!("member {} is not in canonical form", quoted(&field))));
         }
+        c.check_values()?;
         Ok(c)
+    }
+
+    /// Every value is one the format allows (docs/certificates.md §1): a
+    /// `format` error otherwise, before anything is compared. Numbers are at
+    /// most 2^53 − 1, masses (`*_g`) at most `MAX_MASS_G`, grades at most
+    /// 1,000,000 ppm, shares at most 10^9 ppb, and a lot state is one of the
+    /// four names. (A summary whose values are allowed but differ from what
+    /// the entries imply is a `summary` error, found later.)
+    pub fn check_values(&self) -> Result<(), CertError> {
+        let seq = |what: &str, v: u64| {
+            if v > MAX_SAFE_INT {
+                return Err(err("format", format!("{what} {v} is larger than 2^53 - 1")));
+            }
+            Ok(())
+        };
+        let mass = |what: &str, v: u64| {
+            if v > MAX_MASS_G {
+                return Err(err(
+                    "format",
+                    format!(
+                        "{what} {v} is more than {} g ({}), the largest mass tinledger records",
+                        MAX_MASS_G,
+                        format_mass(MAX_MASS_G)
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let grade = |what: &str, v: Option<u32>| match v {
+            Some(g) if g > MAX_GRADE_PPM => Err(err("format", format!("{what} {g} is above 1,000,000 ppm"))),
+            _ => Ok(()),
+        };
+        for e in &self.entries {
+            seq("entries[].seq", e.seq)?;
+        }
+        let s = &self.summary;
+        mass("summary.lot.mass_g", s.lot.mass_g)?;
+        grade("summary.lot.grade_ppm", s.lot.grade_ppm)?;
+        if !LOT_STATES.contains(&s.lot.state.as_str()) {
+            return Err(err(
+                "format",
+                format!("summary.lot.state {} is not one of {}", quoted(&s.lot.state), LOT_STATES.join(", ")),
+            ));
+        }
+        mass("summary.contained_tin_g", s.contained_tin_g)?;
+        for o in &s.origins {
+            if o.share_ppb > SHARE_DENOM {
+                return Err(err("format", format!("summary.origins[].share_ppb {} is above 10^9", o.share_ppb)));
+            }
+            mass("summary.origins[].tin_g", o.tin_g)?;
+            for x in &o.extractions {
+                seq("summary.origins[].extractions[].seq", x.seq)?;
+                mass("summary.origins[].extractions[].mass_g", x.mass_g)?;
+                grade("summary.origins[].extractions[].grade_ppm", x.grade_ppm)?;
+            }
+        }
+        for sm in &s.smelters {
+            for n in &sm.smelts {
+                seq("summary.smelters[].smelts[]", *n)?;
+            }
+        }
+        for t in &s.timeline {
+            seq("summary.timeline[].seq", t.seq)?;
+        }
+        if let Some(x) = &s.export {
+            seq("summary.export.seq", x.seq)?;
+        }
+        for f in &s.flags {
+            match f {
+                Flag::MassDiscrepancy { seq: n, dispatched_g, received_g, .. } => {
+                    seq("summary.flags[].seq", *n)?;
+                    mass("summary.flags[].dispatched_g", *dispatched_g)?;
+                    mass("summary.flags[].received_g", *received_g)?;
+                }
+                Flag::AssayDisagrees { seq: n, declared_ppm, assayed_ppm, .. } => {
+                    seq("summary.flags[].seq", *n)?;
+                    grade("summary.flags[].declared_ppm", Some(*declared_ppm))?;
+                    grade("summary.flags[].assayed_ppm", Some(*assayed_ppm))?;
+                }
+            }
+        }
+        for n in &s.untrusted_entries {
+            seq("summary.untrusted_entries[]", *n)?;
+        }
+        Ok(())
     }
 
     /// The exact bytes the exporter signs: CERT_SIG_CONTEXT ‖ JCS canonical
@@ -870,8 +959,9 @@ pub fn verify(cert: &Certificate, v: &Verifier) -> Result<Verified, CertError> {
 /// does not depend on it (docs/formats.md §4.1).
 pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Result<Verified, CertError> {
     if cert.format != CERT_FORMAT {
-        return Err(err("format", format!("format is {:?}, expected {CERT_FORMAT:?}", cert.format)));
+        return Err(err("format", format!("format is {}, expected {CERT_FORMAT:?}", quoted(&cert.format))));
     }
+    cert.check_values()?;
     let origin = origin_for(&cert.ledger_id);
     if v.name != origin {
         return Err(err(

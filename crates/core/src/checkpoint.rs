@@ -65,8 +65,9 @@ impl Checkpoint {
         let cp = Checkpoint::parse_body(&text)?;
         if cp.origin != v.name {
             return Err(NoteError::Malformed(format!(
-                "checkpoint origin {:?} is not the verifier key name {:?}",
-                cp.origin, v.name
+                "checkpoint origin {} is not the verifier key name {}",
+                crate::units::quoted(&cp.origin),
+                crate::units::quoted(&v.name)
             )));
         }
         Ok(cp)

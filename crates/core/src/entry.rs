@@ -41,7 +41,8 @@ impl std::str::FromStr for EntryHash {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("hash {s:?} is not 64 hex digits"))?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|_| format!("hash {} is not 64 hex digits", crate::units::quoted(s)))?;
         Ok(EntryHash(out))
     }
 }

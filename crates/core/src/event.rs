@@ -8,8 +8,8 @@
 use crate::codec::{self, CodecError};
 use crate::ids::{ActorId, LedgerId, LotId};
 use crate::units::{
-    check_country, check_required, check_text, format_grade, format_mass, GeoPoint, Material, Role, Timestamp,
-    MAX_GRADE_PPM,
+    check_country, check_mass_bound, check_required, check_text, format_grade, format_mass, quoted, GeoPoint, Material,
+    Role, Timestamp, MAX_GRADE_PPM,
 };
 use bincode::{Decode, Encode};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
@@ -71,7 +71,8 @@ impl std::str::FromStr for PublicKey {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("public key {s:?} is not 64 hex digits"))?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|_| format!("public key {} is not 64 hex digits", quoted(s)))?;
         Ok(PublicKey(out))
     }
 }
@@ -115,12 +116,12 @@ impl ActorAttrs {
         if let Some(cid) = &self.rmi_cid {
             let ok = cid.len() == 9 && cid.starts_with("CID") && cid[3..].chars().all(|c| c.is_ascii_digit());
             if !ok {
-                return Err(format!("RMI smelter id {cid:?} is not CID followed by 6 digits"));
+                return Err(format!("RMI smelter id {} is not CID followed by 6 digits", quoted(cid)));
             }
         }
         if let Some(nib) = &self.nib {
             if nib.len() != 13 || !nib.chars().all(|c| c.is_ascii_digit()) {
-                return Err(format!("NIB {nib:?} is not 13 digits"));
+                return Err(format!("NIB {} is not 13 digits", quoted(nib)));
             }
         }
         if let Some(c) = &self.country {
@@ -261,7 +262,8 @@ impl EventBody {
         }
     }
 
-    /// Field syntax: ids, text lengths, non-zero masses, grades in range.
+    /// Field syntax: ids, text lengths, masses non-zero and at most
+    /// [`crate::units::MAX_MASS_G`], grades in range.
     /// Rules that need ledger state live in [`crate::rules`].
     pub fn check(&self) -> Result<(), String> {
         let grade = |g: u32| {
@@ -275,7 +277,7 @@ impl EventBody {
             if m == 0 {
                 Err(format!("{what} mass is zero"))
             } else {
-                Ok(())
+                check_mass_bound(what, u128::from(m))
             }
         };
         let many = |what: &str, n: usize, min: usize| {
@@ -372,7 +374,7 @@ impl EventBody {
                     && hs_code.len() <= 12
                     && hs_code.chars().all(|c| c.is_ascii_digit() || c == '.');
                 if !hs_ok {
-                    return Err(format!("HS code {hs_code:?} is not digits and dots (for example 8001.10)"));
+                    return Err(format!("HS code {} is not digits and dots (for example 8001.10)", quoted(hs_code)));
                 }
                 check_required("export permit", permit, MAX_FIELD)?;
                 check_required("surveyor report", surveyor_report, MAX_FIELD)?;

@@ -14,14 +14,15 @@ pub fn check_id(kind: &'static str, s: &str) -> Result<(), String> {
         return Err(format!("{kind} id is empty"));
     }
     if s.len() > MAX_ID_LEN {
-        return Err(format!("{kind} id {s:?} is longer than {MAX_ID_LEN} characters"));
+        return Err(format!("{kind} id {} is longer than {MAX_ID_LEN} characters", crate::units::quoted(s)));
     }
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'));
     if !first_ok || !rest_ok {
         return Err(format!(
-            "{kind} id {s:?} may only hold letters, digits and . _ - / : and must start with a letter or digit"
+            "{kind} id {} may only hold letters, digits and . _ - / : and must start with a letter or digit",
+            crate::units::quoted(s)
         ));
     }
     Ok(())
@@ -103,7 +104,8 @@ impl std::str::FromStr for LedgerId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = [0u8; 16];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| format!("ledger id {s:?} is not 32 hex digits"))?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|_| format!("ledger id {} is not 32 hex digits", crate::units::quoted(s)))?;
         Ok(LedgerId(out))
     }
 }

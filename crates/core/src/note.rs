@@ -45,7 +45,10 @@ pub fn key_hash(name: &str, key: &[u8; 32]) -> u32 {
 /// Key names: non-empty, no spaces, no `+`, printable.
 pub fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control()) {
-        return Err(NoteError::BadKey(format!("key name {name:?} must be non-empty, without spaces or '+'")));
+        return Err(NoteError::BadKey(format!(
+            "key name {} must be non-empty, without spaces or '+'",
+            crate::units::quoted(name)
+        )));
     }
     Ok(())
 }
@@ -178,7 +181,10 @@ impl Note {
         let mut sigs = Vec::new();
         for line in sig_block[..sig_block.len() - 1].split('\n') {
             let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
-                NoteError::Malformed(format!("signature line {line:?} does not start with an em dash"))
+                NoteError::Malformed(format!(
+                    "signature line {} does not start with an em dash",
+                    crate::units::quoted(line)
+                ))
             })?;
             let (name, b64) = rest
                 .split_once(' ')

@@ -8,7 +8,7 @@
 
 use crate::event::{ActorRecord, EventBody, PublicKey, SignedEvent, Take};
 use crate::ids::{ActorId, LedgerId, LotId};
-use crate::units::{format_grade, format_mass, Material, Role};
+use crate::units::{check_mass_bound, format_grade, format_mass, format_mass_wide, Material, Role};
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -233,6 +233,9 @@ pub enum RuleError {
     Exported { lot: LotId, seq: u64 },
     #[error("lot {lot} holds {remaining} but {wanted} was taken from it")]
     MassExceeded { lot: LotId, remaining: String, wanted: String },
+    /// A lot would hold more than [`crate::units::MAX_MASS_G`].
+    #[error("{0}")]
+    MassLimit(String),
     #[error("grade of lot {0} is unknown: declare it or assay the lot before it is smelted")]
     GradeUnknown(LotId),
     #[error("contained tin would grow: {kind} puts out {out_g} g Sn from {in_g} g Sn in (tolerance {tol_pct}%)")]
@@ -610,7 +613,7 @@ fn apply_inner(
                 return Err(RuleError::MassExceeded {
                     lot: lot.clone(),
                     remaining: format_mass(src.mass_g),
-                    wanted: format_mass(u64::try_from(total).unwrap_or(u64::MAX)),
+                    wanted: format_mass_wide(total),
                 });
             }
             for p in parts {
@@ -649,6 +652,7 @@ fn apply_inner(
                 l.status = LotStatus::Consumed { seq };
                 lots.put(l);
             }
+            check_mass_bound(&format!("merged lot {output}:"), u128::from(total)).map_err(RuleError::MassLimit)?;
             let grade = if all_graded && total > 0 { u32::try_from(tin / u128::from(total)).ok() } else { None };
             let material = material.ok_or_else(|| RuleError::Malformed("merge has no inputs".into()))?;
             lots.create(output, material, total, grade, inputs.clone())?;

@@ -11,6 +11,34 @@ use std::fmt;
 /// Latest accepted timestamp: 9999-12-31T23:59:59Z.
 pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
+/// Most characters of an input value repeated in a message.
+pub const MAX_ECHO_CHARS: usize = 64;
+
+/// An input value as messages quote it: Rust string syntax (`"12O0kg"`),
+/// cut after [`MAX_ECHO_CHARS`] characters and then marked with the
+/// value's full length (`"AAAA…"…(104857600 bytes)`), so a hostile or
+/// mistaken 100 MB cell cannot flood a terminal or a log.
+pub fn quoted(s: &str) -> String {
+    match s.char_indices().nth(MAX_ECHO_CHARS) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}…({} bytes)", &s[..cut], s.len()),
+    }
+}
+
+/// A whole message cut to at most `max` bytes (at a character boundary),
+/// marked with its full length: the last guard against echoing input that
+/// reached a message through a library's own error text.
+pub fn clip(msg: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if msg.len() <= max {
+        return std::borrow::Cow::Borrowed(msg);
+    }
+    let mut cut = max;
+    while !msg.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…({} bytes)", &msg[..cut], msg.len()))
+}
+
 /// A UTC instant, whole seconds since 1970-01-01T00:00:00Z.
 /// In JSON and on the command line it is RFC 3339 (`2026-03-02T07:30:00Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
@@ -35,10 +63,25 @@ impl Timestamp {
 impl std::str::FromStr for Timestamp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-            .map_err(|_| format!("time {s:?} is not RFC 3339 (for example 2026-03-02T07:30:00Z)"))?;
+        let text = s.trim();
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        // RFC 3339 allows second 60 (a leap second); the `time` crate reads
+        // one at the end of a UTC month as 59.999999999 and refuses others,
+        // and neither must be reported as a fraction or a bad format.
+        if text.get(17..19) == Some("60") {
+            let as59 = format!("{}59{}", &text[..17], &text[19..]);
+            if time::OffsetDateTime::parse(&as59, rfc3339).is_ok() {
+                return Err(format!(
+                    "time {} is a leap second (second 60), which tinledger does not record; \
+                     write the second before it (:59) or after it (:00 of the next minute)",
+                    quoted(s)
+                ));
+            }
+        }
+        let t = time::OffsetDateTime::parse(text, rfc3339)
+            .map_err(|_| format!("time {} is not RFC 3339 (for example 2026-03-02T07:30:00Z)", quoted(s)))?;
         if t.nanosecond() != 0 {
-            return Err(format!("time {s:?} has fractions of a second; use whole seconds"));
+            return Err(format!("time {} has fractions of a second; use whole seconds", quoted(s)));
         }
         let ts = Timestamp(t.unix_timestamp());
         ts.check()?;
@@ -132,7 +175,7 @@ impl fmt::Display for GeoPoint {
 impl std::str::FromStr for GeoPoint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let err = || format!("location {s:?} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)");
+        let err = || format!("location {} is not LAT,LON in decimal degrees (for example -2.0617,105.1586)", quoted(s));
         let (a, b) = s.split_once(',').ok_or_else(err)?;
         let lat = parse_decimal(a, 6).ok_or_else(err)?;
         let lon = parse_decimal(b, 6).ok_or_else(err)?;
@@ -156,10 +199,34 @@ impl<'de> Deserialize<'de> for GeoPoint {
     }
 }
 
+/// The largest mass tinledger records, in grams: 10,000 t, for one lot and
+/// for every quantity in an event. Far above any physical lot of tin ore,
+/// concentrate or metal (a large ore carrier holds a few thousand tonnes),
+/// and small enough that every number a certificate derives from masses
+/// (lot masses, contained tin, each mine's tin) stays below 2^53 − 1, the
+/// largest integer JSON carries exactly.
+pub const MAX_MASS_G: u64 = 10_000_000_000;
+
+/// `mass` is at most [`MAX_MASS_G`].
+pub fn check_mass_bound(what: &str, mass_g: u128) -> Result<(), String> {
+    if mass_g > u128::from(MAX_MASS_G) {
+        return Err(format!(
+            "{what} mass {} is more than {}, the largest mass tinledger records",
+            format_mass_wide(mass_g),
+            format_mass(MAX_MASS_G)
+        ));
+    }
+    Ok(())
+}
+
 /// Parse a mass: whole grams (`1250000`), or with a unit `g`, `kg` or `t`
-/// (`1250kg`, `1.25t`), which must come to a whole number of grams.
+/// (`1250kg`, `1.25t`), which must come to a whole number of grams, without
+/// a sign, at most [`MAX_MASS_G`].
 pub fn parse_mass(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
+    if t.starts_with('+') {
+        return Err(format!("mass {} has a sign; write masses without + (for example 1250kg)", quoted(s)));
+    }
     let (num, scale) = if let Some(n) = t.strip_suffix("kg") {
         (n, 3)
     } else if let Some(n) = t.strip_suffix('t') {
@@ -169,16 +236,39 @@ pub fn parse_mass(s: &str) -> Result<u64, String> {
     } else {
         (t.as_str(), 0)
     };
-    let v = parse_decimal(num, scale)
-        .ok_or_else(|| format!("mass {s:?} is not a whole number of grams (units: g, kg, t)"))?;
+    let too_large =
+        || format!("mass {} is more than {}, the largest mass tinledger records", quoted(s), format_mass(MAX_MASS_G));
+    let v = match parse_decimal(num, scale) {
+        Some(v) => v,
+        // Well-formed, but more digits than parse_decimal takes: only too large.
+        None if plain_decimal(num, scale) => return Err(too_large()),
+        None => return Err(format!("mass {} is not a whole number of grams (units: g, kg, t)", quoted(s))),
+    };
     if v < 0 {
-        return Err(format!("mass {s:?} is negative"));
+        return Err(format!("mass {} is negative", quoted(s)));
     }
-    u64::try_from(v).map_err(|_| format!("mass {s:?} is too large"))
+    if v > i128::from(MAX_MASS_G) {
+        return Err(too_large());
+    }
+    u64::try_from(v).map_err(|_| too_large())
+}
+
+/// Digits, optionally `.` and at most `scale` more digits (no sign).
+fn plain_decimal(num: &str, scale: u32) -> bool {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    !(int.is_empty() && frac.is_empty())
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= scale as usize
 }
 
 /// Format grams for people: `1,250.000 kg`.
 pub fn format_mass(g: u64) -> String {
+    format_mass_wide(u128::from(g))
+}
+
+/// [`format_mass`] for sums that may exceed `u64` (such as a split's parts).
+pub fn format_mass_wide(g: u128) -> String {
     let kg = g / 1000;
     let rest = g % 1000;
     let digits = kg.to_string();
@@ -199,11 +289,11 @@ pub const MAX_GRADE_PPM: u32 = 1_000_000;
 pub fn parse_grade(s: &str) -> Result<u32, String> {
     let t = s.trim();
     let v = if let Some(p) = t.strip_suffix('%') { parse_decimal(p, 4) } else { parse_decimal(t, 0) }
-        .ok_or_else(|| format!("grade {s:?} is not ppm (725000) or a percentage (72.5%)"))?;
+        .ok_or_else(|| format!("grade {} is not ppm (725000) or a percentage (72.5%)", quoted(s)))?;
     if !(0..=i128::from(MAX_GRADE_PPM)).contains(&v) {
-        return Err(format!("grade {s:?} is outside 0..100%"));
+        return Err(format!("grade {} is outside 0..100%", quoted(s)));
     }
-    u32::try_from(v).map_err(|_| format!("grade {s:?} is out of range"))
+    u32::try_from(v).map_err(|_| format!("grade {} is out of range", quoted(s)))
 }
 
 /// Format a grade for people: `72.50% Sn`.
@@ -235,8 +325,8 @@ macro_rules! text_enum {
                 match s.trim().to_ascii_lowercase().as_str() {
                     $($text => Ok($name::$var),)+
                     _ => Err(format!(
-                        concat!("unknown ", stringify!($name), " {:?} (one of: {})"),
-                        s,
+                        concat!("unknown ", stringify!($name), " {} (one of: {})"),
+                        quoted(s),
                         [$($text),+].join(", ")
                     )),
                 }
@@ -306,7 +396,7 @@ pub fn check_country(field: &'static str, s: &str) -> Result<(), String> {
     if s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(format!("{field} {s:?} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)"))
+        Err(format!("{field} {} is not an ISO 3166-1 alpha-2 code (for example ID, SG, JP)", quoted(s)))
     }
 }
 
@@ -323,6 +413,44 @@ mod tests {
         assert!(parse_mass("-3").is_err());
         assert!(parse_mass("1e3").is_err());
         assert_eq!(format_mass(1_250_005), "1,250.005 kg");
+    }
+
+    #[test]
+    fn masses_are_bounded_and_unsigned() {
+        assert_eq!(parse_mass("10000t").unwrap(), MAX_MASS_G);
+        assert_eq!(parse_mass("10000000000").unwrap(), MAX_MASS_G);
+        for s in ["10000000001", "10000.000001t", "10000000.001kg", "18446744073709551616", &"9".repeat(40)] {
+            let e = parse_mass(s).unwrap_err();
+            assert!(e.contains("is more than 10,000,000.000 kg, the largest mass tinledger records"), "{s}: {e}");
+        }
+        let e = parse_mass("+5kg").unwrap_err();
+        assert!(e.contains("has a sign"), "{e}");
+        assert!(parse_mass("1.2.3kg").unwrap_err().contains("is not a whole number of grams"));
+        assert!(parse_mass("-5kg").unwrap_err().contains("is negative"));
+        assert!(check_mass_bound("merged", u128::from(MAX_MASS_G)).is_ok());
+        let e = check_mass_bound("merged", u128::from(MAX_MASS_G) + 1).unwrap_err();
+        assert_eq!(
+            e,
+            "merged mass 10,000,000.001 kg is more than 10,000,000.000 kg, the largest mass tinledger records"
+        );
+        assert_eq!(format_mass_wide(u128::from(u64::MAX) + 1000), "18,446,744,073,709,552.615 kg");
+    }
+
+    #[test]
+    fn echoed_values_are_capped() {
+        assert_eq!(quoted("12O0kg"), "\"12O0kg\"");
+        let long = "x".repeat(100 * 1024 * 1024);
+        let q = quoted(&long);
+        assert_eq!(q, format!("\"{}\"…(104857600 bytes)", "x".repeat(64)));
+        // Cut at a character, not a byte.
+        let wide = "é".repeat(65);
+        assert_eq!(quoted(&wide), format!("\"{}\"…(130 bytes)", "é".repeat(64)));
+        let e = parse_mass(&long).unwrap_err();
+        assert!(e.len() < 200, "{}", e.len());
+        let e = long.parse::<Timestamp>().unwrap_err();
+        assert!(e.len() < 200, "{}", e.len());
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ééééé", 5), "éé…(10 bytes)");
     }
 
     #[test]
@@ -350,5 +478,12 @@ mod tests {
         let t2: Timestamp = "2026-03-02T14:30:00+07:00".parse().unwrap();
         assert_eq!(t, t2);
         assert!("2026-03-02".parse::<Timestamp>().is_err());
+        for leap in ["2016-12-31T23:59:60Z", "2017-01-01T07:59:60+07:00", "2026-03-02T07:30:60Z"] {
+            let e = leap.parse::<Timestamp>().unwrap_err();
+            assert!(e.contains("is a leap second") && !e.contains("fraction"), "{leap}: {e}");
+        }
+        assert!("2026-03-02T07:30:61Z".parse::<Timestamp>().unwrap_err().contains("is not RFC 3339"));
+        let e = "2026-03-02T07:30:00.5Z".parse::<Timestamp>().unwrap_err();
+        assert!(e.contains("fractions of a second"), "{e}");
     }
 }

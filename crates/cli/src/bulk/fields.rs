@@ -10,7 +10,7 @@ use crate::build;
 use crate::keys::parse_public_key;
 use std::borrow::Cow;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, MAX_FIELD};
-use tinledger_core::units::{check_country, check_required, parse_grade, parse_mass, GeoPoint, Material, Role};
+use tinledger_core::units::{check_country, check_required, parse_grade, parse_mass, quoted, GeoPoint, Material, Role};
 use tinledger_core::{ActorId, LotId};
 
 /// What is wrong with a row: the column (if one is to blame) and why.
@@ -205,7 +205,7 @@ fn mass(f: &dyn Fields, col: &'static str) -> Result<u64, FieldErr> {
     let s = req(f, col)?;
     let g = with(col, parse_mass(&s))?;
     if g == 0 {
-        return Err(FieldErr::at(col, format!("mass {s:?} is zero")));
+        return Err(FieldErr::at(col, format!("mass {} is zero", quoted(&s))));
     }
     Ok(g)
 }
@@ -220,7 +220,9 @@ fn location(f: &dyn Fields, col: &'static str) -> Result<GeoPoint, FieldErr> {
 
 fn seq(f: &dyn Fields, col: &'static str) -> Result<Option<u64>, FieldErr> {
     f.get(col)?
-        .map(|s| s.trim().parse::<u64>().map_err(|_| FieldErr::at(col, format!("{s:?} is not a sequence number"))))
+        .map(|s| {
+            s.trim().parse::<u64>().map_err(|_| FieldErr::at(col, format!("{} is not a sequence number", quoted(&s))))
+        })
         .transpose()
 }
 

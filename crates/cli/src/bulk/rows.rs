@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::path::Path;
 use tinledger_core::event::MAX_NOTE;
-use tinledger_core::units::{check_text, Timestamp};
+use tinledger_core::units::{check_text, clip, quoted, Timestamp, MAX_ECHO_CHARS};
+
+/// Longest reason reported for one bad row (bytes).
+const MAX_REASON: usize = 1024;
 use tinledger_core::{EventBody, SignedEvent};
 
 /// Largest bulk file read (the whole file is held in memory).
@@ -43,7 +46,18 @@ pub struct RowErr {
 
 impl RowErr {
     fn new(line: u64, e: FieldErr) -> RowErr {
-        RowErr { line, column: e.column, reason: e.reason, refused: false }
+        RowErr { line, column: e.column, reason: e.reason, refused: false }.capped()
+    }
+    /// Column names and reasons come from the file (a header cell, a JSON
+    /// member, a library's message quoting a value): keep them short.
+    fn capped(mut self) -> RowErr {
+        if let Some(c) = &self.column {
+            if c.chars().nth(MAX_ECHO_CHARS).is_some() {
+                self.column = Some(quoted(c));
+            }
+        }
+        self.reason = clip(&self.reason, MAX_REASON).into_owned();
+        self
     }
     /// `line 7, column mass: mass "12x kg" is not …`
     pub fn text(&self) -> String {
@@ -111,7 +125,7 @@ pub fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<
 
 fn unknown_kind(k: &str) -> CliError {
     let kinds: Vec<&str> = fields::SPECS.iter().map(|s| s.kind).collect();
-    CliError::usage(format!("unknown event kind {k:?}; bulk files take {}", kinds.join(", ")))
+    CliError::usage(format!("unknown event kind {}; bulk files take {}", quoted(k), kinds.join(", ")))
 }
 
 /// `at` and `note` cells, shared by both formats.
@@ -311,11 +325,8 @@ fn json_line(line: u64, text: &str) -> Result<Item, RowErr> {
     if map.contains_key("format") || map.contains_key("event_hex") {
         let sf: SignedFile = serde_json::from_value(Value::Object(map))
             .map_err(|e| RowErr::new(line, FieldErr::row(format!("not a signed event ({SIGNED_FORMAT}): {e}"))))?;
-        return sf.into_signed("signed event").map(Item::Signed).map_err(|e| RowErr {
-            line,
-            column: None,
-            reason: e.msg,
-            refused: e.code == crate::error::EXIT_REFUSED,
+        return sf.into_signed("signed event").map(Item::Signed).map_err(|e| {
+            RowErr { line, column: None, reason: e.msg, refused: e.code == crate::error::EXIT_REFUSED }.capped()
         });
     }
     let spec = match map.get("kind") {
