@@ -9,6 +9,7 @@ mod certs;
 mod concurrency;
 mod crash;
 mod golden;
+mod io;
 mod keys;
 mod keys_encrypted;
 mod portable;

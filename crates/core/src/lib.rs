@@ -16,6 +16,7 @@ pub mod codec;
 pub mod entry;
 pub mod event;
 pub mod ids;
+pub mod json;
 pub mod merkle;
 pub mod note;
 pub mod rules;
