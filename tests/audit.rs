@@ -23,6 +23,9 @@ use tinledger_ledger::Ledger;
 fn verify_cmd(env: &Env, ledger: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut c = env.bare();
     c.arg("--ledger").arg(ledger).arg("verify").args(args);
+    if args.iter().any(|a| *a == "--snapshot" || *a == "--since") && !args.contains(&"--auditor-key") {
+        c.arg("--auditor-key").arg(auditor_key(env));
+    }
     c.timeout(Duration::from_secs(300));
     c
 }
@@ -233,7 +236,7 @@ fn incremental_audit_rolls_forward_from_a_trusted_checkpoint() {
     assert_eq!(v["replayed_from"], 0);
     assert_eq!(v["snapshot"], "cp1.txt.state", "{v}");
     let state1 = std::fs::read(state_of(&cp1)).expect("cp1.txt.state written");
-    assert!(state1.starts_with(b"tinledger-audit-snapshot-v1\n"));
+    assert!(state1.starts_with(b"tinledger-audit-snapshot-v2\n"));
 
     // Newer events and a newer checkpoint.
     extract_more(&env, "X", 5);
@@ -412,9 +415,9 @@ fn damaged_or_mismatched_snapshots_are_refused_cleanly() {
     assert!(err.starts_with("tinledger: cannot read the audit snapshot nostate.txt.state"), "{err}");
     assert!(err.contains("hint: make one with a full audit: tinledger verify --snapshot nostate.txt"), "{err}");
 
-    // Truncated to half, to a few bytes, and to nothing.
+    // Truncated to half, to a few bytes, and to nothing; one bit flipped.
     let cases: [(&str, Vec<u8>, &str); 5] = [
-        ("half.txt", good[..good.len() / 2].to_vec(), "audit snapshot is damaged (checksum mismatch)"),
+        ("half.txt", good[..good.len() / 2].to_vec(), "audit snapshot is damaged or forged"),
         ("short.txt", good[..40].to_vec(), "audit snapshot is truncated"),
         ("magic.txt", good[..10].to_vec(), "not a tinledger audit snapshot"),
         ("empty.txt", vec![], "not a tinledger audit snapshot"),
@@ -426,7 +429,7 @@ fn damaged_or_mismatched_snapshots_are_refused_cleanly() {
                 b[mid] ^= 0x10;
                 b
             },
-            "audit snapshot is damaged (checksum mismatch)",
+            "audit snapshot is damaged or forged",
         ),
     ];
     for (name, bytes, want) in cases {
@@ -438,17 +441,17 @@ fn damaged_or_mismatched_snapshots_are_refused_cleanly() {
         assert!(line.contains(want), "{name} --json: {line}");
     }
 
-    // A well-formed snapshot with a valid checksum but a body that is not a
-    // snapshot: the checksum is recomputed over garbage.
-    {
-        let mut b = b"tinledger-audit-snapshot-v1\n".to_vec();
-        b.extend_from_slice(&[0xff; 20]);
-        let sum: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&b).into();
-        b.extend_from_slice(&sum);
-        let name = with_state("garbage.txt", &b);
-        let line = error_line(verify_cmd(&env, &ledger, &["--since", &name]), 2);
-        assert!(line.contains("audit snapshot is malformed"), "{line}");
-    }
+    // Signed by the auditor, but a body that is not a snapshot.
+    let auditor = auditor_signing_key(&env);
+    let me = auditor.verifying_key().to_bytes();
+    let name = with_state("garbage.txt", &signed_snapshot(&[0xff; 20], &auditor, &me));
+    let line = error_line(verify_cmd(&env, &ledger, &["--since", &name]), 2);
+    assert!(line.contains("audit snapshot is malformed"), "{line}");
+    // No --auditor-key: refused before anything is read.
+    let mut c = env.bare();
+    c.arg("--ledger").arg(&ledger).args(["verify", "--since", "cp1.txt"]);
+    let err = fails_with(c, 2);
+    assert!(err.contains("--snapshot and --since need --auditor-key KEY"), "{err}");
 
     // The snapshot of cp1 beside cp2: it was not taken at that checkpoint.
     std::fs::copy(&cp2, env.path("swapped.txt")).unwrap();

@@ -36,7 +36,7 @@ fn export_import_round_trip_and_refusals() {
         },
         2,
     );
-    assert!(err.contains("cannot create"), "{err}");
+    assert!(err.contains("refusing to overwrite existing file l.tlx"), "{err}");
 
     import(&env, "l.tlx", "copy", &[]).assert().success();
     let copy = |args: &[&str]| {

@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod ed25519;
 mod golden;
+mod io;
 mod keys;
 mod keys_encrypted;
 mod messages;

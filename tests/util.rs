@@ -136,3 +136,30 @@ pub fn koba_extract(env: &Env, lot: &str, at: &str) -> Vec<std::ffi::OsString> {
     }
     v
 }
+
+/// The auditor's key that signs and checks audit snapshots (made once per test).
+pub fn auditor_key(env: &Env) -> PathBuf {
+    let p = env.path("auditor.pem");
+    if !p.exists() {
+        env.bare().args(["keygen", "--out"]).arg(&p).assert().success();
+    }
+    p
+}
+
+/// The auditor's private key, to craft signed snapshots.
+pub fn auditor_signing_key(env: &Env) -> ed25519_dalek::SigningKey {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    ed25519_dalek::SigningKey::read_pkcs8_pem_file(auditor_key(env)).expect("auditor key")
+}
+
+/// `magic ‖ body ‖ public key ‖ signature`: a snapshot file signed by `key`
+/// (docs/storage.md, "Audit snapshots"), whatever `body` holds.
+pub fn signed_snapshot(body: &[u8], key: &ed25519_dalek::SigningKey, claimed: &[u8; 32]) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let mut b = b"tinledger-audit-snapshot-v2\n".to_vec();
+    b.extend_from_slice(body);
+    b.extend_from_slice(claimed);
+    let sig = key.sign(&b);
+    b.extend_from_slice(&sig.to_bytes());
+    b
+}

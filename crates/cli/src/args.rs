@@ -129,8 +129,10 @@ pub enum Command {
     #[command(after_help = "Examples:
   tinledger verify
   tinledger verify --expect-head 41:9c1f...        (a head saved from an earlier audit)
-  tinledger verify --snapshot cp-2026-11.txt       (also save the rule state at that checkpoint)
-  tinledger verify --since cp-2026-11.txt          (next month: only the entries after it)")]
+  tinledger verify --snapshot cp-2026-11.txt --auditor-key me.pem
+      (also save the rule state at that checkpoint, signed with the auditor's key)
+  tinledger verify --since cp-2026-11.txt --auditor-key me.pem
+      (next month: only the entries after it)")]
     Verify(VerifyArgs),
     /// Write a portable copy of the ledger (entries + latest signed checkpoint) to one file.
     #[command(after_help = "Example:\n  tinledger export --out babel-2026-03.tlx")]
@@ -710,4 +712,9 @@ pub struct VerifyArgs {
     /// at its size to CHECKPOINT.state, for a later `verify --since CHECKPOINT`.
     #[arg(long, value_name = "CHECKPOINT")]
     pub snapshot: Option<PathBuf>,
+    /// The auditor's key, for --snapshot and --since: a private key (PEM) signs
+    /// the snapshot written; a private or public key (PEM or 64 hex digits)
+    /// checks the snapshot read.
+    #[arg(long, value_name = "KEY")]
+    pub auditor_key: Option<String>,
 }

@@ -1,9 +1,9 @@
 //! `tinledger cert issue|verify|render`.
 
 use crate::args::{CertCmd, Cli, Trust};
-use crate::commands::write_new;
 use crate::error::{CliError, UsageExt};
 use crate::keys;
+use crate::output::write_atomic;
 use crate::output::{emit, emit_json};
 use crate::proofs::trusted_verifier;
 use serde_json::json;
@@ -67,7 +67,7 @@ fn issue(cli: &Cli, lot: &str, key: &Path, out: &Path, at: Option<&str>) -> Resu
     let l = Ledger::open(&cli.ledger)?;
     let c = issue_from(&l, &lot, &sk, at)?;
     let text = serde_json::to_string_pretty(&c).map_err(|e| CliError::usage(e.to_string()))?;
-    write_new(out, text.as_bytes())?;
+    write_atomic(out, text.as_bytes(), false)?;
     if cli.json {
         emit_json(&json!({"file": out, "lot": c.lot, "entries": c.entries.len(), "tree_size": tree_size(&c)}));
     } else {
@@ -91,12 +91,7 @@ fn tree_size(c: &Certificate) -> u64 {
 const MAX_CERT: u64 = 256 * 1024 * 1024;
 
 pub fn load(path: &Path) -> Result<Certificate, CliError> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    if meta.len() > MAX_CERT {
-        return Err(CliError::usage(format!("{} is larger than 256 MiB", path.display())));
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::input::read_text_capped(path, "certificate", MAX_CERT)?;
     Certificate::from_json(&text)
         .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", path.display())))
 }
@@ -189,7 +184,7 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
 fn render(cli: &Cli, path: &Path, html: &Path) -> Result<(), CliError> {
     let c = load(path)?;
     let page = crate::render::page(&c);
-    write_new(html, page.as_bytes())?;
+    write_atomic(html, page.as_bytes(), false)?;
     if cli.json {
         emit_json(&json!({"file": html}));
     } else {

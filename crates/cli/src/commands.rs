@@ -7,7 +7,7 @@ use crate::keys;
 use crate::output::{col_width, emit, emit_json, entry_json, lot_status, summary};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, RuleError, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
@@ -225,7 +225,7 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
     let (signed, _) = sign_body(signing, body, ledger_id, None)?;
     let text = serde_json::to_string_pretty(&SignedFile::from_signed(&signed))
         .map_err(|e| CliError::usage(format!("cannot encode: {e}")))?;
-    write_new(&out, text.as_bytes())?;
+    crate::output::write_atomic(&out, text.as_bytes(), false)?;
     if cli.json {
         emit_json(
             &json!({"file": out, "kind": signed.event().body.kind(), "signer": signed.event().signer, "event_id": hex::encode(signed.id())}),
@@ -242,32 +242,15 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
-        } else {
-            CliError::usage(format!("cannot create {}: {e}", path.display()))
-        }
-    })?;
-    f.write_all(bytes).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
-}
-
 /// Largest signed-event file `submit` reads.
 const MAX_SUBMIT_FILE: u64 = 256 * 1024 * 1024;
 
 pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError> {
     let mut out = Vec::new();
     for f in files {
-        let meta = std::fs::metadata(f).map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
-        if meta.len() > MAX_SUBMIT_FILE {
-            return Err(CliError::usage(format!("{} is larger than 256 MiB", f.display())));
-        }
-        let text =
-            std::fs::read_to_string(f).map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        let text = crate::input::read_text_capped(f, "signed-event file", MAX_SUBMIT_FILE)?;
         let trimmed = text.trim_start();
-        let single = serde_json::from_str::<SignedFile>(&text);
+        let single = tinledger_core::json::from_str::<SignedFile>(&text);
         match single {
             Ok(sf) => out.push(sf.into_signed(&f.display().to_string())?),
             Err(e) if !trimmed.starts_with('{') || !text.trim().contains('\n') => {
@@ -279,7 +262,7 @@ pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError
                         continue;
                     }
                     let origin = format!("{} line {}", f.display(), i + 1);
-                    let sf: SignedFile = serde_json::from_str(line)
+                    let sf: SignedFile = tinledger_core::json::from_str(line)
                         .map_err(|e| CliError::usage(format!("{origin}: not a signed event: {e}")))?;
                     out.push(sf.into_signed(&origin)?);
                 }

@@ -75,7 +75,7 @@ pub const DEMO_CERT_LOT: &str = "SOLDER-KEK-2026-007";
 pub const DEMO_CERT_AT: &str = "2026-03-21T00:00:00Z";
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::commands::write_new(path, bytes)
+    crate::output::write_atomic(path, bytes, false)
 }
 
 pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {

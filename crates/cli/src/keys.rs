@@ -81,11 +81,29 @@ struct KeyText {
 
 fn read_small(path: &Path, what: &str) -> Result<KeyText, CliError> {
     let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {what} {}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(cannot)?;
+    // A key is a regular file: a FIFO would block `open` until someone
+    // writes to it, a device would never end. Look before opening, and open
+    // without blocking in case the path was swapped in between.
+    let not_regular = |m: &std::fs::Metadata| {
+        (!m.is_file()).then(|| {
+            CliError::usage(format!("{what} {} is not a regular file (it is {})", path.display(), file_kind(m)))
+        })
+    };
+    if let Some(e) = not_regular(&std::fs::metadata(path).map_err(cannot)?) {
+        return Err(e);
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts.open(path).map_err(cannot)?;
     // Size and mode from the open file, not the path: no race with a rename.
     let meta = f.metadata().map_err(cannot)?;
-    if meta.is_dir() {
-        return Err(CliError::usage(format!("{what} {} is a directory", path.display())));
+    if let Some(e) = not_regular(&meta) {
+        return Err(e);
     }
     if meta.len() > MAX_KEY_FILE {
         return Err(CliError::usage(format!("{what} {} is too large to be a key", path.display())));
@@ -107,6 +125,29 @@ fn read_small(path: &Path, what: &str) -> Result<KeyText, CliError> {
         Err(_) => return Err(CliError::usage(format!("cannot read {what} {}: it is not text (PEM)", path.display()))),
     };
     Ok(KeyText { text, mode })
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if m.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
 }
 
 /// Refuse a private key file that group or others may read or write, like ssh.

@@ -11,6 +11,7 @@ mod cert;
 mod commands;
 mod demo;
 mod error;
+mod input;
 mod keycmd;
 mod keys;
 mod output;

@@ -90,29 +90,129 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Write `bytes` to `path` all at once: a temporary file beside it, synced,
-/// then renamed into place (replacing an existing file only if `replace`),
-/// then the directory synced. A crash leaves the old file or the new one.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8], replace: bool) -> Result<(), crate::error::CliError> {
-    use crate::error::CliError;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", path.display()));
-    let mut tmp = tempfile::Builder::new().prefix(".tinledger-").tempfile_in(&dir).map_err(fail)?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
-    let persisted = if replace { tmp.persist(path) } else { tmp.persist_noclobber(path) };
-    persisted.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
-        } else {
-            fail(e.error)
+/// An output file being written (docs/cli.md §1.7): the bytes go to a
+/// temporary file beside the target, `.NAME.tmp-XXXXXX`, and only
+/// [`AtomicFile::commit`] makes them the target: fsync the file, rename it
+/// into place (never over an existing file unless `replace`), fsync the
+/// directory. Dropping it uncommitted (an error, a panic) removes the
+/// temporary file. If the process is killed first, the target is absent (or
+/// still the old file) and a stray temporary file may remain; it is never
+/// taken for the output, and a rerun writes a fresh one.
+pub struct AtomicFile {
+    path: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    replace: bool,
+    written: u64,
+    w: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    /// Start writing `path`. Everything that can be checked before the
+    /// first byte is checked now: that `path` does not exist (unless
+    /// `replace`), and that its directory exists and takes a new file.
+    pub fn create(path: &std::path::Path, replace: bool) -> Result<AtomicFile, crate::error::CliError> {
+        use crate::error::CliError;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if !replace && std::fs::symlink_metadata(path).is_ok() {
+            return Err(exists(path));
         }
-    })?;
-    // Make the rename itself durable (best effort: not every platform can open a directory).
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+        if path.file_name().is_none() || path.is_dir() {
+            return Err(CliError::usage(format!("cannot write {}: it is a directory", path.display())));
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let prefix = format!(".{name}.tmp-");
+        let mut b = tempfile::Builder::new();
+        b.prefix(&prefix);
+        // Outputs are ordinary files (mode 0666 less the umask), not the
+        // temporary file's private 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            b.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = b.tempfile_in(&dir).map_err(|e| CliError::usage(format!("cannot create {}: {e}", path.display())))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            dir,
+            replace,
+            written: 0,
+            w: std::io::BufWriter::with_capacity(1 << 16, tmp),
+        })
     }
-    Ok(())
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Flush and fsync what was written so far (the target is not touched):
+    /// a full disk shows here, before the caller commits to anything.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.w.flush()?;
+        self.w.get_ref().as_file().sync_all()
+    }
+
+    /// The error for a failed write, naming the target.
+    pub fn error(&self, e: std::io::Error) -> crate::error::CliError {
+        crate::error::CliError::usage(format!("cannot write {}: {e}", self.path.display()))
+    }
+
+    /// Make the written bytes the target, durably.
+    pub fn commit(self) -> Result<(), crate::error::CliError> {
+        use crate::error::CliError;
+        let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", self.path.display()));
+        let tmp = self.w.into_inner().map_err(|e| fail(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(fail)?;
+        // Crash window: killed here, the target is absent (or the old file)
+        // and the synced temporary file stays beside it.
+        let persisted = if self.replace { tmp.persist(&self.path) } else { tmp.persist_noclobber(&self.path) };
+        persisted.map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(&self.path)
+            } else {
+                fail(e.error)
+            }
+        })?;
+        // Crash window: killed here, the rename may not have reached the
+        // disk; a power cut can then lose the target but never leaves part
+        // of it. Syncing the directory closes the window before success.
+        sync_dir(&self.dir).map_err(|e| CliError::usage(format!("cannot fsync directory {}: {e}", self.dir.display())))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+fn exists(path: &std::path::Path) -> crate::error::CliError {
+    crate::error::CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
+        .hint("choose another path, or move the old file away first")
+}
+
+/// fsync a directory, so that a rename in it is durable (a no-op where a
+/// directory cannot be opened as a file).
+pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if cfg!(unix) {
+        std::fs::File::open(dir)?.sync_all()
+    } else {
+        Ok(())
+    }
+}
+
+/// Write `bytes` to `path` all at once through an [`AtomicFile`]: a crash
+/// leaves the old file (or none) or the new one, never part of one.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], replace: bool) -> Result<(), crate::error::CliError> {
+    let mut f = AtomicFile::create(path, replace)?;
+    f.write_all(bytes).map_err(|e| f.error(e))?;
+    f.commit()
 }

@@ -4,7 +4,10 @@
 //! File format (docs/storage.md, "Portable export"): UTF-8 text. Line 1 is a
 //! JSON header `{"format":"tinledger-export-v1","ledger_id":…,"entries":N,
 //! "head":…,"checkpoint":<signed note or null>}`; then N lines, line i+2 the
-//! canonical bytes of entry i in lower-case hex.
+//! canonical bytes of entry i in lower-case hex. The reader accepts that
+//! and nothing else (no CR, no empty or blank-padded line, no upper case, a
+//! final newline, exactly N entry lines, each line capped), and refuses a
+//! genesis entry of another ledger than the header's before writing.
 //!
 //! Import rebuilds the ledger in a temporary sibling directory through the
 //! normal append path (every rule and signature checked, every entry's bytes
@@ -14,11 +17,13 @@
 
 use crate::args::{Cli, Trust};
 use crate::error::CliError;
+use crate::input::{read_line_capped, Line};
+use crate::output::AtomicFile;
 use crate::output::{emit, emit_json};
 use crate::proofs::{read_text, trusted_verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::{Entry, LedgerId, SignedEvent};
@@ -39,6 +44,9 @@ struct Header {
 }
 
 pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
+    // The target is checked (absent, in a directory that takes a new file)
+    // before the ledger is read, and written only whole (AtomicFile).
+    let mut w = AtomicFile::create(out, false)?;
     let l = Ledger::open(&cli.ledger)?;
     let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let head = l.head();
@@ -49,20 +57,14 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
         head: head.hash.to_hex(),
         checkpoint: l.latest_checkpoint()?.map(|(_, n)| n),
     };
-    let f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
-        CliError::usage(format!("cannot create {}: {e}", out.display())).hint("export never overwrites a file")
-    })?;
-    let mut w = BufWriter::new(f);
-    let io = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", out.display()));
     let text = serde_json::to_string(&header).map_err(|e| CliError::usage(e.to_string()))?;
-    writeln!(w, "{text}").map_err(io)?;
+    writeln!(w, "{text}").map_err(|e| w.error(e))?;
     for seq in 0..head.size {
         let e =
             l.get(seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing; run `tinledger verify`")))?;
-        writeln!(w, "{}", hex::encode(e.to_bytes())).map_err(io)?;
+        writeln!(w, "{}", hex::encode(e.to_bytes())).map_err(|e| w.error(e))?;
     }
-    let f = w.into_inner().map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
-    f.sync_all().map_err(io)?;
+    w.commit()?;
     if cli.json {
         emit_json(
             &json!({"file": out, "entries": head.size, "head": head.hash.to_hex(), "checkpoint": header.checkpoint.is_some()}),
@@ -74,6 +76,64 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Longest header line read: the JSON header, with its signed checkpoint note.
+const MAX_HEADER_LINE: u64 = 1 << 20;
+/// Longest entry line read: the hex of the largest entry that decodes.
+const MAX_ENTRY_LINE: u64 = 2 * tinledger_core::codec::MAX_ENCODED_LEN as u64;
+
+/// The lines of an export file, read strictly (docs/storage.md, "Portable
+/// export"): each ends in `\n` (no `\r`), none is empty, none is longer
+/// than its cap. Errors name the line.
+struct ExportLines<'a, R> {
+    file: &'a Path,
+    r: R,
+    /// Number of the line last read (1-based).
+    n: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> ExportLines<'_, R> {
+    fn next(&mut self, cap: u64) -> Result<Option<&str>, CliError> {
+        let got = read_line_capped(&mut self.r, cap, &mut self.buf)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", self.file.display())))?;
+        self.n += 1;
+        let n = self.n;
+        let bad = |m: String| CliError::refused(format!("{}: line {n}: {m}", self.file.display()));
+        match got {
+            None => return Ok(None),
+            Some(Line::TooLong) => {
+                return Err(CliError::usage(format!(
+                    "{}: line {n} is longer than {}, the most tinledger reads for one export line",
+                    self.file.display(),
+                    crate::input::human(cap)
+                )))
+            }
+            Some(Line::Unterminated) => return Err(bad("does not end in a newline (a truncated export?)".into())),
+            Some(Line::Complete) => {}
+        }
+        if self.buf.is_empty() {
+            return Err(bad("empty line (an export has none)".into()));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            return Err(bad("ends in a carriage return (CRLF); export lines end in \\n alone".into()));
+        }
+        std::str::from_utf8(&self.buf).map(Some).map_err(|_| bad("not UTF-8 text".into()))
+    }
+}
+
+/// An entry line: lower-case hex digits and nothing else.
+fn lower_hex(line: &str) -> Result<Vec<u8>, String> {
+    if let Some((i, c)) = line.char_indices().find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f')) {
+        let what = match c {
+            'A'..='F' => "upper-case hex digit (export lines are lower-case hex)".to_string(),
+            ' ' | '\t' => "white space (export lines are hex digits only)".to_string(),
+            _ => format!("{c:?} is not a hex digit"),
+        };
+        return Err(format!("column {}: {what}", i + 1));
+    }
+    hex::decode(line).map_err(|_| "an odd number of hex digits".to_string())
 }
 
 fn temp_dir_for(into: &Path) -> PathBuf {
@@ -126,13 +186,14 @@ fn import_into(
     trust: &Trust,
 ) -> Result<(u64, String, Checkpoint), CliError> {
     let f = std::fs::File::open(file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
-    let mut lines = BufReader::new(f).lines();
+    let mut lines = ExportLines { file, r: BufReader::new(f), n: 0, buf: Vec::new() };
     let bad = |m: String| CliError::refused(format!("{}: {m}", file.display()));
-    let first = lines
-        .next()
-        .ok_or_else(|| bad("empty file".into()))?
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
-    let header: Header = serde_json::from_str(&first).map_err(|e| bad(format!("not a tinledger export: {e}")))?;
+    let first = lines.next(MAX_HEADER_LINE)?.ok_or_else(|| bad("empty file".into()))?;
+    if first.trim() != first {
+        return Err(bad("line 1: white space before or after the header".into()));
+    }
+    let header: Header = tinledger_core::json::from_str(first)
+        .map_err(|e| bad(format!("line 1: not a tinledger export header: {e}")))?;
     if header.format != EXPORT_FORMAT {
         return Err(bad(format!(
             "format is {}, expected {EXPORT_FORMAT:?}",
@@ -200,17 +261,26 @@ fn import_into(
         batch.clear();
         Ok(())
     };
-    for line in lines {
-        let line = line.map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
-        if line.is_empty() {
-            continue;
+    while let Some(line) = lines.next(MAX_ENTRY_LINE)? {
+        let n = seq + 2;
+        if seq >= header.entries {
+            return Err(bad(format!("line {n}: more entries than the {} the header says", header.entries)));
         }
-        let bytes = hex::decode(line.trim()).map_err(|_| bad(format!("line {}: not hex", seq + 2)))?;
+        let bytes = lower_hex(line).map_err(|m| bad(format!("line {n}: {m}")))?;
         let e = Entry::from_bytes(&bytes).map_err(|x| bad(format!("entry {seq}: {x}")))?;
         if e.seq != seq {
-            return Err(bad(format!("line {} holds entry {} where entry {seq} belongs", seq + 2, e.seq)));
+            return Err(bad(format!("line {n} holds entry {} where entry {seq} belongs", e.seq)));
         }
         let s = e.signed_event().map_err(|x| bad(format!("entry {seq}: {x}")))?;
+        // Before anything is written: the entries must be the header's ledger.
+        if seq == 0 && s.event().ledger_id != header.ledger_id {
+            return Err(bad(format!(
+                "line 2: the genesis entry is of ledger {}, but the header says ledger {}",
+                s.event().ledger_id,
+                header.ledger_id
+            ))
+            .hint("nothing was imported"));
+        }
         batch.push((seq, bytes, s));
         seq += 1;
         if batch.len() >= IMPORT_BATCH {

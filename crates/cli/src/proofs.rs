@@ -2,14 +2,15 @@
 //! Proof files are JSON (docs/merkle.md); hashes in them are standard base64.
 
 use crate::args::{CheckCmd, Cli, ProveCmd, Trust};
-use crate::commands::write_new;
 use crate::error::CliError;
 use crate::keys;
 use crate::output::{emit, emit_json};
+use crate::output::{write_atomic, AtomicFile};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::io::Write;
 use std::path::Path;
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::PublicKey;
@@ -22,13 +23,9 @@ use tinledger_ledger::Ledger;
 /// Largest proof or checkpoint file read.
 const MAX_FILE: u64 = 16 * 1024 * 1024;
 
+/// A proof or checkpoint file's text (at most [`MAX_FILE`] bytes read).
 pub fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
-    if meta.len() > MAX_FILE {
-        return Err(CliError::usage(format!("{what} {} is too large", path.display())));
-    }
-    std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))
+    crate::input::read_text_capped(path, what, MAX_FILE)
 }
 
 fn b64(h: &Hash) -> String {
@@ -77,9 +74,15 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
         }
         return Ok(());
     }
-    let (size, note) = match key {
-        Some(k) => {
-            let sk = keys::load_signing_key(k)?;
+    // Everything that can fail is tried before the ledger changes: the key
+    // is read and must be the authority's, the output is created (its
+    // directory exists and takes a file, no file is there) and, for a new
+    // checkpoint, written and synced. Only then is the checkpoint stored and
+    // the output renamed into place.
+    let sk = key.map(keys::load_signing_key).transpose()?;
+    let mut target = out.map(|p| AtomicFile::create(p, false)).transpose()?;
+    let (size, note) = match (key, sk) {
+        (Some(k), Some(sk)) => {
             if PublicKey::from(&sk).0 != verifier.key {
                 return Err(CliError::refused(format!(
                     "{} is not the ledger authority's current key (key id {}); checkpoints are signed by the authority",
@@ -88,20 +91,41 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
                 )));
             }
             let size = l.head().size;
-            let cp = Checkpoint { origin: verifier.name.clone(), size, root: l.merkle_root(size)?, extensions: vec![] };
-            let signer = NoteSigner::new(&verifier.name, sk).map_err(|e| CliError::usage(e.to_string()))?;
-            let note = cp.sign(&signer).map_err(|e| CliError::usage(e.to_string()))?;
-            // If one was already stored for this size, that one stands.
-            let stored = l.store_checkpoint(size, &note)?;
-            (size, stored)
+            match l.latest_checkpoint()? {
+                // One was already stored for this size: that one stands.
+                Some((s, stored)) if s == size => (size, stored),
+                _ => {
+                    let cp = Checkpoint {
+                        origin: verifier.name.clone(),
+                        size,
+                        root: l.merkle_root(size)?,
+                        extensions: vec![],
+                    };
+                    let signer = NoteSigner::new(&verifier.name, sk).map_err(|e| CliError::usage(e.to_string()))?;
+                    let note = cp.sign(&signer).map_err(|e| CliError::usage(e.to_string()))?;
+                    if let Some(t) = &mut target {
+                        t.write_all(note.as_bytes()).and_then(|_| t.sync()).map_err(|e| t.error(e))?;
+                    }
+                    let stored = l.store_checkpoint(size, &note)?;
+                    if stored != note {
+                        // Another process stored one for this size first (it cannot
+                        // while this one holds the ledger; kept for safety).
+                        target = out.map(|p| AtomicFile::create(p, false)).transpose()?;
+                    }
+                    (size, stored)
+                }
+            }
         }
-        None => l.latest_checkpoint()?.ok_or_else(|| {
+        _ => l.latest_checkpoint()?.ok_or_else(|| {
             CliError::usage("this ledger has no signed checkpoint yet")
                 .hint("sign one on the ledger host: tinledger checkpoint --key AUTHORITY_KEY")
         })?,
     };
-    if let Some(out) = out {
-        write_new(out, note.as_bytes())?;
+    if let Some(mut t) = target {
+        if t.written() == 0 {
+            t.write_all(note.as_bytes()).map_err(|e| t.error(e))?;
+        }
+        t.commit()?;
     }
     if cli.json {
         emit_json(&json!({"size": size, "checkpoint": note}));
@@ -158,7 +182,7 @@ fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<()
     match out {
         Some(p) => {
             let text = serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?;
-            write_new(p, text.as_bytes())?;
+            write_atomic(p, text.as_bytes(), false)?;
             if cli.json {
                 emit_json(&json!({"file": p}));
             } else {
@@ -285,7 +309,7 @@ pub fn trusted_verifier(trust: &Trust, note: &str) -> Result<Verifier, CliError>
 
 fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
     let text = read_text(path, what)?;
-    serde_json::from_str(&text).map_err(|e| CliError::usage(format!("{}: not a {what}: {e}", path.display())))
+    tinledger_core::json::from_str(&text).map_err(|e| CliError::usage(format!("{}: not a {what}: {e}", path.display())))
 }
 
 pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {

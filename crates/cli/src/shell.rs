@@ -93,8 +93,7 @@ pub fn man(cli: &Cli, out: Option<&Path>) -> Result<(), CliError> {
     let mut written: Vec<PathBuf> = Vec::new();
     for (name, cmd) in all {
         let path = dir.join(format!("{name}.1"));
-        std::fs::write(&path, render(cmd)?)
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
+        crate::output::write_atomic(&path, &render(cmd)?, true)?;
         written.push(path);
     }
     if cli.json {

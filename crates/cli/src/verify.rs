@@ -6,6 +6,7 @@ use crate::error::{CliError, UsageExt};
 use crate::output::{emit, emit_json};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use tinledger_core::event::PublicKey;
 use tinledger_core::units::quoted;
 use tinledger_core::EntryHash;
 use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Ledger, LedgerError};
@@ -20,21 +21,57 @@ fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
     Ok((seq, hash.parse().usage()?))
 }
 
+/// Largest audit snapshot read (about 16 bytes per entry plus the lots:
+/// room for tens of millions of entries).
+const MAX_SNAPSHOT: u64 = 1 << 30;
+
+/// The auditor's key: the private key that signs a new snapshot (with
+/// `--snapshot`) and the public key a snapshot read must be signed by.
+struct Auditor {
+    signing: Option<ed25519_dalek::SigningKey>,
+    public: PublicKey,
+}
+
+fn auditor(a: &VerifyArgs) -> Result<Option<Auditor>, CliError> {
+    let wanted = a.snapshot.is_some() || a.since.is_some();
+    match (&a.auditor_key, wanted) {
+        (None, false) => Ok(None),
+        (Some(_), false) => Err(CliError::usage("--auditor-key is for --snapshot and --since")),
+        (None, true) => Err(CliError::usage(
+            "--snapshot and --since need --auditor-key KEY: audit snapshots are signed by the auditor",
+        )
+        .hint("make an auditor key once with `tinledger keygen --out auditor.pem` and keep it")),
+        (Some(k), true) if a.snapshot.is_some() => {
+            let sk = crate::keys::load_signing_key(Path::new(k))?;
+            Ok(Some(Auditor { public: PublicKey::from(&sk), signing: Some(sk) }))
+        }
+        (Some(k), true) => Ok(Some(Auditor { public: crate::keys::parse_public_key(k)?, signing: None })),
+    }
+}
+
+/// `CP.state`, read (capped) and checked against the auditor's key.
+fn read_snapshot(cp: &Path, auditor: &PublicKey) -> Result<AuditSnapshot, CliError> {
+    let state = state_path(cp);
+    let cannot = |e: std::io::Error| {
+        CliError::usage(format!("cannot read the audit snapshot {}: {e}", state.display()))
+            .hint(format!("make one with a full audit: tinledger verify --snapshot {} --auditor-key KEY", cp.display()))
+    };
+    let f = std::fs::File::open(&state).map_err(cannot)?;
+    let bytes = crate::input::read_all_capped(f, MAX_SNAPSHOT)
+        .map_err(cannot)?
+        .ok_or_else(|| crate::input::too_large("audit snapshot", &state, MAX_SNAPSHOT))?;
+    AuditSnapshot::from_bytes(&bytes, auditor).map_err(|e| CliError::usage(format!("{}: {e}", state.display())))
+}
+
 pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     let opts = AuditOptions { expect: a.expect_head.as_deref().map(parse_expect).transpose()?, indices: a.indices };
-    let since = match &a.since {
-        Some(cp) => {
+    let auditor = auditor(a)?;
+    let since = match (&a.since, &auditor) {
+        (Some(cp), Some(au)) => {
             let note = crate::proofs::read_text(cp, "checkpoint")?;
-            let state = state_path(cp);
-            let bytes = std::fs::read(&state).map_err(|e| {
-                CliError::usage(format!("cannot read the audit snapshot {}: {e}", state.display()))
-                    .hint(format!("make one with a full audit: tinledger verify --snapshot {}", cp.display()))
-            })?;
-            let snap =
-                AuditSnapshot::from_bytes(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", state.display())))?;
-            Some((note, snap))
+            Some((note, read_snapshot(cp, &au.public)?))
         }
-        None => None,
+        _ => None,
     };
     let snapshot_note = a.snapshot.as_deref().map(|p| crate::proofs::read_text(p, "checkpoint")).transpose()?;
     let (rep, snap) = match Ledger::open_for_audit(&cli.ledger) {
@@ -62,8 +99,9 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         ),
         Err(e) => return Err(e.into()),
     };
-    let saved = match (&a.snapshot, snap) {
-        (Some(cp), Some(s)) if rep.ok => Some(save_snapshot(&state_path(cp), &s)?),
+    let signing = auditor.as_ref().and_then(|au| au.signing.as_ref());
+    let saved = match (&a.snapshot, snap, signing) {
+        (Some(cp), Some(s), Some(key)) if rep.ok => Some(save_snapshot(&state_path(cp), &s, key)?),
         _ => None,
     };
     report_audit(cli.json, &rep, saved.as_deref());
@@ -82,8 +120,8 @@ fn state_path(cp: &Path) -> PathBuf {
 }
 
 /// Write the snapshot atomically (replacing an older one for the same checkpoint).
-fn save_snapshot(path: &Path, s: &AuditSnapshot) -> Result<PathBuf, CliError> {
-    let bytes = s.to_bytes().usage()?;
+fn save_snapshot(path: &Path, s: &AuditSnapshot, key: &ed25519_dalek::SigningKey) -> Result<PathBuf, CliError> {
+    let bytes = s.to_bytes(key).usage()?;
     crate::output::write_atomic(path, &bytes, true)?;
     Ok(path.to_path_buf())
 }

@@ -704,14 +704,14 @@ fn write_canonical(v: &Value, out: &mut String) -> Result<(), CertError> {
 }
 
 impl Certificate {
-    /// Parse a certificate file strictly: unknown members are refused, and
+    /// Parse a certificate file strictly: unknown and duplicate members are refused, and
     /// the file must be exactly what re-serializing the parsed certificate
     /// gives (no omitted optional members, no alternative spellings of
     /// times, ids or points), so what is verified is what the file says.
     pub fn from_json(text: &str) -> Result<Certificate, CertError> {
-        let c: Certificate = serde_json::from_str(text)
+        let c: Certificate = crate::json::from_str(text)
             .map_err(|e| err("format", format!("not a tinledger certificate: {}", clip(&e.to_string(), 512))))?;
-        let file: Value = serde_json::from_str(text).map_err(|e| err("format", e.to_string()))?;
+        let file: Value = crate::json::value(text).map_err(|e| err("format", e.to_string()))?;
         let again = serde_json::to_value(&c).map_err(|e| err("format", e.to_string()))?;
         if file != again {
             let field = match (&file, &again) {

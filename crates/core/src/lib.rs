@@ -17,6 +17,7 @@ pub mod ed25519;
 pub mod entry;
 pub mod event;
 pub mod ids;
+pub mod json;
 pub mod merkle;
 pub mod note;
 pub mod rules;

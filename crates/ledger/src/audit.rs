@@ -110,39 +110,90 @@ pub struct AuditSnapshot {
     pub flags: Vec<Flag>,
 }
 
-/// File magic of an encoded snapshot.
-pub const SNAPSHOT_MAGIC: &[u8] = b"tinledger-audit-snapshot-v1\n";
+/// File magic of an encoded snapshot (format 2: signed by the auditor).
+pub const SNAPSHOT_MAGIC: &[u8] = b"tinledger-audit-snapshot-v2\n";
+/// Format 1 (before 2: checksummed only, so anyone could forge one).
+const SNAPSHOT_MAGIC_V1: &[u8] = b"tinledger-audit-snapshot-v1\n";
+/// Auditor public key (32 bytes) and Ed25519 signature (64) after the body.
+const SNAPSHOT_TRAILER: usize = 32 + 64;
 
-type SnapConfig = bincode::config::Configuration<
-    bincode::config::BigEndian,
-    bincode::config::Fixint,
-    bincode::config::Limit<{ 1 << 34 }>,
->;
-fn snap_config() -> SnapConfig {
-    bincode::config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<{ 1 << 34 }>()
+/// The decoding limit, in bytes, for a body of `len` bytes: bincode refuses
+/// any length prefix that would take the bytes decoded so far, plus the
+/// memory that prefix claims (`len × size_of::<T>()`), past the limit. The
+/// in-memory form of a snapshot is at most a few times its encoding (a
+/// `String` is 24 bytes for an 8-byte length prefix), so
+/// [`SNAPSHOT_MEMORY_FACTOR`] times the body, rounded up to a power of two,
+/// admits every snapshot this code writes and bounds what a crafted one can
+/// make the decoder allocate by the size of the file.
+pub const SNAPSHOT_MEMORY_FACTOR: u64 = 16;
+
+/// Decode `body` with a limit of the smallest `2^k ≥ SNAPSHOT_MEMORY_FACTOR ×
+/// body.len()` (at least 64 KiB, at most 2^36). Bincode's limit is a type
+/// parameter, so each step of the ladder is its own configuration.
+fn decode_bounded(body: &[u8]) -> Result<(AuditSnapshot, usize), bincode::error::DecodeError> {
+    macro_rules! ladder {
+        ($($bits:literal)*) => {{
+            let want = (body.len() as u64).saturating_mul(SNAPSHOT_MEMORY_FACTOR);
+            $(
+                if want <= 1u64 << $bits {
+                    let cfg = bincode::config::standard()
+                        .with_big_endian()
+                        .with_fixed_int_encoding()
+                        .with_limit::<{ 1usize << $bits }>();
+                    return bincode::decode_from_slice(body, cfg);
+                }
+            )*
+            Err(bincode::error::DecodeError::LimitExceeded)
+        }};
+    }
+    ladder!(16 18 20 22 24 26 28 30 32 34 36)
 }
 
 impl AuditSnapshot {
-    /// `SNAPSHOT_MAGIC ‖ bincode(body) ‖ SHA-256(SNAPSHOT_MAGIC ‖ bincode(body))`.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let mut out = SNAPSHOT_MAGIC.to_vec();
-        let body = bincode::encode_to_vec(self, snap_config()).map_err(|e| format!("cannot encode snapshot: {e}"))?;
+    /// `SNAPSHOT_MAGIC ‖ bincode(body) ‖ auditor public key ‖ signature`,
+    /// the Ed25519 signature by `auditor` over everything before it.
+    pub fn to_bytes(&self, auditor: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, String> {
+        use ed25519_dalek::Signer;
+        let cfg = bincode::config::standard().with_big_endian().with_fixed_int_encoding();
+        let body = bincode::encode_to_vec(self, cfg).map_err(|e| format!("cannot encode snapshot: {e}"))?;
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + body.len() + SNAPSHOT_TRAILER);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
         out.extend_from_slice(&body);
-        let sum: [u8; 32] = Sha256::digest(&out).into();
-        out.extend_from_slice(&sum);
+        out.extend_from_slice(auditor.verifying_key().as_bytes());
+        let sig = auditor.sign(&out);
+        out.extend_from_slice(&sig.to_bytes());
         Ok(out)
     }
-    /// Decode and check the trailing checksum.
-    pub fn from_bytes(b: &[u8]) -> Result<AuditSnapshot, String> {
-        let body = b.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a tinledger audit snapshot (bad magic)")?;
-        let split = body.len().checked_sub(32).ok_or("audit snapshot is truncated")?;
-        let (body, sum) = body.split_at(split);
-        let want: [u8; 32] = Sha256::digest(&b[..b.len() - 32]).into();
-        if sum != want {
-            return Err("audit snapshot is damaged (checksum mismatch)".into());
+
+    /// Check that `b` is a snapshot signed by `auditor`, then decode it.
+    /// Nothing of the body is decoded before the signature verifies, and
+    /// decoding is bounded by the body's size ([`SNAPSHOT_MEMORY_FACTOR`]).
+    pub fn from_bytes(b: &[u8], auditor: &PublicKey) -> Result<AuditSnapshot, String> {
+        if b.starts_with(SNAPSHOT_MAGIC_V1) {
+            return Err("audit snapshot is of format 1, which is not signed and no longer read; \
+                        make a new one with a full audit (verify --snapshot CP --auditor-key KEY)"
+                .into());
         }
-        let (s, used): (AuditSnapshot, usize) =
-            bincode::decode_from_slice(body, snap_config()).map_err(|e| format!("audit snapshot is malformed: {e}"))?;
+        let rest = b.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a tinledger audit snapshot (bad magic)")?;
+        let split = rest.len().checked_sub(SNAPSHOT_TRAILER).ok_or("audit snapshot is truncated")?;
+        let (body, trailer) = rest.split_at(split);
+        let (key, sig) = trailer.split_at(32);
+        let key = PublicKey(<[u8; 32]>::try_from(key).unwrap_or_default());
+        let sig = <[u8; 64]>::try_from(sig).unwrap_or([0; 64]);
+        let signed = &b[..b.len() - 64];
+        // The project's one Ed25519 criterion (docs/formats.md §4.1).
+        let signed_by = |k: &PublicKey| tinledger_core::ed25519::verify(&k.0, signed, &sig).is_ok();
+        if key != *auditor && signed_by(&key) {
+            return Err(format!(
+                "audit snapshot was signed by auditor key {}, not by the --auditor-key given ({})",
+                key.key_id(),
+                auditor.key_id()
+            ));
+        }
+        if key != *auditor || !signed_by(auditor) {
+            return Err("audit snapshot is damaged or forged: it is not signed by the auditor key".into());
+        }
+        let (s, used) = decode_bounded(body).map_err(|e| format!("audit snapshot is malformed: {e}"))?;
         if used != body.len() {
             return Err("audit snapshot has trailing bytes".into());
         }
@@ -1192,11 +1243,52 @@ mod tests {
             compromises: vec![],
             flags: vec![],
         };
-        let b = s.to_bytes().unwrap();
-        assert_eq!(AuditSnapshot::from_bytes(&b).unwrap(), s);
+        let auditor = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let pk = PublicKey(auditor.verifying_key().to_bytes());
+        let b = s.to_bytes(&auditor).unwrap();
+        assert_eq!(AuditSnapshot::from_bytes(&b, &pk).unwrap(), s);
         let mut bad = b.clone();
         bad[SNAPSHOT_MAGIC.len() + 3] ^= 1;
-        assert!(AuditSnapshot::from_bytes(&bad).unwrap_err().contains("checksum"));
-        assert!(AuditSnapshot::from_bytes(&b[..10]).is_err());
+        assert!(AuditSnapshot::from_bytes(&bad, &pk).unwrap_err().contains("damaged or forged"));
+        assert!(AuditSnapshot::from_bytes(&b[..10], &pk).is_err());
+        // Another auditor's snapshot, and one re-signed by another key.
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+        let theirs = s.to_bytes(&other).unwrap();
+        assert!(AuditSnapshot::from_bytes(&theirs, &pk).unwrap_err().contains("signed by auditor key"));
+        let mut spliced = theirs.clone();
+        let at = spliced.len() - 96;
+        spliced[at..at + 32].copy_from_slice(&pk.0);
+        assert!(AuditSnapshot::from_bytes(&spliced, &pk).unwrap_err().contains("damaged or forged"));
+    }
+
+    /// A signed body whose first vector claims 2^40 elements: refused by the
+    /// decoding limit (which follows the body's size), never allocated.
+    #[test]
+    fn snapshot_lengths_are_bounded_by_the_file() {
+        use ed25519_dalek::Signer;
+        let auditor = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let pk = PublicKey(auditor.verifying_key().to_bytes());
+        for (len, field) in [(1u64 << 40, "origin"), (1 << 20, "origin"), (u64::MAX, "origin")] {
+            let mut b = SNAPSHOT_MAGIC.to_vec();
+            b.extend_from_slice(&len.to_be_bytes());
+            b.extend_from_slice(b"tinledger/00");
+            b.extend_from_slice(&pk.0);
+            let sig = auditor.sign(&b);
+            b.extend_from_slice(&sig.to_bytes());
+            let e = AuditSnapshot::from_bytes(&b, &pk).unwrap_err();
+            assert!(e.starts_with("audit snapshot is malformed"), "{field} {len}: {e}");
+        }
+        // A vector of 2^30 frontier items after a valid origin, size, root and head.
+        let mut b = SNAPSHOT_MAGIC.to_vec();
+        b.extend_from_slice(&12u64.to_be_bytes());
+        b.extend_from_slice(b"tinledger/00");
+        b.extend_from_slice(&[0; 8 + 32 + 32]);
+        b.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        b.extend_from_slice(&pk.0);
+        let sig = auditor.sign(&b);
+        b.extend_from_slice(&sig.to_bytes());
+        let e = AuditSnapshot::from_bytes(&b, &pk).unwrap_err();
+        assert!(e.contains("malformed"), "{e}");
+        assert!(decode_bounded(&[0; 100]).is_err());
     }
 }

@@ -1,0 +1,108 @@
+//! Reading input files with a cap on the bytes actually read.
+//!
+//! A size from `metadata()` is 0 for pipes, FIFOs, `/dev/zero` and most of
+//! `/proc`, so it can only be a hint: every cap here counts the bytes that
+//! were read (`Read::take(cap + 1)`) and refuses the file as soon as there is
+//! one byte more than the cap. Nothing is read without a bound.
+
+use crate::error::CliError;
+use std::io::{BufRead, Read};
+use std::path::Path;
+
+/// `256 MiB`, `2 GiB`, `64 KiB`: a cap as the messages and docs write it.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// The error for an input that holds more than `cap` bytes.
+pub fn too_large(what: &str, path: &Path, cap: u64) -> CliError {
+    CliError::usage(format!("{what} {} holds more than {}, the most tinledger reads", path.display(), human(cap)))
+}
+
+/// Every byte of `path`, refusing it once more than `cap` bytes have been read.
+pub fn read_capped(path: &Path, what: &str, cap: u64) -> Result<Vec<u8>, CliError> {
+    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {what} {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(cannot)?;
+    read_all_capped(f, cap).map_err(cannot)?.ok_or_else(|| too_large(what, path, cap))
+}
+
+/// [`read_capped`], as UTF-8 text.
+pub fn read_text_capped(path: &Path, what: &str, cap: u64) -> Result<String, CliError> {
+    String::from_utf8(read_capped(path, what, cap)?)
+        .map_err(|_| CliError::usage(format!("{what} {} is not UTF-8 text", path.display())))
+}
+
+/// Read `r` to its end; `None` when it holds more than `cap` bytes.
+pub fn read_all_capped(r: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    r.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+    Ok((buf.len() as u64 <= cap).then_some(buf))
+}
+
+/// One line read by [`read_line_capped`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line's bytes without its `\n`.
+    Complete,
+    /// The input ended without a `\n` after these bytes (maybe none).
+    Unterminated,
+    /// The line is longer than the cap (nothing more of it was read).
+    TooLong,
+}
+
+/// Read the next line of `r` into `buf` (cleared first), reading at most
+/// `cap + 1` bytes. `Ok(None)` at the end of the input.
+pub fn read_line_capped(r: &mut impl BufRead, cap: u64, buf: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
+    buf.clear();
+    let n = r.by_ref().take(cap.saturating_add(1)).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Some(Line::Complete));
+    }
+    if buf.len() as u64 > cap {
+        return Ok(Some(Line::TooLong));
+    }
+    Ok(Some(Line::Unterminated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_count_bytes_read() {
+        assert_eq!(read_all_capped(&b"abcd"[..], 4).unwrap(), Some(b"abcd".to_vec()));
+        assert_eq!(read_all_capped(&b"abcde"[..], 4).unwrap(), None);
+        // An endless reader is read only up to the cap.
+        assert_eq!(read_all_capped(std::io::repeat(0), 1000).unwrap(), None);
+        assert_eq!(human(256 << 20), "256 MiB");
+        assert_eq!(human(2 << 30), "2 GiB");
+        assert_eq!(human(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn lines_are_capped_and_their_end_is_told() {
+        let mut r = std::io::Cursor::new(b"ab\ncdef\n\ngh".to_vec());
+        let mut b = Vec::new();
+        assert_eq!(read_line_capped(&mut r, 3, &mut b).unwrap(), Some(Line::Complete));
+        assert_eq!(b, b"ab");
+        assert_eq!(read_line_capped(&mut r, 3, &mut b).unwrap(), Some(Line::TooLong));
+        let mut r = std::io::Cursor::new(b"\ngh".to_vec());
+        assert_eq!(read_line_capped(&mut r, 3, &mut b).unwrap(), Some(Line::Complete));
+        assert!(b.is_empty());
+        assert_eq!(read_line_capped(&mut r, 3, &mut b).unwrap(), Some(Line::Unterminated));
+        assert_eq!(b, b"gh");
+        assert_eq!(read_line_capped(&mut r, 3, &mut b).unwrap(), None);
+        let mut r = std::io::BufReader::new(std::io::repeat(b'x'));
+        assert_eq!(read_line_capped(&mut r, 10, &mut b).unwrap(), Some(Line::TooLong));
+    }
+}
