@@ -17,4 +17,5 @@ mod reindex;
 mod rules;
 mod scenario;
 mod snapshots;
+mod storage;
 mod tamper;
