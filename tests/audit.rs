@@ -491,16 +491,20 @@ fn indices_flag_compares_every_derived_index() {
     // (tree, remove the first key? else change its value, expected words).
     let merkle_leaf0: &[u8] = &[0u8; 9];
     let cases: [(&str, bool, &str); 10] = [
-        ("lot_state", true, "lot index is missing lots"),
-        ("lot_state", false, "lot index for "),
-        ("lot_entries", true, "lot history index disagrees with the chain"),
-        ("lot_entries", false, "lot history index disagrees with the chain"),
-        ("actor_entries", true, "actor history index disagrees with the chain"),
-        ("actor_entries", false, "actor history index disagrees with the chain"),
-        ("event_ids", true, "event index disagrees with the chain"),
-        ("event_ids", false, "event index disagrees with the chain"),
-        ("merkle", true, "Merkle tree holds nodes the entries do not imply"),
-        ("merkle", false, "Merkle tree holds nodes the entries do not imply"),
+        ("lot_state", true, "lot index is missing lots: it holds 10, the chain has 11"),
+        ("lot_state", false, "lot index for AGG-2026-0001 disagrees with the chain: the stored state does not decode"),
+        ("lot_entries", true, "lot history index disagrees with the chain: it holds 39 keys, the entries imply 40"),
+        (
+            "lot_entries",
+            false,
+            "lot history index disagrees with the chain: it holds as many keys as the entries imply (40)",
+        ),
+        ("actor_entries", true, "actor history index disagrees with the chain: it holds 16 keys, the entries imply 17"),
+        ("actor_entries", false, "actor history index disagrees with the chain: it holds as many keys"),
+        ("event_ids", true, "event index disagrees with the chain: it holds 48 keys, the entries imply 49"),
+        ("event_ids", false, "event index disagrees with the chain: it holds as many keys as the entries imply (49)"),
+        ("merkle", true, "Merkle tree disagrees with the chain: it holds 94 keys, the entries imply 95"),
+        ("merkle", false, "Merkle tree disagrees with the chain: it holds as many keys as the entries imply (95)"),
     ];
     for (i, (name, remove, want)) in cases.into_iter().enumerate() {
         let copy = copy_ledger(&env, &format!("idx{i}"));
@@ -533,10 +537,14 @@ fn indices_flag_compares_every_derived_index() {
         assert!(reason.contains(want), "{case}: expected {want:?} in {reason:?}");
         assert!(reason.contains("run `tinledger reindex`"), "{case}: {reason}");
         assert_eq!(v["entries"], 49, "{case}: the chain itself replayed: {v}");
-        if i == 0 {
+        // An index fault names the index, not a (made-up) entry.
+        assert_eq!(v["fault"]["index"], name, "{case}: {v}");
+        assert!(v["fault"]["seq"].is_null(), "{case}: no seq for an index fault: {v}");
+        if i < 2 {
             let out = verify_cmd(&env, &copy, &["--indices"]).output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
-            assert!(text.contains(want) && text.contains("tinledger reindex"), "{text}");
+            assert!(text.starts_with(&format!("FAULT in index {name}: {want}")), "{text}");
+            assert!(text.contains("tinledger reindex"), "{text}");
             assert!(text.contains("all 49 entries replayed; the fault is in the data derived from them"), "{text}");
         }
     }

@@ -45,15 +45,15 @@ const LEDGER_ID: LedgerId = LedgerId([0x5c; 16]);
 const STREAM_CAP: u64 = 2_000;
 
 /// Seeded xorshift64: no new dependencies, reproducible runs.
-struct XorShift(u64);
+pub(crate) struct XorShift(u64);
 
 impl XorShift {
-    fn from_env(default: u64) -> XorShift {
+    pub(crate) fn from_env(default: u64) -> XorShift {
         let seed = std::env::var("TINLEDGER_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
         eprintln!("crash test seed {seed} (set TINLEDGER_CRASH_SEED to replay)");
         XorShift(seed.max(1))
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -61,19 +61,27 @@ impl XorShift {
         self.0 = x;
         x
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
 
 fn event(signer: &str, at: i64, body: EventBody) -> SignedEvent {
     Event { ledger_id: LEDGER_ID, signer: ActorId::new(signer).unwrap(), at: Timestamp(at), note: None, body }
-        .sign(&test_key(signer))
+        .sign(&key_of(signer))
         .unwrap()
 }
 
+/// [`test_key`], derived once per label: deriving a key costs as much as
+/// signing, and the large ledgers of tests/storage.rs sign 100,000 events.
+fn key_of(label: &str) -> ed25519_dalek::SigningKey {
+    static KEYS: std::sync::Mutex<BTreeMap<String, ed25519_dalek::SigningKey>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut keys = KEYS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    keys.entry(label.to_string()).or_insert_with(|| test_key(label)).clone()
+}
+
 /// A new ledger in `dir`: genesis by AUTH, then MINE registered.
-fn create_ledger(dir: &Path) {
+pub(crate) fn create_ledger(dir: &Path) {
     let genesis = event(
         AUTH,
         1_775_000_000,
@@ -101,7 +109,7 @@ fn create_ledger(dir: &Path) {
     l.append(&reg).unwrap();
 }
 
-fn extract(lot: &str, n: u64) -> SignedEvent {
+pub(crate) fn extract(lot: &str, n: u64) -> SignedEvent {
     event(
         MINE,
         1_775_000_100 + (n % 1_000_000) as i64,
@@ -248,7 +256,7 @@ fn check_after_kill(dir: &Path, acked: &BTreeMap<u64, String>, round: usize, ctx
 /// this binary is spawning a process at that moment: the forked process
 /// holds a copy of the LOCK file descriptor (and so the `flock`) until it
 /// execs, even though the descriptor is close-on-exec. Retry briefly.
-fn open_parent(dir: &Path, ctx: &str) -> Ledger {
+pub(crate) fn open_parent(dir: &Path, ctx: &str) -> Ledger {
     let start = Instant::now();
     loop {
         match Ledger::open(dir) {

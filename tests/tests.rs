@@ -20,4 +20,5 @@ mod reindex;
 mod rules;
 mod scenario;
 mod snapshots;
+mod storage;
 mod tamper;

@@ -46,6 +46,15 @@ impl From<LedgerError> for CliError {
             LedgerError::NotFound(dir) => CliError::usage(e.to_string())
                 .hint(format!("create one with `tinledger --ledger {} init`, or pass --ledger DIR", dir.display())),
             LedgerError::Exists(_) => CliError::usage(e.to_string()).hint("choose another --ledger directory"),
+            LedgerError::NotWritable { dir, .. } => CliError::usage(e.to_string()).hint(format!(
+                "tinledger's storage engine must write to open a ledger, even to read it: copy it to writable \
+                 storage (cp -a {} COPY) and run the command with --ledger COPY; nothing was changed",
+                dir.display()
+            )),
+            LedgerError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                CliError::usage(e.to_string())
+                    .hint("free space on the filesystem that holds the ledger, then run the command again")
+            }
             _ => CliError::usage(e.to_string()),
         }
     }

@@ -93,10 +93,9 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
             out
         }
         // Damaged storage files are a failed check, reported like any fault.
-        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => (
-            AuditReport::failed(Fault { seq: None, reason: format!("the ledger's storage files are damaged: {e}") }, 0),
-            None,
-        ),
+        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => {
+            (AuditReport::failed(Fault::at(None, format!("the ledger's storage files are damaged: {e}")), 0), None)
+        }
         Err(e) => return Err(e.into()),
     };
     let signing = auditor.as_ref().and_then(|au| au.signing.as_ref());
@@ -178,8 +177,12 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
             }
         }
         Some(f) => {
-            let at = f.seq.map(|s| format!("seq {s}")).unwrap_or_else(|| "unknown seq".into());
-            emit(&format!("FAULT at {at}: {}", f.reason));
+            let at = match (f.seq, f.index) {
+                (Some(s), _) => format!("at seq {s}"),
+                (None, Some(index)) => format!("in index {index}"),
+                (None, None) => "at unknown seq".into(),
+            };
+            emit(&format!("FAULT {at}: {}", f.reason));
             if rep.replayed_from > 0 && rep.entries <= rep.replayed_from && f.seq.is_none_or(|s| s < rep.replayed_from)
             {
                 emit(&format!(
@@ -187,7 +190,7 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
                      consistency of the ledger with them failed",
                     rep.replayed_from
                 ));
-            } else if f.seq.is_some_and(|s| s < rep.entries) {
+            } else if f.index.is_some() || f.seq.is_some_and(|s| s < rep.entries) {
                 emit(&format!("all {} entries replayed; the fault is in the data derived from them", rep.entries));
             } else {
                 emit(&format!(

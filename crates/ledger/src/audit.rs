@@ -56,7 +56,26 @@ pub struct AuditOptions {
 pub struct Fault {
     /// Sequence number of the faulty (or first missing) entry, when known.
     pub seq: Option<u64>,
+    /// The derived index (sled tree, e.g. `lot_entries`) that disagrees
+    /// with the chain, when the fault is there rather than in an entry;
+    /// `seq` is then `None` (docs/storage.md §6).
+    pub index: Option<&'static str>,
     pub reason: String,
+}
+
+impl Fault {
+    /// A fault at entry `seq` (or at no known entry).
+    pub fn at(seq: Option<u64>, reason: impl Into<String>) -> Fault {
+        Fault { seq, index: None, reason: reason.into() }
+    }
+    /// A derived index that disagrees with the chain.
+    fn in_index(index: &'static str, reason: String) -> Fault {
+        Fault {
+            seq: None,
+            index: Some(index),
+            reason: format!("{reason} (run `tinledger reindex` to rebuild indices from the entries)"),
+        }
+    }
 }
 
 /// The audit's findings.
@@ -265,7 +284,7 @@ impl Ledger {
         let start = match Replay::from_snapshot(&self.t.entries, &snap, since) {
             Ok(r) => r,
             Err(reason) => {
-                let rep = AuditReport::failed(Fault { seq: None, reason }, size);
+                let rep = AuditReport::failed(Fault::at(None, reason), size);
                 return (rep, None);
             }
         };
@@ -283,7 +302,7 @@ impl Ledger {
     /// the entries at the head.)
     fn check_extends(&self, snap: &AuditSnapshot) -> Option<Fault> {
         let n = self.head().size;
-        let bad = |reason: String| Some(Fault { seq: Some(snap.size.saturating_sub(1)), reason });
+        let bad = |reason: String| Some(Fault::at(Some(snap.size.saturating_sub(1)), reason));
         if n < snap.size {
             return bad(format!(
                 "the ledger now has {n} entries, fewer than the {} of the trusted checkpoint: history was removed",
@@ -332,7 +351,7 @@ impl Ledger {
         }
         let fault = match guard("auditing", || Ok(self.replay(&mut r, &mut plan, progress))) {
             Ok(f) => f,
-            Err(e) => Some(Fault { seq: Some(r.count), reason: e.to_string() }),
+            Err(e) => Some(Fault::at(Some(r.count), e.to_string())),
         };
         let fault = fault.or_else(|| self.finish(&r, &plan, opts, indices));
         let snapshot = if fault.is_none() { plan.snap_state.take() } else { None };
@@ -344,16 +363,14 @@ impl Ledger {
     /// Sizes at which the replay must record the Merkle root: every stored
     /// checkpoint, and the checkpoint to snapshot at.
     fn plan(&self, snapshot_at: Option<&str>) -> Result<Plan, Fault> {
-        let cps =
-            self.checkpoints().map_err(|e| Fault { seq: None, reason: format!("checkpoints unreadable: {e}") })?;
+        let cps = self.checkpoints().map_err(|e| Fault::at(None, format!("checkpoints unreadable: {e}")))?;
         let mut sizes: BTreeSet<u64> = cps.iter().map(|(s, _)| *s).collect();
         let snap_size = match snapshot_at {
             None => None,
             Some(note) => {
-                let cp =
-                    note::Note::parse(note).and_then(|n| checkpoint::Checkpoint::parse_body(&n.text)).map_err(|e| {
-                        Fault { seq: None, reason: format!("the checkpoint to snapshot at is malformed: {e}") }
-                    })?;
+                let cp = note::Note::parse(note)
+                    .and_then(|n| checkpoint::Checkpoint::parse_body(&n.text))
+                    .map_err(|e| Fault::at(None, format!("the checkpoint to snapshot at is malformed: {e}")))?;
                 sizes.insert(cp.size);
                 Some((cp.size, cp.origin, note.to_string()))
             }
@@ -426,7 +443,7 @@ impl Ledger {
                                 }
                             }
                             Err(reason) => {
-                                seq_fault = Some(Fault { seq: Some(seq), reason });
+                                seq_fault = Some(Fault::at(Some(seq), reason));
                                 break 'chunks;
                             }
                         }
@@ -464,7 +481,7 @@ impl Ledger {
                 // Everything before the bad signature passed.
                 r.count = seq;
                 r.prev = prev;
-                return Some(Fault { seq: Some(seq), reason });
+                return Some(Fault::at(Some(seq), reason));
             }
         }
         seq_fault
@@ -474,7 +491,7 @@ impl Ledger {
     /// the stored Merkle root, and the indices.
     fn finish(&self, r: &Replay<'_>, plan: &Plan, opts: &AuditOptions, indices: bool) -> Option<Fault> {
         let n = r.count;
-        let fault = |seq: u64, reason: String| Some(Fault { seq: Some(seq), reason });
+        let fault = |seq: u64, reason: String| Some(Fault::at(Some(seq), reason));
         let prev = r.prev;
         // The recorded head.
         match self.t.meta.get(META_HEAD) {
@@ -534,7 +551,22 @@ impl Ledger {
         let root = r.frontier.root();
         match self.merkle_root(n) {
             Ok(h) if h == root => {}
-            _ => return fault(n.saturating_sub(1), format!("the stored Merkle tree's root at size {n} disagrees with the entries (run `tinledger reindex` to rebuild it from the entries)")),
+            Ok(h) => {
+                return Some(Fault::in_index(
+                    T_MERKLE,
+                    format!(
+                        "the stored Merkle tree's root at size {n} is {} but the entries give {}",
+                        hex::encode(h),
+                        hex::encode(root)
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Some(Fault::in_index(
+                    T_MERKLE,
+                    format!("the stored Merkle tree's root at size {n} cannot be computed: {e}"),
+                ))
+            }
         }
         self.check_indices(&r.st, plan, indices)
     }
@@ -547,7 +579,7 @@ impl Ledger {
         let origin = checkpoint::origin_for(&info.ledger_id);
         for (size, text) in &plan.stored {
             let size = *size;
-            let bad = |reason: String| Some(Fault { seq: Some(size.saturating_sub(1)), reason });
+            let bad = |reason: String| Some(Fault::at(Some(size.saturating_sub(1)), reason));
             if size > n {
                 return bad(format!(
                     "stored checkpoint for tree size {size} is beyond the {n} entries: entries were removed"
@@ -573,7 +605,7 @@ impl Ledger {
         }
         if let Some((size, _, text)) = &plan.snap_at {
             let size = *size;
-            let bad = |reason: String| Some(Fault { seq: Some(size.saturating_sub(1)), reason });
+            let bad = |reason: String| Some(Fault::at(Some(size.saturating_sub(1)), reason));
             if size > n {
                 return bad(format!("the checkpoint to snapshot at has tree size {size}, beyond the {n} entries"));
             }
@@ -589,47 +621,60 @@ impl Ledger {
         None
     }
 
+    /// Compare the derived indices with the replay's state: the actor and
+    /// key indices always, the others with `all`. A fault names the index
+    /// and what differs, never an entry (the entries all passed).
     fn check_indices(&self, st: &AuditState<'_>, plan: &Plan, all: bool) -> Option<Fault> {
-        let idx = |seq: u64, what: &str| {
-            Some(Fault {
-                seq: Some(seq),
-                reason: format!("{what} (run `tinledger reindex` to rebuild indices from the entries)"),
-            })
-        };
         let lots = &st.lots;
         let st = &st.ov;
         let mut n = 0usize;
         for kv in self.t.actor_state.iter() {
             n += 1;
-            let Ok((k, v)) = kv else {
-                return idx(0, "actor index unreadable");
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Fault::in_index(T_ACTOR_STATE, format!("actor index unreadable: {e}"))),
             };
             let id = String::from_utf8_lossy(&k).to_string();
-            let stored: Option<ActorState> = codec::decode_strict(&v, "actor state").ok();
             let want = ActorId::new(id.clone()).ok().and_then(|i| st.actors.get(&i));
-            if stored.as_ref() != want {
-                return idx(want.map_or(0, |a| a.last_seq), &format!("actor index for {id} disagrees with the chain"));
+            if let Some(what) = state_differs(&v, ("actor", "actor state"), want, |a| a.last_seq) {
+                return Some(Fault::in_index(
+                    T_ACTOR_STATE,
+                    format!("actor index for {id} disagrees with the chain: {what}"),
+                ));
             }
         }
         if n != st.actors.len() {
-            return idx(0, "actor index is missing actors");
+            return Some(Fault::in_index(
+                T_ACTOR_STATE,
+                format!("actor index is missing actors: it holds {n}, the chain has {}", st.actors.len()),
+            ));
         }
         let mut n = 0usize;
         for kv in self.t.key_actor.iter() {
             n += 1;
-            let Ok((k, v)) = kv else {
-                return idx(0, "key index unreadable");
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Fault::in_index(T_KEY_ACTOR, format!("key index unreadable: {e}"))),
             };
-            let ok = <[u8; 32]>::try_from(k.as_ref())
-                .ok()
-                .and_then(|k| st.keys.get(&PublicKey(k)))
-                .is_some_and(|a| a.as_str().as_bytes() == v.as_ref());
-            if !ok {
-                return idx(0, "key index disagrees with the chain");
+            let want = <[u8; 32]>::try_from(k.as_ref()).ok().and_then(|k| st.keys.get(&PublicKey(k)));
+            if want.is_none_or(|a| a.as_str().as_bytes() != v.as_ref()) {
+                let chain = want
+                    .map_or_else(|| "the chain never bound it".to_string(), |a| format!("the chain binds it to {a}"));
+                return Some(Fault::in_index(
+                    T_KEY_ACTOR,
+                    format!(
+                        "key index disagrees with the chain: key {} is bound to {:?}, {chain}",
+                        hex::encode(&k),
+                        String::from_utf8_lossy(&v)
+                    ),
+                ));
             }
         }
         if n != st.keys.len() {
-            return idx(0, "key index is missing keys");
+            return Some(Fault::in_index(
+                T_KEY_ACTOR,
+                format!("key index is missing keys: it holds {n}, the chain bound {}", st.keys.len()),
+            ));
         }
         if !all {
             return None;
@@ -637,40 +682,73 @@ impl Ledger {
         let mut n = 0usize;
         for kv in self.t.lot_state.iter() {
             n += 1;
-            let Ok((k, v)) = kv else {
-                return idx(0, "lot index unreadable");
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Fault::in_index(T_LOT_STATE, format!("lot index unreadable: {e}"))),
             };
             let id = String::from_utf8_lossy(&k).to_string();
-            let stored: Option<LotState> = codec::decode_strict(&v, "lot state").ok();
             let want = LotId::new(id.clone()).ok().and_then(|i| lots.get(&i));
-            if stored != want {
-                return idx(want.map_or(0, |l| l.last_seq), &format!("lot index for {id} disagrees with the chain"));
+            if let Some(what) = state_differs(&v, ("lot", "lot state"), want.as_ref(), |l| l.last_seq) {
+                return Some(Fault::in_index(
+                    T_LOT_STATE,
+                    format!("lot index for {id} disagrees with the chain: {what}"),
+                ));
             }
         }
         if n != lots.len() {
-            return idx(0, "lot index is missing lots");
+            return Some(Fault::in_index(
+                T_LOT_STATE,
+                format!("lot index is missing lots: it holds {n}, the chain has {}", lots.len()),
+            ));
         }
         let key = &plan.rebuilt.key;
-        let scan = |tree: &sled::Tree, tag: u8| -> Option<Digest> {
+        let scan = |tree: &sled::Tree, tag: u8| -> Result<Digest, sled::Error> {
             let mut d = Digest::default();
             for kv in tree.iter() {
-                let (k, v) = kv.ok()?;
+                let (k, v) = kv?;
                 d.add(key, tag, &k, &v);
             }
-            Some(d)
+            Ok(d)
         };
-        let checks: [(&sled::Tree, u8, &Digest, &str); 4] = [
-            (&self.t.lot_entries, TAG_LOT, &plan.rebuilt.lots, "lot history index disagrees with the chain"),
-            (&self.t.actor_entries, TAG_ACTOR, &plan.rebuilt.actors, "actor history index disagrees with the chain"),
-            (&self.t.event_ids, TAG_EVENT, &plan.rebuilt.events, "event index disagrees with the chain"),
-            (&self.t.merkle, TAG_MERKLE, &plan.rebuilt.merkle, "Merkle tree holds nodes the entries do not imply"),
+        let checks: [(&sled::Tree, &'static str, u8, &Digest, &str); 4] = [
+            (&self.t.lot_entries, T_LOT_ENTRIES, TAG_LOT, &plan.rebuilt.lots, "lot history index"),
+            (&self.t.actor_entries, T_ACTOR_ENTRIES, TAG_ACTOR, &plan.rebuilt.actors, "actor history index"),
+            (&self.t.event_ids, T_EVENT_IDS, TAG_EVENT, &plan.rebuilt.events, "event index"),
+            (&self.t.merkle, T_MERKLE, TAG_MERKLE, &plan.rebuilt.merkle, "Merkle tree"),
         ];
-        for (tree, tag, want, what) in checks {
-            if scan(tree, tag).as_ref() != Some(want) {
-                return idx(0, what);
-            }
+        for (tree, name, tag, want, what) in checks {
+            let reason = match scan(tree, tag) {
+                Ok(d) if d == *want => continue,
+                Ok(d) if d.n != want.n => {
+                    format!("{what} disagrees with the chain: it holds {} keys, the entries imply {}", d.n, want.n)
+                }
+                Ok(_) => format!(
+                    "{what} disagrees with the chain: it holds as many keys as the entries imply ({}), but not the same keys and values",
+                    want.n
+                ),
+                Err(e) => format!("{what} unreadable: {e}"),
+            };
+            return Some(Fault::in_index(name, reason));
         }
         None
+    }
+}
+
+/// How a stored state record (an actor's or a lot's) differs from the
+/// chain's, `want`; `None` when they are equal.
+fn state_differs<T: bincode::Decode<()> + bincode::Encode + PartialEq>(
+    stored: &[u8],
+    (what, record): (&str, &'static str),
+    want: Option<&T>,
+    last_seq: impl Fn(&T) -> u64,
+) -> Option<String> {
+    match (codec::decode_strict::<T>(stored, record), want) {
+        (Ok(stored), Some(want)) if stored == *want => None,
+        (Ok(_), Some(want)) => {
+            Some(format!("the stored state differs from the chain's (last changed at seq {})", last_seq(want)))
+        }
+        (Ok(_), None) => Some(format!("no such {what} in the chain")),
+        (Err(e), _) => Some(format!("the stored state does not decode: {e}")),
     }
 }
 

@@ -13,6 +13,12 @@ pub enum LedgerError {
     Locked(PathBuf),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// A file or directory of the ledger cannot be written at all
+    /// (read-only media, no permission). sled must write to open a
+    /// database, so this refuses readers as well as writers; nothing was
+    /// changed.
+    #[error("ledger {} is not writable: {}: {source}", dir.display(), path.display())]
+    NotWritable { dir: PathBuf, path: PathBuf, source: std::io::Error },
     #[error("storage error: {0}")]
     Storage(String),
     /// Stored state is not what the chain says; the ledger must be audited.
@@ -35,6 +41,9 @@ impl From<sled::Error> for LedgerError {
             sled::Error::Corruption { .. } => {
                 LedgerError::Corrupt { seq: None, reason: format!("storage engine: {e}") }
             }
+            // A failed read or write of sled's files (a full disk, EIO) is an
+            // I/O error, not damage to the ledger.
+            sled::Error::Io(source) => LedgerError::Io { context: "storage engine I/O".into(), source },
             other => LedgerError::Storage(other.to_string()),
         }
     }

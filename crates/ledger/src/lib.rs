@@ -13,6 +13,7 @@
 
 mod audit;
 mod certsrc;
+mod engine;
 mod error;
 mod reindex;
 pub mod schema;

@@ -100,12 +100,15 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -
 
 fn lock(dir: &Path) -> Result<File, LedgerError> {
     let path = dir.join(LOCK_FILE);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| LedgerError::io(format!("cannot open lock file {}", path.display()), e))?;
+    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| {
+        // Read-only media or no write permission: sled must write to open
+        // the database, so say so here, before anything else is tried.
+        if crate::engine::is_not_writable(&e) {
+            LedgerError::NotWritable { dir: dir.to_path_buf(), path: path.clone(), source: e }
+        } else {
+            LedgerError::io(format!("cannot open lock file {}", path.display()), e)
+        }
+    })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked(dir.to_path_buf())),
@@ -133,24 +136,7 @@ pub fn sled_config(path: &Path) -> sled::Config {
 fn open_db(dir: &Path, cache_bytes: u64) -> Result<(sled::Db, Trees), LedgerError> {
     guard("opening the database", || {
         let config = sled_config(&dir.join(DB_DIR)).cache_capacity(cache_bytes);
-        // We hold the ledger's LOCK, so sled's own file lock can only be
-        // held for a moment: by a process that has just released ours, or
-        // by a process forked (by another thread of whoever released it)
-        // that has not yet exec'd and so still shares the descriptor. Wait
-        // for it; if it persists, the ledger is in use.
-        let mut tries = 0;
-        let db = loop {
-            match config.open() {
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if tries >= 250 {
-                        return Err(LedgerError::Locked(dir.to_path_buf()));
-                    }
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                other => break other?,
-            }
-        };
+        let db = crate::engine::open(dir, &config)?;
         let t = Trees {
             meta: db.open_tree(T_META)?,
             entries: db.open_tree(T_ENTRIES)?,
