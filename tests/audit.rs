@@ -12,8 +12,8 @@ use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, PublicKey};
 use tinledger_core::note::NoteSigner;
 use tinledger_core::testkeys::test_key;
-use tinledger_core::units::{GeoPoint, Material, Role, Timestamp};
-use tinledger_core::{ActorId, Entry, Event, LedgerId, LotId, SignedEvent};
+use tinledger_core::units::{GeoPoint, Material, Role};
+use tinledger_core::{ActorId, Entry, Event, LotId, SignedEvent};
 use tinledger_ledger::Ledger;
 
 // ---------------------------------------------------------------------------
@@ -136,13 +136,7 @@ const LEDGER_ID: [u8; 16] = *b"tinledger-audit!";
 const IUP: &str = "IUP-OP AUDIT/01";
 
 fn event(i: usize, signer: &str, body: EventBody) -> Event {
-    Event {
-        ledger_id: LedgerId(LEDGER_ID),
-        signer: ActorId::new(signer).unwrap(),
-        at: Timestamp(1_770_000_000 + i as i64 * 60),
-        note: None,
-        body,
-    }
+    test_event(LEDGER_ID, i as u64, signer, body)
 }
 
 /// The events of a ledger of `n` entries; extraction lots are named

@@ -67,13 +67,7 @@ fn cases() -> Vec<(&'static str, Craft, bool, &'static str)> {
 }
 
 fn event(i: u64, signer: &str, body: EventBody) -> Event {
-    Event {
-        ledger_id: LedgerId(LEDGER_ID),
-        signer: ActorId::new(signer).unwrap(),
-        at: Timestamp(1_770_000_000 + i as i64 * 60),
-        note: None,
-        body,
-    }
+    test_event(LEDGER_ID, i, signer, body)
 }
 
 fn register(i: u64, id: &str, role: Role, key: PublicKey) -> Event {

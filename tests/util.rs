@@ -163,3 +163,15 @@ pub fn signed_snapshot(body: &[u8], key: &ed25519_dalek::SigningKey, claimed: &[
     b.extend_from_slice(&sig.to_bytes());
     b
 }
+
+/// An event of the code-built test ledgers: ledger `ledger_id`, signed by
+/// `signer`, at a time one minute per `i` after a fixed start.
+pub fn test_event(ledger_id: [u8; 16], i: u64, signer: &str, body: tinledger_core::EventBody) -> tinledger_core::Event {
+    tinledger_core::Event {
+        ledger_id: tinledger_core::LedgerId(ledger_id),
+        signer: tinledger_core::ActorId::new(signer).unwrap(),
+        at: tinledger_core::units::Timestamp(1_770_000_000 + i as i64 * 60),
+        note: None,
+        body,
+    }
+}
