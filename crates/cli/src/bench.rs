@@ -9,7 +9,6 @@
 use crate::args::Cli;
 use crate::error::CliError;
 use crate::output::{emit, emit_json};
-use crate::synth::{self, KeyRing, Synth, SYNTH_VERSION};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,10 +25,8 @@ use tinledger_core::testkeys::test_key;
 use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Entry, EntryHash, Event, LotId, SignedEvent};
 use tinledger_ledger::{Ledger, VERIFY_BATCH};
+use tinledger_synth::{self as synth, KeyRing, Synth, SYNTH_VERSION};
 
-/// Default ledger size: the whole run takes half a minute on the project's quiet 2-core
-/// machine, a minute and a half or more under its usual load (docs/performance.md).
-pub const DEFAULT_EVENTS: u64 = 200_000;
 /// Events per `append_batch` when building the ledger.
 pub const BULK_BATCH: usize = 10_000;
 /// Events appended one at a time, durably, for `append_durable`.
@@ -151,7 +148,7 @@ fn dir_bytes(p: &Path) -> Result<u64, CliError> {
 }
 
 fn synth_events(n: u64) -> Result<(Vec<Event>, Synth), CliError> {
-    let mut s = Synth::new(n).map_err(CliError::usage)?;
+    let mut s = Synth::new(n)?;
     let evs: Vec<Event> = s.by_ref().collect();
     if let Some(e) = s.error() {
         return Err(CliError::usage(format!("synthetic ledger: {e}")));
@@ -328,7 +325,7 @@ fn import_presigned(ring: &KeyRing, scratch: &Path, n: u64) -> Result<(f64, u64)
     let file = scratch.join("import.jsonl");
     let mut text = String::with_capacity(rest.len() * 800);
     for e in rest {
-        let line = serde_json::to_string(&crate::commands::SignedFile::from_signed(e))
+        let line = serde_json::to_string(&tinledger_formats::signed::SignedFile::from_signed(e))
             .map_err(|e| CliError::usage(e.to_string()))?;
         text.push_str(&line);
         text.push('\n');
@@ -364,7 +361,7 @@ fn import_presigned(ring: &KeyRing, scratch: &Path, n: u64) -> Result<(f64, u64)
 /// Build the ledger of `n` events with `append_batch`; returns the marker.
 fn build(ring: &KeyRing, dir: &Path, n: u64) -> Result<Marker, CliError> {
     progress(&format!("building a synthetic ledger of {n} events (batches of {BULK_BATCH}, full validation)"));
-    let mut s = Synth::new(n).map_err(CliError::usage)?;
+    let mut s = Synth::new(n)?;
     let mut l: Option<Ledger> = None;
     let (mut appended, mut entry_bytes) = (0u64, 0u64);
     let mut append_time = Duration::ZERO;
@@ -602,7 +599,7 @@ pub fn bench(cli: &Cli, n: u64, dir: Option<&Path>, keep: bool) -> Result<(), Cl
 type RunResult = (Vec<Limit>, Vec<Figure>, (usize, LotId));
 
 fn run(root: &Path, scratch: &Path, n: u64, reuse: Option<Marker>) -> Result<RunResult, CliError> {
-    let ring = KeyRing::new().map_err(CliError::usage)?;
+    let ring = KeyRing::new()?;
     let s = samples(&ring)?;
     let limits = measure_limits(&s, scratch)?;
     let durable = append_durable(&ring, scratch)?;
