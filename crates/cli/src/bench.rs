@@ -2,7 +2,7 @@
 //!
 //! First the raw limits (Ed25519 sign, `verify_strict`, `verify_batch`,
 //! SHA-256 of an entry, sled inserts with and without a durable flush), then
-//! the figures on a synthetic ledger of N events (`synth.rs`), each next to
+//! the figures on a synthetic ledger of N events (`tinledger-synth`), each next to
 //! the limit that bounds it and the ratio between them. docs/performance.md
 //! explains every figure and the ratio conventions.
 
