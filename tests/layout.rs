@@ -146,3 +146,48 @@ fn issue_10_cycle_checker_sees_circles() {
     known.insert("c".to_string(), String::new());
     assert_eq!(cycle(&imports(&known)), None);
 }
+
+/// The workspace crates `manifest` depends on (normal dependencies only).
+fn workspace_deps(manifest: &str) -> BTreeSet<String> {
+    let mut in_deps = false;
+    let mut out = BTreeSet::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if in_deps && line.starts_with("tinledger-") {
+            out.insert(line.split(['.', ' ', '=']).next().unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+/// docs/architecture.md's `cargo tree -p` blocks list what each workspace
+/// crate's Cargo.toml says it depends on, so the drawn graph cannot drift.
+#[test]
+fn issue_10_architecture_doc_matches_the_manifests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+    let mut drawn: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = None;
+    for line in doc.lines() {
+        if line.starts_with("tinledger") && line.contains(" v0.") && !line.ends_with("(*)") {
+            let name = line.split(' ').next().unwrap_or_default().to_string();
+            drawn.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let Some(dep) = line.strip_prefix("├── ").or_else(|| line.strip_prefix("└── ")) {
+            if let (Some(c), true) = (&current, dep.starts_with("tinledger-")) {
+                drawn.get_mut(c).expect("current").insert(dep.split(' ').next().unwrap_or_default().to_string());
+            }
+        } else {
+            current = None;
+        }
+    }
+    let mut manifests = vec![("tinledger".to_string(), root.join("Cargo.toml"))];
+    for c in ["core", "ledger", "formats", "synth"] {
+        manifests.push((format!("tinledger-{c}"), root.join("crates").join(c).join("Cargo.toml")));
+    }
+    for (name, path) in manifests {
+        let want = workspace_deps(&std::fs::read_to_string(&path).expect("manifest"));
+        assert_eq!(drawn.get(&name), Some(&want), "docs/architecture.md's cargo tree for {name} vs {}", path.display());
+    }
+}

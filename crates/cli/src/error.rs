@@ -74,7 +74,10 @@ impl From<FormatError> for CliError {
 
 impl From<SynthError> for CliError {
     fn from(e: SynthError) -> Self {
-        CliError::usage(e.to_string())
+        match e {
+            SynthError::Ledger(e) => e.into(),
+            e => CliError::usage(e.to_string()),
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! The one error type of this crate.
 
-/// Why the synthetic ledger could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use tinledger_ledger::LedgerError;
+
+/// Why the synthetic ledger could not be made or a limit not measured.
+#[derive(Debug, thiserror::Error)]
 pub enum SynthError {
     /// Fewer events were asked for than one production cycle needs.
     #[error("{0}")]
@@ -9,4 +11,11 @@ pub enum SynthError {
     /// An event could not be built or signed (a bug in the generator).
     #[error("{0}")]
     Build(String),
+    /// A measurement failed: a scratch database could not be used, or a
+    /// sample did not verify.
+    #[error("{0}")]
+    Measure(String),
+    /// The storage engine failed during a measurement.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }

@@ -3,9 +3,11 @@
 //! custody rules.
 //!
 //! Owns: the generator ([`Synth`]), the synthetic actors and their test keys
-//! ([`KeyRing`]), parallel signing ([`sign_all`]) and the benchmark's sizes
-//! ([`DEFAULT_EVENTS`]). Never: opens or writes a ledger, measures, prints,
-//! or uses a real key (every key is `tinledger_core::testkeys::test_key`).
+//! ([`KeyRing`]), parallel signing ([`sign_all`]), the benchmark's default
+//! size ([`DEFAULT_EVENTS`]) and its raw limits ([`measure`]: sign, verify,
+//! hash and sled insert rates on synthetic samples). Never: opens or writes
+//! a ledger (callers append the events), prints, or uses a real key (every
+//! key is `tinledger_core::testkeys::test_key`).
 //!
 //! Actors: the authority, a lab, a transporter, collectors, one smelter, one
 //! manufacturer, one exporter and mines with IUP licences. The events repeat
@@ -29,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod measure;
 pub use error::SynthError;
 
 use ed25519_dalek::SigningKey;
