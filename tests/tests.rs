@@ -13,6 +13,7 @@ mod golden;
 mod io;
 mod keys;
 mod keys_encrypted;
+mod layout;
 mod messages;
 mod portable;
 mod props;

@@ -99,12 +99,12 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  tinledger sign-batch smelt.csv --key smelter.pem --as SMELTER-MUNTOK --ledger-id 0f1e... --out smelt.signed.jsonl\n  tinledger sign-batch day.jsonl --key smelter.pem --as SMELTER-MUNTOK --ledger-id 0f1e... --out day.signed.jsonl"
     )]
-    SignBatch(crate::bulk::SignBatchArgs),
+    SignBatch(SignBatchArgs),
     /// Append every event of a CSV or JSON Lines file, all or nothing, reporting every bad row (docs/import.md).
     #[command(
         after_help = "Examples:\n  tinledger import smelt.signed.jsonl                 # from sign-batch\n  tinledger import receive.csv --key smelter.pem     # sign on this host, then append"
     )]
-    Import(crate::bulk::ImportArgs),
+    Import(ImportArgs),
     /// Show one entry.
     #[command(after_help = "Example:\n  tinledger show 12 --json")]
     Show {
@@ -204,7 +204,7 @@ pub enum Command {
     )]
     Bench {
         /// Events in the synthetic ledger (the default run takes 30 s to a few minutes on 2 cores).
-        #[arg(long, value_name = "N", default_value_t = crate::bench::DEFAULT_EVENTS)]
+        #[arg(long, value_name = "N", default_value_t = tinledger_synth::DEFAULT_EVENTS)]
         events: u64,
         /// Work in DIR and keep the ledger there (a later run with the same --events reuses it).
         #[arg(long, value_name = "DIR")]
@@ -717,4 +717,53 @@ pub struct VerifyArgs {
     /// checks the snapshot read.
     #[arg(long, value_name = "KEY")]
     pub auditor_key: Option<String>,
+}
+
+/// What the rows are and when they happened.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// CSV only: the event kind of every row (default: from the file name, `KIND.csv`).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Time of rows without an `at` cell (RFC 3339); now by default.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// `tinledger sign-batch`.
+#[derive(Args, Debug)]
+pub struct SignBatchArgs {
+    /// CSV (one event kind, header row) or JSON Lines file of unsigned events.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The signer's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Signer's actor id (looked up from the key in --ledger when omitted and a ledger is there).
+    #[arg(long = "as", value_name = "ACTOR")]
+    pub signer: Option<String>,
+    /// The ledger id the events are for (default: read from --ledger when a ledger is there).
+    #[arg(long, value_name = "HEX")]
+    pub ledger_id: Option<String>,
+    /// Where to write the signed events (JSON Lines; never overwritten).
+    #[arg(long, value_name = "SIGNED")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `tinledger import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Signed JSON Lines (from sign-batch or sign), or unsigned CSV/JSON Lines with --key.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Sign unsigned rows on this host with this private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Signer's actor id; looked up from the key when omitted.
+    #[arg(long = "as", value_name = "ACTOR", requires = "key")]
+    pub signer: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
 }

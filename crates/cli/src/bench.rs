@@ -2,16 +2,13 @@
 //!
 //! First the raw limits (Ed25519 sign, `verify_strict`, `verify_batch`,
 //! SHA-256 of an entry, sled inserts with and without a durable flush), then
-//! the figures on a synthetic ledger of N events (`synth.rs`), each next to
+//! the figures on a synthetic ledger of N events (`tinledger-synth`), each next to
 //! the limit that bounds it and the ratio between them. docs/performance.md
 //! explains every figure and the ratio conventions.
 
 use crate::args::Cli;
 use crate::error::CliError;
 use crate::output::{emit, emit_json};
-use crate::synth::{self, KeyRing, Synth, SYNTH_VERSION};
-use ed25519_dalek::{Signature, Signer, VerifyingKey};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -19,30 +16,23 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tinledger_core::cert;
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
-use tinledger_core::entry::hash_entry_bytes;
-use tinledger_core::event::{signing_message, PublicKey};
+use tinledger_core::event::PublicKey;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::testkeys::test_key;
 use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Entry, EntryHash, Event, LotId, SignedEvent};
 use tinledger_ledger::{Ledger, VERIFY_BATCH};
+use tinledger_synth::measure::{limit, measure_limits, median, samples, Limit, REPS};
+use tinledger_synth::{self as synth, KeyRing, Synth, SYNTH_VERSION};
 
-/// Default ledger size: the whole run takes half a minute on the project's quiet 2-core
-/// machine, a minute and a half or more under its usual load (docs/performance.md).
-pub const DEFAULT_EVENTS: u64 = 200_000;
 /// Events per `append_batch` when building the ledger.
 pub const BULK_BATCH: usize = 10_000;
 /// Events appended one at a time, durably, for `append_durable`.
 pub const DURABLE_EVENTS: u64 = 300;
-/// Repetitions of each short measurement; the median is reported.
-pub const REPS: usize = 5;
 /// Peak memory target of a full verify (issue #4): 256 MiB.
 pub const RSS_TARGET: u64 = 256 * 1024 * 1024;
 /// Largest ledger bench builds.
 const MAX_EVENTS: u64 = 100_000_000;
-/// Minimum duration of one repetition of a rate measurement, in ms
-/// (`TINLEDGER_BENCH_REP_MS` overrides it; the tests use short ones).
-const MIN_REP_MS: u64 = 300;
 const MARKER: &str = "bench.json";
 const MARKER_FORMAT: &str = "tinledger-bench-ledger-v1";
 
@@ -68,13 +58,6 @@ enum Kind {
     Time,
     /// Ratio value/limit.
     Size,
-}
-
-struct Limit {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    what: &'static str,
 }
 
 struct Figure {
@@ -104,37 +87,6 @@ fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::usage(format!("cannot {what} {}: {e}", p.display()))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-/// Items per second: each repetition calls `step` (which returns how many
-/// items it did) until at least the minimum duration has passed; median of `REPS`.
-fn min_rep() -> Duration {
-    let ms = std::env::var("TINLEDGER_BENCH_REP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(MIN_REP_MS);
-    Duration::from_millis(ms.max(1))
-}
-
-fn rate(mut step: impl FnMut() -> Result<u64, CliError>) -> Result<f64, CliError> {
-    let mut rates = Vec::with_capacity(REPS);
-    let min = min_rep();
-    step()?; // warm up
-    for _ in 0..REPS {
-        let t = Instant::now();
-        let mut n = 0u64;
-        while t.elapsed() < min {
-            n += step()?;
-        }
-        rates.push(n as f64 / t.elapsed().as_secs_f64());
-    }
-    Ok(median(rates))
-}
-
 /// Total size of the files below `p`.
 fn dir_bytes(p: &Path) -> Result<u64, CliError> {
     let mut total = 0;
@@ -151,7 +103,7 @@ fn dir_bytes(p: &Path) -> Result<u64, CliError> {
 }
 
 fn synth_events(n: u64) -> Result<(Vec<Event>, Synth), CliError> {
-    let mut s = Synth::new(n).map_err(CliError::usage)?;
+    let mut s = Synth::new(n)?;
     let evs: Vec<Event> = s.by_ref().collect();
     if let Some(e) = s.error() {
         return Err(CliError::usage(format!("synthetic ledger: {e}")));
@@ -161,132 +113,6 @@ fn synth_events(n: u64) -> Result<(Vec<Event>, Synth), CliError> {
 
 fn sign(evs: &[Event], ring: &KeyRing) -> Result<Vec<SignedEvent>, CliError> {
     synth::sign_all(evs, ring).map_err(|e| CliError::usage(format!("synthetic ledger: {e}")))
-}
-
-/// Signed samples for the limits: (signing message, signature, key).
-struct Samples {
-    msgs: Vec<Vec<u8>>,
-    sigs: Vec<Signature>,
-    keys: Vec<VerifyingKey>,
-    signers: Vec<ed25519_dalek::SigningKey>,
-    /// A typical entry's canonical bytes (closest to the mean size).
-    entry: Vec<u8>,
-}
-
-fn samples(ring: &KeyRing) -> Result<Samples, CliError> {
-    // Skip the header: cycle events are what a ledger mostly holds.
-    let h = Synth::header_len();
-    let (evs, _) = synth_events(h + 2048)?;
-    let signed = sign(&evs[h as usize..], ring)?;
-    let mut s = Samples { msgs: vec![], sigs: vec![], keys: vec![], signers: vec![], entry: vec![] };
-    let mut entries = Vec::new();
-    for (i, e) in signed.iter().enumerate() {
-        let sk = ring.get(&e.event().signer).ok_or_else(|| CliError::usage("synthetic signer without a key"))?;
-        s.msgs.push(signing_message(e.bytes()));
-        s.sigs.push(Signature::from_bytes(e.signature()));
-        s.keys.push(sk.verifying_key());
-        s.signers.push(sk.clone());
-        entries.push(Entry::new(h + i as u64, EntryHash([7; 32]), e).to_bytes());
-    }
-    let mean = entries.iter().map(Vec::len).sum::<usize>() as f64 / entries.len().max(1) as f64;
-    s.entry = entries
-        .into_iter()
-        .min_by(|a, b| (a.len() as f64 - mean).abs().total_cmp(&(b.len() as f64 - mean).abs()))
-        .unwrap_or_default();
-    Ok(s)
-}
-
-fn measure_limits(s: &Samples, scratch: &Path) -> Result<Vec<Limit>, CliError> {
-    let threads = rayon::current_num_threads();
-    progress(&format!("measuring raw limits ({REPS} repetitions each, {threads} threads)"));
-    let n = s.msgs.len() as u64;
-    let sign = rate(|| {
-        s.msgs.par_iter().zip(&s.signers).for_each(|(m, k)| {
-            black_box(k.sign(m));
-        });
-        Ok(n)
-    })?;
-    let strict = rate(|| {
-        let ok = s.msgs.par_iter().zip(&s.sigs).zip(&s.keys).all(|((m, sig), k)| k.verify_strict(m, sig).is_ok());
-        if !ok {
-            return Err(CliError::usage("a sample signature failed verify_strict"));
-        }
-        Ok(n)
-    })?;
-    let idx: Vec<usize> = (0..s.msgs.len()).collect();
-    let batch = rate(|| {
-        let ok = idx.par_chunks(VERIFY_BATCH).all(|c| {
-            let msgs: Vec<&[u8]> = c.iter().map(|i| s.msgs[*i].as_slice()).collect();
-            let sigs: Vec<Signature> = c.iter().map(|i| s.sigs[*i]).collect();
-            let keys: Vec<VerifyingKey> = c.iter().map(|i| s.keys[*i]).collect();
-            ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
-        });
-        if !ok {
-            return Err(CliError::usage("a sample signature batch failed verify_batch"));
-        }
-        Ok(n)
-    })?;
-    let sha = rate(|| {
-        for _ in 0..1000 {
-            black_box(hash_entry_bytes(black_box(&s.entry)));
-        }
-        Ok(1000)
-    })?;
-    // sled: a fresh database per repetition, values the size of an entry.
-    let value = s.entry.clone();
-    let mut rep = 0;
-    let min = min_rep();
-    let mut sled_rate = |flush: bool| -> Result<f64, CliError> {
-        let mut rates = Vec::new();
-        for _ in 0..REPS {
-            rep += 1;
-            let p = scratch.join(format!("sled-{rep}"));
-            let db = tinledger_ledger::sled_config(&p).open().map_err(|e| io("open a sled database in", &p, e))?;
-            let tree = db.open_tree("entries").map_err(|e| io("open a tree in", &p, e))?;
-            let t = Instant::now();
-            let mut k: u64 = 0;
-            while t.elapsed() < min || k < 5 {
-                let chunk = if flush { 1 } else { 1000 };
-                for _ in 0..chunk {
-                    tree.insert(k.to_be_bytes(), value.as_slice()).map_err(|e| io("insert into", &p, e))?;
-                    k += 1;
-                }
-                if flush {
-                    db.flush().map_err(|e| io("flush", &p, e))?;
-                    tinledger_ledger::sync_tree(&p)?;
-                }
-            }
-            rates.push(k as f64 / t.elapsed().as_secs_f64());
-            drop(tree);
-            drop(db);
-            std::fs::remove_dir_all(&p).map_err(|e| io("remove", &p, e))?;
-        }
-        Ok(median(rates))
-    };
-    let sled_plain = sled_rate(false)?;
-    let sled_flush = sled_rate(true)?;
-    Ok(vec![
-        Limit { name: "sign", value: sign, unit: "signatures/s", what: "Ed25519 sign, all cores" },
-        Limit { name: "verify_strict", value: strict, unit: "signatures/s", what: "Ed25519 verify_strict, all cores" },
-        Limit {
-            name: "verify_batch",
-            value: batch,
-            unit: "signatures/s",
-            what: "Ed25519 verify_batch, batches of VERIFY_BATCH, all cores",
-        },
-        Limit { name: "sha256_entry", value: sha, unit: "hashes/s", what: "entry hash of a typical entry, one core" },
-        Limit { name: "sled_insert", value: sled_plain, unit: "inserts/s", what: "sled insert, no flush, one thread" },
-        Limit {
-            name: "sled_insert_flush",
-            value: sled_flush,
-            unit: "inserts/s",
-            what: "sled insert + flush + fsync of the db files",
-        },
-    ])
-}
-
-fn limit(ls: &[Limit], name: &str) -> f64 {
-    ls.iter().find(|l| l.name == name).map_or(f64::NAN, |l| l.value)
 }
 
 /// Events/s of `Ledger::append`, one durable event at a time, on a scratch ledger.
@@ -328,7 +154,7 @@ fn import_presigned(ring: &KeyRing, scratch: &Path, n: u64) -> Result<(f64, u64)
     let file = scratch.join("import.jsonl");
     let mut text = String::with_capacity(rest.len() * 800);
     for e in rest {
-        let line = serde_json::to_string(&crate::commands::SignedFile::from_signed(e))
+        let line = serde_json::to_string(&tinledger_formats::signed::SignedFile::from_signed(e))
             .map_err(|e| CliError::usage(e.to_string()))?;
         text.push_str(&line);
         text.push('\n');
@@ -364,7 +190,7 @@ fn import_presigned(ring: &KeyRing, scratch: &Path, n: u64) -> Result<(f64, u64)
 /// Build the ledger of `n` events with `append_batch`; returns the marker.
 fn build(ring: &KeyRing, dir: &Path, n: u64) -> Result<Marker, CliError> {
     progress(&format!("building a synthetic ledger of {n} events (batches of {BULK_BATCH}, full validation)"));
-    let mut s = Synth::new(n).map_err(CliError::usage)?;
+    let mut s = Synth::new(n)?;
     let mut l: Option<Ledger> = None;
     let (mut appended, mut entry_bytes) = (0u64, 0u64);
     let mut append_time = Duration::ZERO;
@@ -602,8 +428,10 @@ pub fn bench(cli: &Cli, n: u64, dir: Option<&Path>, keep: bool) -> Result<(), Cl
 type RunResult = (Vec<Limit>, Vec<Figure>, (usize, LotId));
 
 fn run(root: &Path, scratch: &Path, n: u64, reuse: Option<Marker>) -> Result<RunResult, CliError> {
-    let ring = KeyRing::new().map_err(CliError::usage)?;
+    let ring = KeyRing::new()?;
     let s = samples(&ring)?;
+    let threads = rayon::current_num_threads();
+    progress(&format!("measuring raw limits ({REPS} repetitions each, {threads} threads)"));
     let limits = measure_limits(&s, scratch)?;
     let durable = append_durable(&ring, scratch)?;
     let (import_rate, _) = import_presigned(&ring, scratch, n)?;

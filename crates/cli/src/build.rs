@@ -4,8 +4,9 @@ use crate::args::{ActorOnly, Kind, RegisterArgs, RevokeArgs, RotateArgs, Signing
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};
-use tinledger_core::units::{parse_grade, parse_mass, quoted, GeoPoint, Material, Role};
+use tinledger_core::units::{parse_grade, parse_mass, GeoPoint, Role};
 use tinledger_core::{ActorId, LotId};
+use tinledger_formats::values;
 
 fn actor(s: &str) -> Result<ActorId, CliError> {
     ActorId::new(s).usage()
@@ -14,29 +15,14 @@ fn lot(s: &str) -> Result<LotId, CliError> {
     LotId::new(s).usage()
 }
 
-/// `LOT:MASS`
-pub(crate) fn take(s: &str) -> Result<Take, CliError> {
-    let (l, m) = s
-        .rsplit_once(':')
-        .ok_or_else(|| CliError::usage(format!("{} is not LOT:MASS (for example ORE-001:1250kg)", quoted(s))))?;
-    Ok(Take { lot: lot(l)?, mass_g: parse_mass(m).usage()? })
+/// `LOT:MASS` (the syntax is the format crate's).
+fn take(s: &str) -> Result<Take, CliError> {
+    Ok(values::take(s)?)
 }
 
 /// `LOT:MATERIAL:MASS:GRADE`
-pub(crate) fn output(s: &str) -> Result<Output, CliError> {
-    let parts: Vec<&str> = s.rsplitn(4, ':').collect();
-    if parts.len() != 4 {
-        return Err(CliError::usage(format!(
-            "{} is not LOT:MATERIAL:MASS:GRADE (for example INGOT-42:ingot:540kg:99.9%)",
-            quoted(s)
-        )));
-    }
-    Ok(Output {
-        lot: lot(parts[3])?,
-        material: parts[2].parse::<Material>().usage()?,
-        mass_g: parse_mass(parts[1]).usage()?,
-        grade_ppm: parse_grade(parts[0]).usage()?,
-    })
+fn output(s: &str) -> Result<Output, CliError> {
+    Ok(values::output(s)?)
 }
 
 pub fn register_body(a: &RegisterArgs) -> Result<EventBody, CliError> {

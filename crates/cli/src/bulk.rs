@@ -7,76 +7,26 @@
 //! durable transaction); when the rules refuse the batch, a slower pass
 //! re-checks each row on an in-memory overlay to report every refused row.
 
-mod fields;
-mod rows;
-
-use crate::args::Cli;
-use crate::commands::{now, SignedFile};
+use crate::args::{Cli, ImportArgs, InputArgs, SignBatchArgs};
+use crate::commands::now;
 use crate::error::{CliError, UsageExt, EXIT_REFUSED, EXIT_USAGE};
 use crate::keys;
 use crate::output::emit_json;
-use clap::Args;
 use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use rows::{Item, RowErr, Rows};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tinledger_core::event::PublicKey;
 use tinledger_core::rules::{self, Overlay, StateView};
 use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Event, EventBody, LedgerId, SignedEvent};
+use tinledger_formats::rows::{self, Item, RowErr, Rows, MAX_BULK_FILE};
+use tinledger_formats::signed::SignedFile;
 use tinledger_ledger::{Ledger, LedgerError, Receipt};
-
-/// What the rows are and when they happened.
-#[derive(Args, Debug)]
-pub struct InputArgs {
-    /// CSV only: the event kind of every row (default: from the file name, `KIND.csv`).
-    #[arg(long, value_name = "KIND")]
-    pub kind: Option<String>,
-    /// Time of rows without an `at` cell (RFC 3339); now by default.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct SignBatchArgs {
-    /// CSV (one event kind, header row) or JSON Lines file of unsigned events.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// The signer's private key (PEM).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Signer's actor id (looked up from the key in --ledger when omitted and a ledger is there).
-    #[arg(long = "as", value_name = "ACTOR")]
-    pub signer: Option<String>,
-    /// The ledger id the events are for (default: read from --ledger when a ledger is there).
-    #[arg(long, value_name = "HEX")]
-    pub ledger_id: Option<String>,
-    /// Where to write the signed events (JSON Lines; never overwritten).
-    #[arg(long, value_name = "SIGNED")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub input: InputArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct ImportArgs {
-    /// Signed JSON Lines (from sign-batch or sign), or unsigned CSV/JSON Lines with --key.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Sign unsigned rows on this host with this private key (PEM).
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// Signer's actor id; looked up from the key when omitted.
-    #[arg(long = "as", value_name = "ACTOR", requires = "key")]
-    pub signer: Option<String>,
-    #[command(flatten)]
-    pub input: InputArgs,
-}
 
 // ---- progress on a terminal ----
 
@@ -152,11 +102,40 @@ fn report_rows(cli: &Cli, file: &Path, stage: &str, errs: &[RowErr], total: Opti
     }
 }
 
+/// The progress bar, as the row parser's progress.
+struct Bar<'a>(&'a ProgressBar);
+
+impl rows::Progress for Bar<'_> {
+    fn set_length(&self, len: u64) {
+        self.0.set_length(len);
+    }
+    fn set_position(&self, pos: u64) {
+        self.0.set_position(pos);
+    }
+    fn inc(&self, delta: u64) {
+        self.0.inc(delta);
+    }
+}
+
+/// Read `path` (at most [`MAX_BULK_FILE`] bytes) and parse it.
+fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    if meta.is_dir() {
+        return Err(CliError::usage(format!("{} is a directory, not a bulk file", path.display())));
+    }
+    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(cannot)?;
+    let bytes = crate::input::read_all_capped(f, MAX_BULK_FILE)
+        .map_err(cannot)?
+        .ok_or_else(|| crate::input::too_large("bulk file", path, MAX_BULK_FILE).hint("split it into smaller files"))?;
+    Ok(rows::parse(path, bytes, kind, keys::passphrase_source(), &Bar(pb))?)
+}
+
 /// Parse the whole file; any bad row ends the command.
 fn parse(cli: &Cli, file: &Path, input: &InputArgs, nothing: &str) -> Result<Rows, CliError> {
     let prog = Progress::new(cli);
     let pb = prog.bar("reading", std::fs::metadata(file).map_or(0, |m| m.len()), true);
-    let r = rows::read(file, input.kind.as_deref(), &pb);
+    let r = read(file, input.kind.as_deref(), &pb);
     pb.finish_and_clear();
     match r? {
         Ok(rows) if rows.items.is_empty() => {

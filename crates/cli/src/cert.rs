@@ -13,6 +13,7 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::rules::StateView;
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::LotId;
+use tinledger_formats::cert_html::{self, share_pct};
 use tinledger_ledger::Ledger;
 
 pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
@@ -96,12 +97,6 @@ pub fn load(path: &Path) -> Result<Certificate, CliError> {
         .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", path.display())))
 }
 
-/// A share in parts per billion as a percentage with 3 decimals, rounded half up.
-pub fn share_pct(ppb: u64) -> String {
-    let milli_pct = (ppb + 5_000) / 10_000; // thousandths of a percent
-    format!("{}.{:03}%", milli_pct / 1000, milli_pct % 1000)
-}
-
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
     // With --json every failure is one JSON object on stdout (docs/cli.md,
     // cert): `usage` for what stops the check before it starts (exit 2),
@@ -183,7 +178,7 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
 
 fn render(cli: &Cli, path: &Path, html: &Path) -> Result<(), CliError> {
     let c = load(path)?;
-    let page = crate::render::page(&c);
+    let page = cert_html::page(&c);
     write_atomic(html, page.as_bytes(), false)?;
     if cli.json {
         emit_json(&json!({"file": html}));

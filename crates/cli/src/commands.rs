@@ -5,64 +5,14 @@ use crate::build;
 use crate::error::{CliError, UsageExt};
 use crate::keys;
 use crate::output::{col_width, emit, emit_json, entry_json, lot_status, summary};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, RuleError, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::{ActorId, Event, LedgerId, LotId, SignedEvent};
+use tinledger_formats::signed::{parse_signed_text, SignedFile};
 use tinledger_ledger::{Ledger, LedgerError, Receipt};
-
-/// Format tag of signed event files.
-pub const SIGNED_FORMAT: &str = "tinledger-signed-event-v1";
-
-/// A signed event file, as written by `sign` and read by `submit` (docs/formats.md).
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedFile {
-    pub format: String,
-    /// Canonical event bytes, hex: what was signed (after the context prefix).
-    pub event_hex: String,
-    /// Ed25519 signature, hex.
-    pub signature_hex: String,
-    /// The decoded event, for people; if present it must match `event_hex`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<serde_json::Value>,
-}
-
-impl SignedFile {
-    pub fn from_signed(s: &SignedEvent) -> SignedFile {
-        SignedFile {
-            format: SIGNED_FORMAT.into(),
-            event_hex: hex::encode(s.bytes()),
-            signature_hex: hex::encode(s.signature()),
-            event: serde_json::to_value(s.event()).ok(),
-        }
-    }
-    pub fn into_signed(self, origin: &str) -> Result<SignedEvent, CliError> {
-        if self.format != SIGNED_FORMAT {
-            return Err(CliError::usage(format!(
-                "{origin}: format is {}, expected {SIGNED_FORMAT:?}",
-                tinledger_core::units::quoted(&self.format)
-            )));
-        }
-        let bytes = hex::decode(self.event_hex.trim())
-            .map_err(|_| CliError::usage(format!("{origin}: event_hex is not hex")))?;
-        let mut sig = [0u8; 64];
-        hex::decode_to_slice(self.signature_hex.trim(), &mut sig)
-            .map_err(|_| CliError::usage(format!("{origin}: signature_hex is not 128 hex digits")))?;
-        let s = SignedEvent::from_parts(bytes, sig).map_err(|e| CliError::refused(format!("{origin}: {e}")))?;
-        if let Some(shown) = self.event {
-            if serde_json::to_value(s.event()).ok().as_ref() != Some(&shown) {
-                return Err(CliError::refused(format!(
-                    "{origin}: the readable \"event\" does not match the signed event_hex (file edited after signing?)"
-                )));
-            }
-        }
-        Ok(s)
-    }
-}
 
 pub fn now() -> Timestamp {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -249,25 +199,7 @@ pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError
     let mut out = Vec::new();
     for f in files {
         let text = crate::input::read_text_capped(f, "signed-event file", MAX_SUBMIT_FILE)?;
-        let trimmed = text.trim_start();
-        let single = tinledger_core::json::from_str::<SignedFile>(&text);
-        match single {
-            Ok(sf) => out.push(sf.into_signed(&f.display().to_string())?),
-            Err(e) if !trimmed.starts_with('{') || !text.trim().contains('\n') => {
-                return Err(CliError::usage(format!("{}: not a signed event file: {e}", f.display())))
-            }
-            Err(_) => {
-                for (i, line) in text.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let origin = format!("{} line {}", f.display(), i + 1);
-                    let sf: SignedFile = tinledger_core::json::from_str(line)
-                        .map_err(|e| CliError::usage(format!("{origin}: not a signed event: {e}")))?;
-                    out.push(sf.into_signed(&origin)?);
-                }
-            }
-        }
+        out.extend(parse_signed_text(&f.display().to_string(), &text)?);
     }
     Ok(out)
 }

@@ -137,7 +137,7 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
     let cert_path = dir.join("certificate.json");
     write_file(&cert_path, cert_text.as_bytes())?;
     let html_path = dir.join("certificate.html");
-    write_file(&html_path, crate::render::page(&certificate).as_bytes())?;
+    write_file(&html_path, tinledger_formats::cert_html::page(&certificate).as_bytes())?;
     let verifier = Verifier::new(&origin, PublicKey::from(&auth_key).0).map_err(|e| CliError::usage(e.to_string()))?;
     let cert_ok =
         cert::verify(&certificate, &verifier).map_err(|e| CliError::refused(format!("demo certificate: {e}")))?;
@@ -169,7 +169,12 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
             cert_path.display()
         ));
         for o in &certificate.summary.origins {
-            emit(&format!("  {:>8} of its tin from {} ({})", crate::cert::share_pct(o.share_ppb), o.mine, o.name));
+            emit(&format!(
+                "  {:>8} of its tin from {} ({})",
+                tinledger_formats::cert_html::share_pct(o.share_ppb),
+                o.mine,
+                o.name
+            ));
         }
         emit(&format!("  page for people: {}", html_path.display()));
         emit("");

@@ -1,7 +1,10 @@
-//! One error type for the CLI, carrying its exit code.
+//! One error type for the CLI, carrying its exit code, and the one place
+//! where every library crate's typed error becomes an exit code.
 
 use std::fmt;
+use tinledger_formats::FormatError;
 use tinledger_ledger::LedgerError;
+use tinledger_synth::SynthError;
 
 /// Exit codes (docs/cli.md).
 pub const EXIT_REFUSED: u8 = 1;
@@ -56,6 +59,24 @@ impl From<LedgerError> for CliError {
                     .hint("free space on the filesystem that holds the ledger, then run the command again")
             }
             _ => CliError::usage(e.to_string()),
+        }
+    }
+}
+
+impl From<FormatError> for CliError {
+    fn from(e: FormatError) -> Self {
+        match e {
+            FormatError::Invalid { msg, hint } => CliError { code: EXIT_USAGE, msg, hint },
+            FormatError::Refused { msg, hint } => CliError { code: EXIT_REFUSED, msg, hint },
+        }
+    }
+}
+
+impl From<SynthError> for CliError {
+    fn from(e: SynthError) -> Self {
+        match e {
+            SynthError::Ledger(e) => e.into(),
+            e => CliError::usage(e.to_string()),
         }
     }
 }

@@ -1,33 +1,16 @@
-//! Key files: Ed25519 private keys as PKCS#8 PEM (what `openssl genpkey
-//! -algorithm ed25519` writes), optionally encrypted (PKCS#8
-//! `EncryptedPrivateKeyInfo`, PBES2, what `openssl genpkey ... -aes256`
-//! writes); public keys as hex or SPKI PEM. docs/keys.md.
-//!
-//! Secrets never leave this module unprotected: file contents, passphrases
-//! and decrypted DER live in `Zeroizing` buffers, `SigningKey` zeroizes on
-//! drop, and no message ever contains a secret.
+//! Key files for the commands: the file formats are `tinledger_formats::keyfile`;
+//! this module only says where a passphrase comes from (`--passphrase-env
+//! VAR`, else a terminal prompt) and hands it to the format.
 
 use crate::error::CliError;
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
-use ed25519_dalek::{SigningKey, VerifyingKey};
-use pkcs8::pkcs5::pbes2;
-use std::io::{IsTerminal, Read, Write};
+use ed25519_dalek::SigningKey;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::OnceLock;
 use tinledger_core::event::PublicKey;
+use tinledger_formats::keyfile::{self, KeySource};
+use tinledger_formats::FormatError;
 use zeroize::Zeroizing;
-
-/// Largest key file we read.
-const MAX_KEY_FILE: u64 = 64 * 1024;
-
-/// PBKDF2-HMAC-SHA256 iterations for keys we encrypt (OWASP 2023 advice).
-pub const PBKDF2_ITERATIONS: u32 = 600_000;
-/// Most PBKDF2 iterations we accept in a key file (a bound on the work a
-/// hostile file can make us do).
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-/// Most scrypt memory (128·r·N bytes) we accept in a key file.
-const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
 
 /// The environment variable named by the global `--passphrase-env` flag.
 static PASSPHRASE_ENV: OnceLock<Option<String>> = OnceLock::new();
@@ -39,232 +22,6 @@ pub fn set_passphrase_env(var: Option<String>) {
 
 fn passphrase_env() -> Option<&'static str> {
     PASSPHRASE_ENV.get().and_then(|v| v.as_deref())
-}
-
-/// What a key file or argument turned out to hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeySource {
-    /// 64 hex digits on the command line.
-    Hex,
-    /// `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo).
-    PublicPem,
-    /// `-----BEGIN PRIVATE KEY-----` (PKCS#8).
-    PrivatePem,
-    /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, PBES2).
-    EncryptedPrivatePem,
-}
-
-impl KeySource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeySource::Hex => "hex",
-            KeySource::PublicPem => "public-key",
-            KeySource::PrivatePem => "private-key",
-            KeySource::EncryptedPrivatePem => "encrypted-private-key",
-        }
-    }
-    pub fn describe(self) -> &'static str {
-        match self {
-            KeySource::Hex => "public key in hex",
-            KeySource::PublicPem => "public key",
-            KeySource::PrivatePem => "private key",
-            KeySource::EncryptedPrivatePem => "encrypted private key",
-        }
-    }
-}
-
-/// A key file's text (zeroized on drop) and its Unix permission bits.
-struct KeyText {
-    text: Zeroizing<String>,
-    mode: Option<u32>,
-}
-
-fn read_small(path: &Path, what: &str) -> Result<KeyText, CliError> {
-    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {what} {}: {e}", path.display()));
-    // A key is a regular file: a FIFO would block `open` until someone
-    // writes to it, a device would never end. Look before opening, and open
-    // without blocking in case the path was swapped in between.
-    let not_regular = |m: &std::fs::Metadata| {
-        (!m.is_file()).then(|| {
-            CliError::usage(format!("{what} {} is not a regular file (it is {})", path.display(), file_kind(m)))
-        })
-    };
-    if let Some(e) = not_regular(&std::fs::metadata(path).map_err(cannot)?) {
-        return Err(e);
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK);
-    }
-    let f = opts.open(path).map_err(cannot)?;
-    // Size and mode from the open file, not the path: no race with a rename.
-    let meta = f.metadata().map_err(cannot)?;
-    if let Some(e) = not_regular(&meta) {
-        return Err(e);
-    }
-    if meta.len() > MAX_KEY_FILE {
-        return Err(CliError::usage(format!("{what} {} is too large to be a key", path.display())));
-    }
-    #[cfg(unix)]
-    let mode = {
-        use std::os::unix::fs::PermissionsExt;
-        Some(meta.permissions().mode())
-    };
-    #[cfg(not(unix))]
-    let mode = None;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    f.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(CliError::usage(format!("{what} {} is too large to be a key", path.display())));
-    }
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(s) => Zeroizing::new(s.to_string()),
-        Err(_) => return Err(CliError::usage(format!("cannot read {what} {}: it is not text (PEM)", path.display()))),
-    };
-    Ok(KeyText { text, mode })
-}
-
-/// What a file that is not a regular file is, for messages.
-fn file_kind(m: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = m.file_type();
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if m.is_dir() {
-        "a directory"
-    } else {
-        "a special file"
-    }
-}
-
-/// Refuse a private key file that group or others may read or write, like ssh.
-fn check_private_mode(path: &Path, mode: Option<u32>) -> Result<(), CliError> {
-    match mode {
-        Some(m) if m & 0o077 != 0 => Err(CliError::usage(format!(
-            "key file {} is readable by other users (mode {:04o}); run chmod 600 {}",
-            path.display(),
-            m & 0o7777,
-            path.display()
-        ))
-        .hint("private key files must be readable and writable by their owner only")),
-        _ => Ok(()),
-    }
-}
-
-/// The PEM label of `text` (`PRIVATE KEY`, `PUBLIC KEY`, ...), if it is PEM.
-fn pem_label(text: &str) -> Option<&str> {
-    pkcs8::der::pem::decode_label(text.trim_start().as_bytes()).ok()
-}
-
-/// Why a private key could not be read.
-enum PrivateError {
-    /// The file does not hold an Ed25519 private key; the caller words it.
-    NotAKey,
-    /// Anything else, already worded (permissions, passphrase, ...).
-    Other(CliError),
-}
-
-impl From<CliError> for PrivateError {
-    fn from(e: CliError) -> Self {
-        PrivateError::Other(e)
-    }
-}
-
-/// A private key from a key file's text: plain or encrypted PKCS#8.
-fn private_from(path: &Path, kt: &KeyText) -> Result<(SigningKey, KeySource), PrivateError> {
-    match pem_label(&kt.text) {
-        Some("ENCRYPTED PRIVATE KEY") => {
-            let key = decrypt_private(path, kt)?;
-            Ok((key, KeySource::EncryptedPrivatePem))
-        }
-        Some("PRIVATE KEY") => {
-            let key = SigningKey::from_pkcs8_pem(kt.text.trim_start()).map_err(|_| PrivateError::NotAKey)?;
-            check_private_mode(path, kt.mode)?;
-            Ok((key, KeySource::PrivatePem))
-        }
-        _ => Err(PrivateError::NotAKey),
-    }
-}
-
-/// Decrypt an `ENCRYPTED PRIVATE KEY` (PBES2: PBKDF2 or scrypt, AES-CBC).
-fn decrypt_private(path: &Path, kt: &KeyText) -> Result<SigningKey, PrivateError> {
-    let (_, doc) = pkcs8::Document::from_pem(kt.text.trim_start()).map_err(|_| PrivateError::NotAKey)?;
-    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes()).map_err(|_| PrivateError::NotAKey)?;
-    let unsupported = |what: &str| {
-        CliError::usage(format!("key file {} is encrypted with {what}, which tinledger does not read", path.display()))
-            .hint(format!(
-                "re-encrypt it: openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -in {} -out NEW.pem",
-                path.display()
-            ))
-    };
-    let params = info.encryption_algorithm.pbes2().ok_or_else(|| unsupported("PBES1 (obsolete)"))?;
-    match &params.kdf {
-        pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
-            return Err(CliError::usage(format!(
-                "key file {} asks for {} PBKDF2 iterations, more than the {MAX_PBKDF2_ITERATIONS} tinledger allows",
-                path.display(),
-                p.iteration_count
-            ))
-            .into())
-        }
-        pbes2::Kdf::Scrypt(s) => {
-            let mem = 128u64.saturating_mul(u64::from(s.block_size)).saturating_mul(s.cost_parameter);
-            if mem > MAX_SCRYPT_MEMORY || s.parallelization > 16 {
-                return Err(CliError::usage(format!(
-                    "key file {} asks for scrypt parameters (N={}, r={}, p={}) beyond what tinledger allows",
-                    path.display(),
-                    s.cost_parameter,
-                    s.block_size,
-                    s.parallelization
-                ))
-                .into());
-            }
-        }
-        _ => {}
-    }
-    // Refuse a world-readable file before asking for its passphrase.
-    check_private_mode(path, kt.mode)?;
-    let pass = passphrase_for(path)?;
-    let mut buf = Zeroizing::new(info.encrypted_data.to_vec());
-    let plain = match params.decrypt_in_place(pass.as_bytes(), &mut buf) {
-        Ok(p) => p,
-        Err(pkcs8::pkcs5::Error::UnsupportedAlgorithm { oid }) => {
-            return Err(unsupported(&format!("algorithm {oid}")).into())
-        }
-        Err(pkcs8::pkcs5::Error::AlgorithmParametersInvalid { oid }) => {
-            return Err(CliError::usage(format!(
-                "key file {} has invalid encryption parameters for algorithm {oid}",
-                path.display()
-            ))
-            .into())
-        }
-        // Padding failures: almost always the wrong passphrase.
-        Err(_) => return Err(wrong_passphrase(path).into()),
-    };
-    // A wrong passphrase can still yield valid padding (about 1 in 256):
-    // the result then is not DER.
-    let pki = pkcs8::PrivateKeyInfo::try_from(plain).map_err(|_| wrong_passphrase(path))?;
-    if pki.algorithm.oid != ed25519_dalek::pkcs8::ALGORITHM_OID {
-        return Err(PrivateError::NotAKey);
-    }
-    SigningKey::from_pkcs8_der(plain).map_err(|_| PrivateError::NotAKey)
-}
-
-fn wrong_passphrase(path: &Path) -> CliError {
-    CliError::usage(format!("wrong passphrase for key {}", path.display()))
 }
 
 /// The passphrase from `--passphrase-env VAR`, else a terminal prompt.
@@ -326,112 +83,42 @@ pub fn new_passphrase(path: &Path) -> Result<Zeroizing<String>, CliError> {
     Ok(pass)
 }
 
-/// Load a private key from a PKCS#8 PEM file, plain or encrypted.
-pub fn load_signing_key(path: &Path) -> Result<SigningKey, CliError> {
-    let kt = read_small(path, "key file")?;
-    match private_from(path, &kt) {
-        Ok((key, _)) => Ok(key),
-        Err(PrivateError::Other(e)) => Err(e),
-        Err(PrivateError::NotAKey) => {
-            Err(CliError::usage(format!("key file {} is not an Ed25519 private key in PKCS#8 PEM", path.display()))
-                .hint("make one with `tinledger keygen --out FILE` or `openssl genpkey -algorithm ed25519 -out FILE`"))
-        }
-    }
+/// The passphrase of an existing encrypted key file, for the format.
+fn passphrase(path: &Path) -> Result<Zeroizing<String>, FormatError> {
+    passphrase_for(path).map_err(|e| FormatError::Invalid { msg: e.msg, hint: e.hint })
 }
 
-/// The PKCS#8 v1 DER of `key`, without the public key (RFC 8410 §7), exactly
-/// what `openssl genpkey -algorithm ed25519` writes; OpenSSL 3.0 rejects the
-/// v2 form with an embedded public key.
-fn pkcs8_v1(key: &SigningKey) -> Result<pkcs8::SecretDocument, CliError> {
-    let pair = ed25519_dalek::pkcs8::KeypairBytes { secret_key: key.to_bytes(), public_key: None };
-    pair.to_pkcs8_der().map_err(|e| CliError::usage(format!("cannot encode key: {e}")))
+/// Load a private key from a PKCS#8 PEM file, plain or encrypted.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, CliError> {
+    Ok(keyfile::load_signing_key(path, &passphrase)?)
 }
 
 /// Write a new private key with mode 0600; never overwrites.
 pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), CliError> {
-    let der = pkcs8_v1(key)?;
-    let pem =
-        der.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
-    write_private_file(path, &pem)
+    Ok(keyfile::write_signing_key(path, key)?)
 }
 
-/// Write a new private key encrypted under `pass` (PBES2: PBKDF2-HMAC-SHA256,
-/// AES-256-CBC), mode 0600; never overwrites.
+/// Write a new private key encrypted under `pass`, mode 0600; never overwrites.
 pub fn write_encrypted_signing_key(path: &Path, key: &SigningKey, pass: &Zeroizing<String>) -> Result<(), CliError> {
-    let der = pkcs8_v1(key)?;
-    let pki = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())
-        .map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
-    let mut salt = [0u8; 16];
-    let mut iv = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut iv);
-    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
-        .map_err(|e| CliError::usage(format!("cannot encrypt key: {e}")))?;
-    let enc = pki
-        .encrypt_with_params(params, pass.as_bytes())
-        .map_err(|e| CliError::usage(format!("cannot encrypt key: {e}")))?;
-    let pem = enc
-        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
-        .map_err(|e| CliError::usage(format!("cannot encode key: {e}")))?;
-    write_private_file(path, &pem)
+    Ok(keyfile::write_encrypted_signing_key(path, key, pass)?)
 }
 
-fn write_private_file(path: &Path, pem: &str) -> Result<(), CliError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CliError::usage(format!("refusing to overwrite existing file {}", path.display()))
-                .hint("choose another --out path, or move the old key away first")
-        } else {
-            CliError::usage(format!("cannot create {}: {e}", path.display()))
-        }
-    })?;
-    f.write_all(pem.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
-}
-
-/// A public key given as 64 hex digits, or a PEM file holding a public key
-/// (SubjectPublicKeyInfo) or a private key (plain or encrypted), and what it was.
+/// A public key given as 64 hex digits or a PEM file, and what it was.
 pub fn read_public_key(arg: &str) -> Result<(PublicKey, KeySource), CliError> {
-    if arg.len() == 64 && arg.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Ok((arg.parse().map_err(CliError::usage)?, KeySource::Hex));
-    }
-    let path = Path::new(arg);
-    if !path.exists() {
-        return Err(CliError::usage(format!(
-            "public key {} is neither 64 hex digits nor an existing PEM file",
-            tinledger_core::units::quoted(arg)
-        )));
-    }
-    let kt = read_small(path, "public key file")?;
-    let none = || CliError::usage(format!("{} holds no Ed25519 public or private key in PEM", path.display()));
-    if pem_label(&kt.text) == Some("PUBLIC KEY") {
-        // Public key files are not secret: no permission check.
-        let vk = VerifyingKey::from_public_key_pem(kt.text.trim_start()).map_err(|_| none())?;
-        return Ok((PublicKey(vk.to_bytes()), KeySource::PublicPem));
-    }
-    match private_from(path, &kt) {
-        Ok((sk, source)) => Ok((PublicKey::from(&sk), source)),
-        Err(PrivateError::Other(e)) => Err(e),
-        Err(PrivateError::NotAKey) => Err(none()),
-    }
+    Ok(keyfile::read_public_key(arg, &passphrase)?)
 }
 
-/// A public key given as 64 hex digits or a PEM file (see [`read_public_key`]).
+/// A public key given as 64 hex digits or a PEM file.
 pub fn parse_public_key(arg: &str) -> Result<PublicKey, CliError> {
-    read_public_key(arg).map(|(pk, _)| pk)
+    Ok(keyfile::parse_public_key(arg, &passphrase)?)
 }
 
-/// The SubjectPublicKeyInfo PEM of a public key, as `openssl pkey -pubout` prints it.
+/// The SubjectPublicKeyInfo PEM of a public key.
 pub fn public_key_pem(pk: &PublicKey) -> Result<String, CliError> {
-    use ed25519_dalek::pkcs8::EncodePublicKey;
-    let vk = pk.verifying_key().map_err(CliError::usage)?;
-    vk.to_public_key_pem(LineEnding::LF).map_err(|e| CliError::usage(format!("cannot encode public key: {e}")))
+    Ok(keyfile::public_key_pem(pk)?)
+}
+
+/// The passphrase source, for formats that read keys (bulk rows).
+pub fn passphrase_source() -> keyfile::Passphrase<'static> {
+    &passphrase
 }

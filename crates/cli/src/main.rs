@@ -17,9 +17,7 @@ mod keys;
 mod output;
 mod portable;
 mod proofs;
-mod render;
 mod shell;
-mod synth;
 mod verify;
 
 use args::{Cli, Command, KeyCmd};

@@ -2,12 +2,13 @@
 //! builders that turn one row's cells into an event body.
 //!
 //! Values use the same syntax as the `record`/`sign` options (masses like
-//! `1250kg`, grades like `72.5%`, `LOT:MASS` items from `build::take`,
-//! `LOT:MATERIAL:MASS:GRADE` items from `build::output`); a multi-valued cell
+//! `1250kg`, grades like `72.5%`, `LOT:MASS` items from `values::take`,
+//! `LOT:MATERIAL:MASS:GRADE` items from `values::output`); a multi-valued cell
 //! separates its items with `;`.
 
-use crate::build;
-use crate::keys::parse_public_key;
+use crate::error::FormatError;
+use crate::keyfile::{parse_public_key, Passphrase};
+use crate::values;
 use std::borrow::Cow;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, MAX_FIELD};
 use tinledger_core::units::{check_country, check_required, parse_grade, parse_mass, quoted, GeoPoint, Material, Role};
@@ -16,14 +17,18 @@ use tinledger_core::{ActorId, LotId};
 /// What is wrong with a row: the column (if one is to blame) and why.
 #[derive(Debug)]
 pub struct FieldErr {
+    /// The column to blame, if one is.
     pub column: Option<String>,
+    /// Why, for a person.
     pub reason: String,
 }
 
 impl FieldErr {
+    /// A problem with one column's cell.
     pub fn at(column: &str, reason: impl Into<String>) -> FieldErr {
         FieldErr { column: Some(column.to_string()), reason: reason.into() }
     }
+    /// A problem with the row as a whole.
     pub fn row(reason: impl Into<String>) -> FieldErr {
         FieldErr { column: None, reason: reason.into() }
     }
@@ -31,6 +36,7 @@ impl FieldErr {
 
 /// One row's cells, by column name. Empty cells read as absent.
 pub trait Fields {
+    /// The cell of column `col`, trimmed; `None` if absent or empty.
     fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr>;
     /// A multi-valued cell: `A;B;C` (or, in JSON, an array of strings).
     fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr>;
@@ -45,15 +51,18 @@ pub fn split_items(s: &str) -> impl Iterator<Item = &str> {
 pub struct Spec {
     /// The event kind, as in the event JSON (`register_actor`).
     pub kind: &'static str,
+    /// Columns every row must fill.
     pub required: &'static [&'static str],
+    /// Columns a row may fill (besides [`COMMON`]).
     pub optional: &'static [&'static str],
-    build: fn(&dyn Fields) -> Result<EventBody, FieldErr>,
+    build: fn(&dyn Fields, Passphrase) -> Result<EventBody, FieldErr>,
 }
 
 /// Columns every kind accepts: event time and note.
 pub const COMMON: &[&str] = &["at", "note"];
 
 impl Spec {
+    /// Whether `col` is a column of this kind.
     pub fn knows(&self, col: &str) -> bool {
         self.required.contains(&col) || self.optional.contains(&col) || COMMON.contains(&col)
     }
@@ -63,9 +72,10 @@ impl Spec {
         v.extend(self.optional.iter().chain(COMMON).map(|c| format!("[{c}]")));
         v.join(", ")
     }
-    /// Build and field-check the body of one row.
-    pub fn build(&self, f: &dyn Fields) -> Result<EventBody, FieldErr> {
-        let body = (self.build)(f)?;
+    /// Build and field-check the body of one row; `pass` unlocks an
+    /// encrypted private key named in a `public_key` cell.
+    pub fn build(&self, f: &dyn Fields, pass: Passphrase) -> Result<EventBody, FieldErr> {
+        let body = (self.build)(f, pass)?;
         body.check().map_err(|reason| FieldErr { column: blame(&reason).map(str::to_string), reason })?;
         Ok(body)
     }
@@ -226,30 +236,30 @@ fn seq(f: &dyn Fields, col: &'static str) -> Result<Option<u64>, FieldErr> {
         .transpose()
 }
 
-fn public_key(f: &dyn Fields, col: &'static str) -> Result<tinledger_core::event::PublicKey, FieldErr> {
-    parse_public_key(&req(f, col)?).map_err(|e| FieldErr::at(col, e.msg))
+fn public_key(
+    f: &dyn Fields,
+    col: &'static str,
+    pass: Passphrase,
+) -> Result<tinledger_core::event::PublicKey, FieldErr> {
+    parse_public_key(&req(f, col)?, pass).map_err(|e| FieldErr::at(col, e.msg()))
 }
 
 /// A required multi-valued cell, each item parsed by `p`.
-fn items<T>(
-    f: &dyn Fields,
-    col: &'static str,
-    p: impl Fn(&str) -> Result<T, crate::error::CliError>,
-) -> Result<Vec<T>, FieldErr> {
+fn items<T>(f: &dyn Fields, col: &'static str, p: impl Fn(&str) -> Result<T, FormatError>) -> Result<Vec<T>, FieldErr> {
     let raw = f.list(col)?;
     if raw.is_empty() {
         return Err(FieldErr::at(col, "empty, but required"));
     }
-    raw.iter().map(|s| p(s).map_err(|e| FieldErr::at(col, e.msg))).collect()
+    raw.iter().map(|s| p(s).map_err(|e| FieldErr::at(col, e.msg()))).collect()
 }
 
-fn lot_item(s: &str) -> Result<LotId, crate::error::CliError> {
-    LotId::new(s).map_err(crate::error::CliError::usage)
+fn lot_item(s: &str) -> Result<LotId, FormatError> {
+    LotId::new(s).map_err(FormatError::invalid)
 }
 
 // ---- builders, one per kind ----
 
-fn extract(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn extract(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Extract {
         lot: lot(f, "lot")?,
         material: match f.get("material")? {
@@ -266,7 +276,7 @@ fn extract(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn dispatch(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn dispatch(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Dispatch {
         lot: lot(f, "lot")?,
         to: actor(f, "to")?,
@@ -278,11 +288,11 @@ fn dispatch(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn receive(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn receive(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Receive { lot: lot(f, "lot")?, mass_g: mass(f, "mass")? })
 }
 
-fn assay(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn assay(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Assay {
         lot: lot(f, "lot")?,
         grade_ppm: grade(f, "grade")?,
@@ -291,26 +301,26 @@ fn assay(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn smelt(f: &dyn Fields) -> Result<EventBody, FieldErr> {
-    Ok(EventBody::Smelt { inputs: items(f, "inputs", build::take)?, outputs: items(f, "outputs", build::output)? })
+fn smelt(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
+    Ok(EventBody::Smelt { inputs: items(f, "inputs", values::take)?, outputs: items(f, "outputs", values::output)? })
 }
 
-fn manufacture(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn manufacture(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Manufacture {
-        inputs: items(f, "inputs", build::take)?,
-        outputs: items(f, "outputs", build::output)?,
+        inputs: items(f, "inputs", values::take)?,
+        outputs: items(f, "outputs", values::output)?,
     })
 }
 
-fn split(f: &dyn Fields) -> Result<EventBody, FieldErr> {
-    Ok(EventBody::Split { lot: lot(f, "lot")?, parts: items(f, "parts", build::take)? })
+fn split(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
+    Ok(EventBody::Split { lot: lot(f, "lot")?, parts: items(f, "parts", values::take)? })
 }
 
-fn merge(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn merge(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Merge { inputs: items(f, "inputs", lot_item)?, output: lot(f, "output")? })
 }
 
-fn export(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn export(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::Export {
         lot: lot(f, "lot")?,
         destination: {
@@ -325,8 +335,8 @@ fn export(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn register_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
-    let mut roles = items(f, "roles", |r| r.parse::<Role>().map_err(crate::error::CliError::usage))?;
+fn register_actor(f: &dyn Fields, pass: Passphrase) -> Result<EventBody, FieldErr> {
+    let mut roles = items(f, "roles", |r| r.parse::<Role>().map_err(FormatError::invalid))?;
     roles.sort();
     roles.dedup();
     Ok(EventBody::RegisterActor {
@@ -334,7 +344,7 @@ fn register_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
             id: actor(f, "id")?,
             name: text(f, "name", "actor name")?,
             roles,
-            key: public_key(f, "public_key")?,
+            key: public_key(f, "public_key", pass)?,
             attrs: ActorAttrs {
                 iup: opt_text(f, "iup", "IUP licence")?,
                 rmi_cid: f.get("rmi_cid")?.map(Cow::into_owned),
@@ -349,15 +359,15 @@ fn register_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn suspend_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn suspend_actor(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::SuspendActor { actor: actor(f, "id")?, reason: text(f, "reason", "reason")? })
 }
 
-fn reinstate_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn reinstate_actor(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::ReinstateActor { actor: actor(f, "id")? })
 }
 
-fn revoke_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn revoke_actor(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::RevokeActor {
         actor: actor(f, "id")?,
         reason: text(f, "reason", "reason")?,
@@ -365,10 +375,10 @@ fn revoke_actor(f: &dyn Fields) -> Result<EventBody, FieldErr> {
     })
 }
 
-fn rotate_key(f: &dyn Fields) -> Result<EventBody, FieldErr> {
+fn rotate_key(f: &dyn Fields, pass: Passphrase) -> Result<EventBody, FieldErr> {
     Ok(EventBody::RotateKey {
         actor: actor(f, "id")?,
-        new_key: public_key(f, "public_key")?,
+        new_key: public_key(f, "public_key", pass)?,
         compromised_since: seq(f, "compromised_since")?,
     })
 }

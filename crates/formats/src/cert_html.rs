@@ -1,4 +1,4 @@
-//! `tinledger cert render`: a certificate as one self-contained, printable
+//! Certificate rendering (`tinledger cert render`): a certificate as one self-contained, printable
 //! HTML page, for the buyer's files.
 //!
 //! The page loads nothing: no scripts, fonts, images or style sheets (its
@@ -7,10 +7,16 @@
 //! certificate is escaped: the file is untrusted input, and it is rendered
 //! without being verified, which the page says plainly.
 
-use crate::cert::share_pct;
 use tinledger_core::cert::{Certificate, Extraction, Origin, SmelterSummary, Summary, TimelineItem, SHARE_DENOM};
 use tinledger_core::rules::Flag;
 use tinledger_core::units::{format_grade, format_mass, GeoPoint, Timestamp};
+
+/// A share in parts per billion as a percentage with three decimals
+/// (`12.345%`), rounded half up.
+pub fn share_pct(ppb: u64) -> String {
+    let milli_pct = (ppb + 5_000) / 10_000; // thousandths of a percent
+    format!("{}.{:03}%", milli_pct / 1000, milli_pct % 1000)
+}
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {

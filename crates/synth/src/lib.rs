@@ -1,5 +1,13 @@
-//! A synthetic Bangka Belitung ledger for `tinledger bench`: deterministic,
-//! exactly N events, every one of which passes the custody rules.
+//! A synthetic Bangka Belitung ledger for `tinledger bench`, `benches/` and
+//! tests: deterministic, exactly N events, every one of which passes the
+//! custody rules.
+//!
+//! Owns: the generator ([`Synth`]), the synthetic actors and their test keys
+//! ([`KeyRing`]), parallel signing ([`sign_all`]), the benchmark's default
+//! size ([`DEFAULT_EVENTS`]) and its raw limits ([`measure`]: sign, verify,
+//! hash and sled insert rates on synthetic samples). Never: opens or writes
+//! a ledger (callers append the events), prints, or uses a real key (every
+//! key is `tinledger_core::testkeys::test_key`).
 //!
 //! Actors: the authority, a lab, a transporter, collectors, one smelter, one
 //! manufacturer, one exporter and mines with IUP licences. The events repeat
@@ -19,6 +27,12 @@
 //! So every lot of a complete cycle ends consumed or exported: the inventory
 //! stays small however long the ledger. A prefix of a valid ledger is valid,
 //! so the last cycle is simply cut off at N events.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod measure;
+pub use error::SynthError;
 
 use ed25519_dalek::SigningKey;
 use rayon::prelude::*;
@@ -28,15 +42,24 @@ use tinledger_core::testkeys::test_key;
 use tinledger_core::units::{GeoPoint, Material, Role, Timestamp};
 use tinledger_core::{ActorId, Event, EventBody, LedgerId, LotId, SignedEvent};
 
+/// Events `tinledger bench` generates unless told otherwise.
+pub const DEFAULT_EVENTS: u64 = 200_000;
+
 /// Changes whenever the generated events change (a reused bench ledger must match).
 pub const SYNTH_VERSION: u32 = 1;
 /// The synthetic ledger's id.
 pub const LEDGER_ID: LedgerId = LedgerId(*b"tinledger-synth1");
+/// The registration authority (signs genesis and registrations).
 pub const AUTHORITY: &str = "AUTH-SYNTH";
+/// The assay lab.
 pub const LAB: &str = "LAB-SYNTH";
+/// The transporter of every dispatch.
 pub const TRANSPORTER: &str = "TRANSPORTER-SYNTH";
+/// The one smelter.
 pub const SMELTER: &str = "SMELTER-SYNTH";
+/// The solder manufacturer.
 pub const MANUFACTURER: &str = "MANUFACTURER-SYNTH";
+/// The exporter.
 pub const EXPORTER: &str = "EXPORTER-SYNTH";
 const MINES: u64 = 24;
 const COLLECTORS: u64 = 4;
@@ -117,9 +140,11 @@ pub struct Synth {
 
 impl Synth {
     /// A generator of exactly `total` events (at least [`MIN_EVENTS`]).
-    pub fn new(total: u64) -> Result<Synth, String> {
+    pub fn new(total: u64) -> Result<Synth, SynthError> {
         if total < MIN_EVENTS {
-            return Err(format!("a synthetic ledger needs at least {MIN_EVENTS} events, not {total}"));
+            return Err(SynthError::TooFew(format!(
+                "a synthetic ledger needs at least {MIN_EVENTS} events, not {total}"
+            )));
         }
         let mut s = Synth {
             total,
@@ -131,7 +156,7 @@ impl Synth {
             candidates: Vec::new(),
             error: None,
         };
-        s.header()?;
+        s.header().map_err(SynthError::Build)?;
         Ok(s)
     }
 
@@ -464,27 +489,30 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    pub fn new() -> Result<KeyRing, String> {
+    /// Derive the key of every actor of [`actor_ids`].
+    pub fn new() -> Result<KeyRing, SynthError> {
         let mut keys = HashMap::new();
         for id in actor_ids() {
-            keys.insert(actor(&id)?, test_key(&id));
+            keys.insert(actor(&id).map_err(SynthError::Build)?, test_key(&id));
         }
         Ok(KeyRing { keys })
     }
+    /// The key of a synthetic actor.
     pub fn get(&self, id: &ActorId) -> Option<&SigningKey> {
         self.keys.get(id)
     }
 }
 
 /// Sign events in parallel (rayon), each with its signer's test key.
-pub fn sign_all(events: &[Event], ring: &KeyRing) -> Result<Vec<SignedEvent>, String> {
+pub fn sign_all(events: &[Event], ring: &KeyRing) -> Result<Vec<SignedEvent>, SynthError> {
     events
         .par_iter()
         .map(|e| {
             let k = ring.get(&e.signer).ok_or_else(|| format!("no synthetic key for {}", e.signer))?;
             e.sign(k)
         })
-        .collect()
+        .collect::<Result<_, String>>()
+        .map_err(SynthError::Build)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Reading a bulk file (CSV of one kind, or JSON Lines) into rows, in one
 //! pass, collecting every bad row instead of stopping at the first.
 
-use super::fields::{self, FieldErr, Fields, Spec};
-use crate::commands::{SignedFile, SIGNED_FORMAT};
-use crate::error::CliError;
-use indicatif::ProgressBar;
+use crate::error::FormatError;
+use crate::fields::{self, FieldErr, Fields, Spec};
+use crate::keyfile::Passphrase;
+use crate::signed::{SignedFile, SIGNED_FORMAT};
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -22,11 +22,21 @@ pub const MAX_BULK_FILE: u64 = 1 << 30;
 
 /// One event of the file, before or after signing.
 pub enum Item {
-    Unsigned { body: EventBody, at: Option<Timestamp>, note: Option<String> },
+    /// A row to be signed.
+    Unsigned {
+        /// The event body.
+        body: EventBody,
+        /// The row's `at` cell, if filled.
+        at: Option<Timestamp>,
+        /// The row's `note` cell, if filled.
+        note: Option<String>,
+    },
+    /// A signed event (JSON Lines only).
     Signed(SignedEvent),
 }
 
 impl Item {
+    /// The event body, signed or not.
     pub fn body(&self) -> &EventBody {
         match self {
             Item::Unsigned { body, .. } => body,
@@ -39,9 +49,13 @@ impl Item {
 /// decode or do not match their readable event (exit 1, as `submit`).
 #[derive(Debug)]
 pub struct RowErr {
+    /// The line the row starts on (1-based).
     pub line: u64,
+    /// The column to blame, if one is.
     pub column: Option<String>,
+    /// Why, for a person (capped).
     pub reason: String,
+    /// A check said no (exit 1), rather than the row being malformed.
     pub refused: bool,
 }
 
@@ -71,7 +85,9 @@ impl RowErr {
 
 /// The rows of a file: items and the line each starts on.
 pub struct Rows {
+    /// The rows, in file order.
     pub items: Vec<Item>,
+    /// The line each row starts on.
     pub lines: Vec<u64>,
     /// `csv` or `jsonl`.
     pub format: &'static str,
@@ -86,48 +102,64 @@ fn is_jsonl(path: &Path, text: &str) -> bool {
     }
 }
 
-/// Read and parse `path`. `Err` is a file-level problem (unreadable, kind
-/// unknown); `Ok(Err(rows))` lists every bad row.
-pub fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    if meta.is_dir() {
-        return Err(CliError::usage(format!("{} is a directory, not a bulk file", path.display())));
-    }
-    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(cannot)?;
-    let bytes = crate::input::read_all_capped(f, MAX_BULK_FILE)
-        .map_err(cannot)?
-        .ok_or_else(|| crate::input::too_large("bulk file", path, MAX_BULK_FILE).hint("split it into smaller files"))?;
+/// How far parsing has come, in bytes of the text (a progress bar, or nothing).
+pub trait Progress: Sync {
+    /// The text is `len` bytes long.
+    fn set_length(&self, _len: u64) {}
+    /// Parsing has reached byte `pos`.
+    fn set_position(&self, _pos: u64) {}
+    /// Parsing moved on by `delta` bytes.
+    fn inc(&self, _delta: u64) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Parse the bytes of a bulk file. `path` is only a name: its extension
+/// tells CSV from JSON Lines (else the first byte does) and its stem a CSV
+/// file's event kind, unless `kind` is given. `pass` unlocks an encrypted
+/// key named in a `public_key` cell. `Err` is a file-level problem (not
+/// UTF-8, kind unknown); `Ok(Err(rows))` lists every bad row.
+pub fn parse(
+    path: &Path,
+    bytes: Vec<u8>,
+    kind: Option<&str>,
+    pass: Passphrase,
+    pb: &dyn Progress,
+) -> Result<Result<Rows, Vec<RowErr>>, FormatError> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + upto.iter().filter(|b| **b == b'\n').count();
-        CliError::usage(format!("{}: line {line} is not UTF-8 text", path.display()))
+        FormatError::invalid(format!("{}: line {line} is not UTF-8 text", path.display()))
             .hint("save the file as UTF-8 (CSV UTF-8 in a spreadsheet's Save As)")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     pb.set_length(text.len() as u64);
     if is_jsonl(path, text) {
         if let Some(k) = kind {
-            return Err(CliError::usage(format!("--kind {k} is for CSV files; each JSON line names its own \"kind\"")));
+            return Err(FormatError::invalid(format!(
+                "--kind {k} is for CSV files; each JSON line names its own \"kind\""
+            )));
         }
-        return Ok(jsonl(text, pb));
+        return Ok(jsonl(text, pass, pb));
     }
     let spec = match kind {
         Some(k) => fields::spec(k).ok_or_else(|| unknown_kind(k))?,
         None => {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             fields::spec_from_stem(stem).ok_or_else(|| {
-                CliError::usage(format!("cannot tell the event kind of {}", path.display()))
+                FormatError::invalid(format!("cannot tell the event kind of {}", path.display()))
                     .hint("name the file KIND.csv (for example smelt.csv) or pass --kind KIND")
             })?
         }
     };
-    Ok(csv(text, spec, pb))
+    Ok(csv(text, spec, pass, pb))
 }
 
-fn unknown_kind(k: &str) -> CliError {
+fn unknown_kind(k: &str) -> FormatError {
     let kinds: Vec<&str> = fields::SPECS.iter().map(|s| s.kind).collect();
-    CliError::usage(format!("unknown event kind {}; bulk files take {}", quoted(k), kinds.join(", ")))
+    FormatError::invalid(format!("unknown event kind {}; bulk files take {}", quoted(k), kinds.join(", ")))
 }
 
 /// `at` and `note` cells, shared by both formats.
@@ -146,8 +178,8 @@ fn at_note(f: &dyn Fields) -> Result<(Option<Timestamp>, Option<String>), FieldE
     Ok((at, note))
 }
 
-fn unsigned(spec: &Spec, f: &dyn Fields) -> Result<Item, FieldErr> {
-    let body = spec.build(f)?;
+fn unsigned(spec: &Spec, f: &dyn Fields, pass: Passphrase) -> Result<Item, FieldErr> {
+    let body = spec.build(f, pass)?;
     let (at, note) = at_note(f)?;
     Ok(Item::Unsigned { body, at, note })
 }
@@ -185,7 +217,7 @@ fn delimiter(text: &str) -> u8 {
     }
 }
 
-fn csv(text: &str, spec: &'static Spec, pb: &ProgressBar) -> Result<Rows, Vec<RowErr>> {
+fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> Result<Rows, Vec<RowErr>> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter(text))
         .has_headers(false)
@@ -256,7 +288,7 @@ fn csv(text: &str, spec: &'static Spec, pb: &ProgressBar) -> Result<Rows, Vec<Ro
                     ));
                     continue;
                 }
-                match unsigned(spec, &CsvRow { rec: &rec, header: &header }) {
+                match unsigned(spec, &CsvRow { rec: &rec, header: &header }, pass) {
                     Ok(item) => {
                         items.push(item);
                         lines.push(line);
@@ -321,19 +353,20 @@ impl Fields for JsonRow<'_> {
     }
 }
 
-fn json_line(line: u64, text: &str) -> Result<Item, RowErr> {
+fn json_line(line: u64, text: &str, pass: Passphrase) -> Result<Item, RowErr> {
     let map: Map<String, Value> = tinledger_core::json::from_str(text)
         .map_err(|e| RowErr::new(line, FieldErr::row(format!("not a JSON object: {e}"))))?;
     if map.contains_key("format") || map.contains_key("event_hex") {
         let sf: SignedFile = serde_json::from_value(Value::Object(map))
             .map_err(|e| RowErr::new(line, FieldErr::row(format!("not a signed event ({SIGNED_FORMAT}): {e}"))))?;
-        return sf.into_signed("signed event").map(Item::Signed).map_err(|e| {
-            RowErr { line, column: None, reason: e.msg, refused: e.code == crate::error::EXIT_REFUSED }.capped()
-        });
+        return sf
+            .into_signed("signed event")
+            .map(Item::Signed)
+            .map_err(|e| RowErr { line, column: None, reason: e.msg().to_string(), refused: e.is_refused() }.capped());
     }
     let spec = match map.get("kind") {
         Some(Value::String(k)) => {
-            fields::spec(k).ok_or_else(|| RowErr::new(line, FieldErr::at("kind", unknown_kind(k).msg)))?
+            fields::spec(k).ok_or_else(|| RowErr::new(line, FieldErr::at("kind", unknown_kind(k).msg())))?
         }
         Some(_) => return Err(RowErr::new(line, FieldErr::at("kind", "expected a string such as \"receive\""))),
         None => return Err(RowErr::new(line, FieldErr::row("no \"kind\" (and not a signed event)"))),
@@ -344,10 +377,10 @@ fn json_line(line: u64, text: &str) -> Result<Item, RowErr> {
             FieldErr::at(k, format!("not a field of {} (fields: {})", spec.kind, spec.columns())),
         ));
     }
-    unsigned(spec, &JsonRow(&map)).map_err(|e| RowErr::new(line, e))
+    unsigned(spec, &JsonRow(&map), pass).map_err(|e| RowErr::new(line, e))
 }
 
-fn jsonl(text: &str, pb: &ProgressBar) -> Result<Rows, Vec<RowErr>> {
+fn jsonl(text: &str, pass: Passphrase, pb: &dyn Progress) -> Result<Rows, Vec<RowErr>> {
     // One pass to find the lines (borrowed, no copies), then parse them in parallel.
     let lines: Vec<(u64, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i as u64 + 1, l)).collect();
@@ -355,7 +388,7 @@ fn jsonl(text: &str, pb: &ProgressBar) -> Result<Rows, Vec<RowErr>> {
     let parsed: Vec<Vec<Result<Item, RowErr>>> = lines
         .par_chunks(chunk)
         .map(|c| {
-            let out: Vec<_> = c.iter().map(|(n, l)| json_line(*n, l)).collect();
+            let out: Vec<_> = c.iter().map(|(n, l)| json_line(*n, l, pass)).collect();
             pb.inc(c.iter().map(|(_, l)| l.len() as u64 + 1).sum());
             out
         })
