@@ -60,6 +60,8 @@ pub struct Fault {
     /// with the chain, when the fault is there rather than in an entry;
     /// `seq` is then `None` (docs/storage.md §6).
     pub index: Option<&'static str>,
+    /// What is wrong, in one line (with a hint such as "run `tinledger
+    /// reindex`" where one helps).
     pub reason: String,
 }
 
@@ -81,16 +83,20 @@ impl Fault {
 /// The audit's findings.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
+    /// Whether every check passed: `true` exactly when `fault` is `None`.
     pub ok: bool,
     /// Entries that passed every check (including those vouched for by the
     /// snapshot of an incremental audit).
     pub entries: u64,
     /// Hash of the last entry that passed (hex), if any.
     pub head: Option<String>,
+    /// The first problem found, if any; the audit stops there.
     pub fault: Option<Fault>,
     /// The ledger id from the genesis entry (hex), if it verified.
     pub ledger_id: Option<String>,
+    /// Actors registered in the verified part of the chain.
     pub actors: usize,
+    /// Lots created in the verified part of the chain.
     pub lots: usize,
     /// Flags raised by accepted events (not faults).
     pub flags: Vec<Flag>,
@@ -110,22 +116,32 @@ pub struct AuditReport {
 pub struct AuditSnapshot {
     /// The checkpoint's origin line, tree size and root hash.
     pub origin: String,
+    /// Tree size of the checkpoint: the snapshot covers entries `0..size`.
     pub size: u64,
+    /// The checkpoint's Merkle root hash over those entries.
     pub root: [u8; 32],
     /// Hash of entry `size - 1`.
     pub head: [u8; 32],
     /// Merkle frontier: (level, hash) of the complete subtrees of the first
     /// `size` leaves, largest first.
     pub frontier: Vec<(u8, [u8; 32])>,
+    /// Facts from the genesis entry, once replayed.
     pub ledger: Option<LedgerInfo>,
+    /// Every actor's state at `size`, with its key history.
     pub actors: Vec<ActorState>,
+    /// Every lot's state at `size`.
     pub lots: Vec<LotState>,
+    /// Every public key ever bound, and the actor it is bound to.
     pub keys: Vec<(PublicKey, ActorId)>,
     /// First 8 bytes of each event id (big-endian) and its seq; event ids
     /// whose first 8 bytes collide with an earlier one are in `events_exact`.
     pub events_fp: Vec<(u64, u64)>,
+    /// Full event ids (and seqs) whose 8-byte prefix collides with an earlier
+    /// one in `events_fp`.
     pub events_exact: Vec<([u8; 32], u64)>,
+    /// Key compromises reported up to `size`.
     pub compromises: Vec<Compromise>,
+    /// Flags raised by the entries up to `size`.
     pub flags: Vec<Flag>,
 }
 

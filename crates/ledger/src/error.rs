@@ -5,28 +5,68 @@ use tinledger_core::RuleError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerError {
+    /// `create` found a ledger that already has a head at this path;
+    /// nothing was changed. Choose another directory or open the existing
+    /// ledger.
     #[error("a ledger already exists at {0}")]
     Exists(PathBuf),
+    /// `open` found no ledger at this path (no `db/` directory in it, or no
+    /// `meta/format` record); nothing was created.
     #[error("no ledger at {0}")]
     NotFound(PathBuf),
+    /// Another process holds the ledger's advisory lock (`LOCK`, see
+    /// [`crate::schema::LOCK_FILE`]); retry when it has finished.
     #[error("ledger {0} is in use by another tinledger process")]
     Locked(PathBuf),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    /// Reading or writing the ledger's files failed (a full disk, EIO,
+    /// a missing permission); the ledger may be fine, the operation is not
+    /// done.
+    Io {
+        /// What was being done, e.g. `"storage engine I/O"`.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A file or directory of the ledger cannot be written at all
     /// (read-only media, no permission). sled must write to open a
     /// database, so this refuses readers as well as writers; nothing was
     /// changed.
     #[error("ledger {} is not writable: {}: {source}", dir.display(), path.display())]
-    NotWritable { dir: PathBuf, path: PathBuf, source: std::io::Error },
+    NotWritable {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The file or directory inside it that cannot be written.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The storage engine (sled) or the stored Merkle tree failed in a way
+    /// that is neither I/O nor proven damage; the message says what.
     #[error("storage error: {0}")]
     Storage(String),
     /// Stored state is not what the chain says; the ledger must be audited.
     #[error("ledger is corrupted{}: {reason}", seq.map(|s| format!(" at seq {s}")).unwrap_or_default())]
-    Corrupt { seq: Option<u64>, reason: String },
+    Corrupt {
+        /// The entry at which the damage was found, when it is one entry.
+        seq: Option<u64>,
+        /// What disagrees, in one line.
+        reason: String,
+    },
     /// An event broke a rule; nothing was written.
     #[error("{}{source}", if *batch { format!("item {} (would be seq {seq}): ", item + 1) } else { String::new() })]
-    Refused { item: usize, seq: u64, batch: bool, source: RuleError },
+    Refused {
+        /// 0-based index of the refused event among those appended together
+        /// (printed 1-based).
+        item: usize,
+        /// The sequence number the event would have had.
+        seq: u64,
+        /// Whether the event came in a multi-event append; only then does the
+        /// message name the item and seq.
+        batch: bool,
+        /// The rule the event broke.
+        source: RuleError,
+    },
 }
 
 impl LedgerError {

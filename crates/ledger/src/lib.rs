@@ -9,6 +9,7 @@
 //! replays the chain. What it never does: decide a rule (that is
 //! `tinledger_core::rules`), update or delete an entry, or print anything.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod audit;

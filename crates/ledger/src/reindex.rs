@@ -19,9 +19,13 @@ use tinledger_core::{Entry, EntryHash};
 /// What a rebuild wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReindexReport {
+    /// Entries replayed (the whole chain).
     pub entries: u64,
+    /// Lot states written to `lot_state`.
     pub lots: usize,
+    /// Actor states written to `actor_state`.
     pub actors: usize,
+    /// Nodes (complete subtrees, leaves included) written to `merkle`.
     pub merkle_nodes: usize,
 }
 

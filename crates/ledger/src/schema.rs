@@ -38,8 +38,11 @@ pub const T_MERKLE: &str = "merkle";
 /// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
 pub const T_CHECKPOINTS: &str = "checkpoints";
 
+/// Key in `meta` of the layout version ([`FORMAT_VERSION`], u32 BE).
 pub const META_FORMAT: &[u8] = b"format";
+/// Key in `meta` of the ledger's facts from the genesis entry (LedgerInfo).
 pub const META_LEDGER: &[u8] = b"ledger";
+/// Key in `meta` of the head: size u64 BE ‖ hash of the last entry[32].
 pub const META_HEAD: &[u8] = b"head";
 /// Written (head the append will reach) before an append writes anything
 /// else, removed together with the new head: if present when the ledger is
@@ -47,10 +50,13 @@ pub const META_HEAD: &[u8] = b"head";
 /// entries (docs/storage.md, "Durability").
 pub const META_PENDING: &[u8] = b"pending";
 
+/// Key of entry `seq` in `entries`: `seq` as 8 bytes big-endian.
 pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
+/// Key in `lot_entries`: lot id ‖ 0x00 ‖ seq u64 BE. Lot ids contain no
+/// 0x00 byte, so the separator keeps one lot's keys apart from another's.
 pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(lot.len() + 9);
     k.extend_from_slice(lot.as_bytes());
@@ -59,12 +65,16 @@ pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
     k
 }
 
+/// Prefix of every `lot_entries` key of `lot` (lot id ‖ 0x00): scanning it
+/// yields the lot's entries in seq order.
 pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
     let mut k = lot.as_bytes().to_vec();
     k.push(0);
     k
 }
 
+/// Key in `merkle`: level u8 ‖ index u64 BE (level 0 = leaf hashes; node
+/// `index` at `level` covers leaves `index·2^level ..< (index+1)·2^level`).
 pub fn merkle_key(level: u8, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level;

@@ -30,7 +30,10 @@ use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 /// Number of entries and hash of the last one (zero hash when empty).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
+    /// Number of entries, genesis included (the next entry's seq).
     pub size: u64,
+    /// Entry hash of entry `size - 1` (docs/formats.md §4.3), or
+    /// [`EntryHash::ZERO`] when the ledger is empty.
     pub hash: EntryHash,
 }
 
@@ -54,8 +57,11 @@ impl Head {
 /// What a successful append reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
+    /// Sequence number the event was stored at.
     pub seq: u64,
+    /// Entry hash of the new entry (docs/formats.md §4.3).
     pub hash: EntryHash,
+    /// Flags the event raised (accepted, but worth a look: docs/model.md §6).
     pub flags: Vec<rules::Flag>,
 }
 
@@ -312,9 +318,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// The ledger directory this was opened from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The head as of the last open or append (entries count and last hash).
     pub fn head(&self) -> Head {
         self.head
     }
