@@ -202,7 +202,7 @@ impl AuditSnapshot {
 
     /// Check that `b` is a snapshot signed by `auditor`, then decode it.
     /// Nothing of the body is decoded before the signature verifies, and
-    /// decoding is bounded by the body's size ([`SNAPSHOT_MEMORY_FACTOR`]).
+    /// decoding is bounded by the body's size (`SNAPSHOT_MEMORY_FACTOR`).
     pub fn from_bytes(b: &[u8], auditor: &PublicKey) -> Result<AuditSnapshot, String> {
         if b.starts_with(SNAPSHOT_MAGIC_V1) {
             return Err("audit snapshot is of format 1, which is not signed and no longer read; \

@@ -12,7 +12,7 @@ pub const LOCK_FILE: &str = "LOCK";
 /// sled's directory inside the ledger directory.
 pub const DB_DIR: &str = "db";
 
-/// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash[32];
+/// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash\[32\];
 /// `pending` → the head an unfinished append was writing (absent at rest).
 pub const T_META: &str = "meta";
 /// `entries`: seq u64 BE → canonical entry bytes. Never updated or deleted.
@@ -23,16 +23,16 @@ pub const T_LOT_ENTRIES: &str = "lot_entries";
 pub const T_LOT_STATE: &str = "lot_state";
 /// `actor_state`: actor id → ActorState (current, with its whole key history).
 pub const T_ACTOR_STATE: &str = "actor_state";
-/// `key_actor`: public key[32] → actor id. A key, once bound, stays bound.
+/// `key_actor`: public key\[32\] → actor id. A key, once bound, stays bound.
 pub const T_KEY_ACTOR: &str = "key_actor";
-/// `event_ids`: event id[32] → seq u64 BE. Refuses duplicate events.
+/// `event_ids`: event id\[32\] → seq u64 BE. Refuses duplicate events.
 pub const T_EVENT_IDS: &str = "event_ids";
 
 /// `actor_entries`: actor id ‖ 0x00 ‖ seq u64 BE → empty. Every entry that
 /// registers, suspends, reinstates, revokes or re-keys the actor (and genesis
 /// for the authority).
 pub const T_ACTOR_ENTRIES: &str = "actor_entries";
-/// `merkle`: level u8 ‖ index u64 BE → hash[32]. Every complete subtree of
+/// `merkle`: level u8 ‖ index u64 BE → hash\[32\]. Every complete subtree of
 /// the RFC 6962 tree over the entries (level 0 = leaf hashes).
 pub const T_MERKLE: &str = "merkle";
 /// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
@@ -42,7 +42,7 @@ pub const T_CHECKPOINTS: &str = "checkpoints";
 pub const META_FORMAT: &[u8] = b"format";
 /// Key in `meta` of the ledger's facts from the genesis entry (LedgerInfo).
 pub const META_LEDGER: &[u8] = b"ledger";
-/// Key in `meta` of the head: size u64 BE ‖ hash of the last entry[32].
+/// Key in `meta` of the head: size u64 BE ‖ hash of the last entry\[32\].
 pub const META_HEAD: &[u8] = b"head";
 /// Written (head the append will reach) before an append writes anything
 /// else, removed together with the new head: if present when the ledger is
