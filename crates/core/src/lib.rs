@@ -8,6 +8,7 @@
 //! What it never does: file, clock, network or database I/O, and randomness.
 //! Time, keys and ledger state come in from the caller (see [`rules::StateView`]).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cert;

@@ -30,22 +30,31 @@ pub const TIN_TOLERANCE_PPM: u128 = 10_000; // 1 %
 /// Facts fixed by the genesis entry.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct LedgerInfo {
+    /// The ledger's random id; every event must name it (docs/formats.md §2.1).
     pub ledger_id: LedgerId,
+    /// The ledger's human-readable name, as given at genesis.
     pub name: String,
+    /// The ledger authority: the only actor that may register, suspend,
+    /// reinstate, revoke and re-key actors (docs/model.md §1).
     pub authority: ActorId,
 }
 
+/// Whether an actor's key may sign (docs/model.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorStatus {
+    /// May sign events its roles allow.
     Active,
+    /// Temporarily barred from signing; the authority may reinstate it.
     Suspended,
+    /// Barred for good; a revoked actor is never reinstated.
     Revoked,
 }
 
 /// One key an actor held, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct KeyEpoch {
+    /// The Ed25519 public key held in this epoch.
     pub key: PublicKey,
     /// Sequence number of the entry that registered or rotated in this key.
     pub from_seq: u64,
@@ -61,15 +70,21 @@ pub struct KeyEpoch {
 pub struct ActorState {
     /// As registered; `record.key` is the current key.
     pub record: ActorRecord,
+    /// Whether this is the ledger authority (registered by genesis).
     pub is_authority: bool,
+    /// Whether the actor may sign now.
     pub status: ActorStatus,
     /// Every key the actor held, oldest first; the last is current.
     pub keys: Vec<KeyEpoch>,
+    /// Sequence number of the entry that registered the actor (0 for the
+    /// authority, registered by genesis).
     pub registered_seq: u64,
+    /// Sequence number of the last entry that changed this state.
     pub last_seq: u64,
 }
 
 impl ActorState {
+    /// Whether the actor was registered with role `r`.
     pub fn has_role(&self, r: Role) -> bool {
         self.record.roles.contains(&r)
     }
@@ -85,11 +100,26 @@ pub enum LotStatus {
     /// With its custodian.
     Active,
     /// Dispatched, awaiting the receiver's confirmation.
-    InTransit { to: ActorId, transporter: Option<ActorId>, dispatched_seq: u64 },
+    InTransit {
+        /// The receiver named by the dispatch.
+        to: ActorId,
+        /// The registered transporter carrying it, if the dispatch named one.
+        transporter: Option<ActorId>,
+        /// Sequence number of the dispatch entry.
+        dispatched_seq: u64,
+    },
     /// Nothing left: smelted, merged or split away.
-    Consumed { seq: u64 },
+    Consumed {
+        /// Sequence number of the entry that consumed the lot.
+        seq: u64,
+    },
     /// Shipped out of the country.
-    Exported { seq: u64, destination: String },
+    Exported {
+        /// Sequence number of the export entry.
+        seq: u64,
+        /// Destination country, an ISO 3166-1 alpha-2 code (e.g. `SG`).
+        destination: String,
+    },
 }
 
 /// Something a reader should notice; flags never refuse an event.
@@ -97,9 +127,27 @@ pub enum LotStatus {
 #[serde(tag = "flag", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Flag {
     /// Received mass differs from dispatched mass beyond RECEIVE_TOLERANCE_PPM.
-    MassDiscrepancy { seq: u64, lot: LotId, dispatched_g: u64, received_g: u64 },
+    MassDiscrepancy {
+        /// Sequence number of the receive entry.
+        seq: u64,
+        /// The received lot.
+        lot: LotId,
+        /// Mass in the lot when dispatched, grams.
+        dispatched_g: u64,
+        /// Mass the receiver measured, grams.
+        received_g: u64,
+    },
     /// Assayed grade differs from the declared grade beyond ASSAY_TOLERANCE_PPM.
-    AssayDisagrees { seq: u64, lot: LotId, declared_ppm: u32, assayed_ppm: u32 },
+    AssayDisagrees {
+        /// Sequence number of the assay entry.
+        seq: u64,
+        /// The assayed lot.
+        lot: LotId,
+        /// Grade declared when the lot was created, ppm Sn by mass.
+        declared_ppm: u32,
+        /// Grade the lab measured, ppm Sn by mass.
+        assayed_ppm: u32,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -124,7 +172,9 @@ impl fmt::Display for Flag {
 /// A lot's state at some point of the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct LotState {
+    /// The lot's id, unique in the ledger.
     pub id: LotId,
+    /// What the lot is (ore, concentrate, ingot, …; docs/model.md §3.1).
     pub material: Material,
     /// Mass still in the lot, grams.
     pub mass_g: u64,
@@ -132,12 +182,18 @@ pub struct LotState {
     pub grade_ppm: Option<u32>,
     /// Grade declared when the lot was created.
     pub declared_grade_ppm: Option<u32>,
+    /// The actor holding the lot; for a lot in transit, the sender until the
+    /// receiver confirms.
     pub custodian: ActorId,
+    /// Where the lot is (docs/model.md §3.2).
     pub status: LotStatus,
+    /// Sequence number of the entry that created the lot.
     pub created_seq: u64,
+    /// Sequence number of the last entry that changed the lot.
     pub last_seq: u64,
     /// Lots this one was made from (empty for extracted lots).
     pub parents: Vec<LotId>,
+    /// Flags raised on this lot, oldest first.
     pub flags: Vec<Flag>,
 }
 
@@ -145,9 +201,13 @@ pub struct LotState {
 /// `from_seq..until_seq` are untrusted.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct Compromise {
+    /// The actor whose key was compromised.
     pub actor: ActorId,
+    /// The compromised public key.
     pub key: PublicKey,
+    /// First untrusted sequence number (inclusive).
     pub from_seq: u64,
+    /// End of the untrusted window (exclusive).
     pub until_seq: u64,
 }
 
@@ -156,13 +216,17 @@ pub struct Compromise {
 pub struct Delta {
     /// Set by the genesis entry only.
     pub ledger: Option<LedgerInfo>,
+    /// New states of the actors the event changes.
     pub actors: Vec<ActorState>,
+    /// New states of the lots the event creates or changes.
     pub lots: Vec<LotState>,
     /// Keys newly bound to actors (a key is never bound twice).
     pub keys: Vec<(PublicKey, ActorId)>,
     /// Lots whose history includes this entry.
     pub touched_lots: Vec<LotId>,
+    /// Flags the event raises.
     pub flags: Vec<Flag>,
+    /// The untrusted window a key-compromise report opens, if this is one.
     pub compromise: Option<Compromise>,
     /// The event id, for refusing duplicates.
     pub event_id: [u8; 32],
@@ -175,9 +239,13 @@ pub struct ViewError(pub String);
 
 /// Read access to ledger state, as of just before the entry being checked.
 pub trait StateView {
+    /// Facts from the genesis entry; `None` before genesis.
     fn ledger(&self) -> Option<LedgerInfo>;
+    /// The current state of actor `id`, if registered.
     fn actor(&self, id: &ActorId) -> Result<Option<ActorState>, ViewError>;
+    /// The current state of lot `id`, if created.
     fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError>;
+    /// The actor `key` is bound to, if any (a key, once bound, stays bound).
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError>;
     /// Sequence number of an earlier entry with this event id.
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError>;
@@ -187,63 +255,188 @@ pub trait StateView {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuleError {
+    /// The event breaks a syntax rule of docs/formats.md §3 or is internally
+    /// inconsistent (e.g. a merge with no inputs); the message says which field.
     #[error("malformed event: {0}")]
     Malformed(String),
+    /// The ledger is empty and the event is not a genesis event.
     #[error("the first entry must be a genesis event")]
     NotGenesis,
+    /// A genesis event was submitted to a ledger that already has one.
     #[error("a genesis event may only be the first entry")]
     GenesisNotFirst,
+    /// A genesis event must be signed by the authority it introduces.
     #[error("genesis signer {signer} is not the authority it names ({authority})")]
-    GenesisSigner { signer: ActorId, authority: ActorId },
+    GenesisSigner {
+        /// Who signed the event.
+        signer: ActorId,
+        /// The authority the event names.
+        authority: ActorId,
+    },
+    /// The event was signed for another ledger (or a ledger recreated since);
+    /// re-sign it for this one.
     #[error("event was signed for ledger {found}, this is ledger {expected}")]
-    WrongLedger { expected: LedgerId, found: LedgerId },
+    WrongLedger {
+        /// This ledger's id.
+        expected: LedgerId,
+        /// The ledger id the event names.
+        found: LedgerId,
+    },
+    /// The same event (same event id, docs/formats.md §4.2) is already in the
+    /// ledger, at this sequence number; submitting it twice changes nothing.
     #[error("identical event already recorded at seq {0}")]
     Duplicate(u64),
+    /// The signer (or another actor the event names) is not registered.
     #[error("unknown actor {0}")]
     UnknownActor(ActorId),
+    /// The signer is suspended or revoked and may not sign.
     #[error("actor {actor} is {status}: its key may not sign")]
-    ActorNotActive { actor: ActorId, status: &'static str },
+    ActorNotActive {
+        /// The signer.
+        actor: ActorId,
+        /// `"suspended"` or `"revoked"`.
+        status: &'static str,
+    },
+    /// The signature does not verify with the signer's key at this point of the
+    /// chain (docs/formats.md §4.1).
     #[error("signature does not verify with the current key of {actor} (key id {key_id}){hint}")]
-    BadSignature { actor: ActorId, key_id: String, hint: String },
+    BadSignature {
+        /// The signer.
+        actor: ActorId,
+        /// Key id of the key that was expected to verify.
+        key_id: String,
+        /// Empty, or a reason starting with `" ("` or `"; "`: a malformed
+        /// signature part, or the replaced key the event was signed with.
+        hint: String,
+    },
+    /// The signer lacks a role this kind of event needs (docs/model.md §5).
     #[error("{actor} may not record {kind}: needs role {needs}")]
-    RoleNotAllowed { actor: ActorId, kind: &'static str, needs: String },
+    RoleNotAllowed {
+        /// The signer.
+        actor: ActorId,
+        /// The event kind, e.g. `"extract"`.
+        kind: &'static str,
+        /// The roles any one of which would allow it.
+        needs: String,
+    },
+    /// Only the ledger authority may record this kind of event.
     #[error("only the ledger authority ({authority}) may record {kind}, not {signer}")]
-    NotAuthority { signer: ActorId, authority: ActorId, kind: &'static str },
+    NotAuthority {
+        /// Who signed the event.
+        signer: ActorId,
+        /// The ledger authority.
+        authority: ActorId,
+        /// The event kind, e.g. `"register_actor"`.
+        kind: &'static str,
+    },
+    /// A register event names an actor id that is already registered.
     #[error("actor {0} is already registered")]
     ActorExists(ActorId),
+    /// A key may be bound to one actor only, once; generate a new key.
     #[error("key {key_id} is already registered to {actor}")]
-    KeyInUse { key_id: String, actor: ActorId },
+    KeyInUse {
+        /// Key id of the offered key.
+        key_id: String,
+        /// The actor it is already bound to.
+        actor: ActorId,
+    },
+    /// The actor is not in a state the event allows (reinstating an active
+    /// actor, suspending the authority, …); the message says which.
     #[error("{0}")]
     ActorState(String),
+    /// The event creates a lot whose id is already used.
     #[error("lot {0} already exists")]
     LotExists(LotId),
+    /// The event names a lot that was never created.
     #[error("unknown lot {0}")]
     UnknownLot(LotId),
+    /// Only a lot's custodian may act on it.
     #[error("lot {lot} is in the custody of {custodian}, not {signer}")]
-    NotCustodian { lot: LotId, custodian: ActorId, signer: ActorId },
+    NotCustodian {
+        /// The lot.
+        lot: LotId,
+        /// Who holds it.
+        custodian: ActorId,
+        /// Who signed the event.
+        signer: ActorId,
+    },
+    /// The lot was dispatched and not yet received.
     #[error("lot {lot} is in transit to {to}; it must be received first")]
-    InTransit { lot: LotId, to: ActorId },
+    InTransit {
+        /// The lot.
+        lot: LotId,
+        /// The receiver it was dispatched to.
+        to: ActorId,
+    },
+    /// A receive names a lot that was not dispatched.
     #[error("lot {0} was not dispatched; nothing to receive")]
     NotInTransit(LotId),
+    /// Only the receiver a dispatch named may receive the lot.
     #[error("lot {lot} was dispatched to {to}, not to {signer}")]
-    WrongReceiver { lot: LotId, to: ActorId, signer: ActorId },
+    WrongReceiver {
+        /// The lot.
+        lot: LotId,
+        /// The receiver the dispatch named.
+        to: ActorId,
+        /// Who signed the receive.
+        signer: ActorId,
+    },
+    /// The lot has no mass left (smelted, merged or split away).
     #[error("lot {lot} is fully consumed (seq {seq}); nothing more can happen to it")]
-    Consumed { lot: LotId, seq: u64 },
+    Consumed {
+        /// The lot.
+        lot: LotId,
+        /// Sequence number of the entry that consumed it.
+        seq: u64,
+    },
+    /// The lot has left the country.
     #[error("lot {lot} was exported (seq {seq}); nothing more can happen to it")]
-    Exported { lot: LotId, seq: u64 },
+    Exported {
+        /// The lot.
+        lot: LotId,
+        /// Sequence number of the export entry.
+        seq: u64,
+    },
+    /// More mass was taken from a lot than it holds.
     #[error("lot {lot} holds {remaining} but {wanted} was taken from it")]
-    MassExceeded { lot: LotId, remaining: String, wanted: String },
+    MassExceeded {
+        /// The lot.
+        lot: LotId,
+        /// Mass left in the lot, as [`crate::units::format_mass`] writes it (`"1,250.000 kg"`).
+        remaining: String,
+        /// Mass the event takes, formatted the same way.
+        wanted: String,
+    },
     /// A lot would hold more than [`crate::units::MAX_MASS_G`].
     #[error("{0}")]
     MassLimit(String),
+    /// A lot of unknown grade cannot be smelted or manufactured: its tin content
+    /// is needed for the tin balance.
     #[error("grade of lot {0} is unknown: declare it or assay the lot before it is smelted")]
     GradeUnknown(LotId),
+    /// A smelt or manufacture would put out more contained tin than went in,
+    /// beyond [`TIN_TOLERANCE_PPM`].
     #[error("contained tin would grow: {kind} puts out {out_g} g Sn from {in_g} g Sn in (tolerance {tol_pct}%)")]
-    TinBalance { kind: &'static str, in_g: String, out_g: String, tol_pct: String },
+    TinBalance {
+        /// The event kind, `"smelt"` or `"manufacture"`.
+        kind: &'static str,
+        /// Contained tin in, whole grams (rounded down), as a decimal string.
+        in_g: String,
+        /// Contained tin out, whole grams (rounded down), as a decimal string.
+        out_g: String,
+        /// The tolerance, in percent.
+        tol_pct: String,
+    },
+    /// The lot's material does not allow the event (smelting refined tin,
+    /// exporting ore, an ingot below [`MIN_EXPORT_INGOT_PPM`], …).
     #[error("{0}")]
     Material(String),
+    /// A party the event names is not acceptable (a mine without an IUP
+    /// licence, a dispatch to oneself or to an actor that may not receive, an
+    /// unregistered or inactive transporter); the message says which.
     #[error("{0}")]
     Party(String),
+    /// Reading ledger state failed (a [`ViewError`]); not a verdict on the event.
     #[error("storage error while checking: {0}")]
     Storage(String),
 }
@@ -833,12 +1026,19 @@ impl<'a, V: StateView> LotWork<'a, V> {
 #[derive(Default)]
 pub struct Overlay<'a> {
     base: Option<&'a dyn StateView>,
+    /// Facts from the genesis entry, once absorbed.
     pub ledger: Option<LedgerInfo>,
+    /// Actor states changed here (all of them when replaying from empty).
     pub actors: HashMap<ActorId, ActorState>,
+    /// Lot states changed here.
     pub lots: HashMap<LotId, LotState>,
+    /// Keys bound here, and their actors.
     pub keys: HashMap<PublicKey, ActorId>,
+    /// Event ids absorbed here, and their sequence numbers.
     pub events: HashMap<[u8; 32], u64>,
+    /// Key compromises reported here.
     pub compromises: Vec<Compromise>,
+    /// Flags raised here.
     pub flags: Vec<Flag>,
 }
 
