@@ -34,6 +34,7 @@ pub const MAX_LOTS_PER_EVENT: usize = 1000;
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
+    /// The key as 64 lower-case hex digits (its JSON and text form).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -41,6 +42,8 @@ impl PublicKey {
     pub fn key_id(&self) -> String {
         hex::encode(&Sha256::digest(self.0)[..8])
     }
+    /// The key as an `ed25519_dalek` verifying key; fails, naming the key, if
+    /// the 32 bytes do not decode to a curve point.
     pub fn verifying_key(&self) -> Result<VerifyingKey, String> {
         VerifyingKey::from_bytes(&self.0)
             .map_err(|_| format!("public key {} is not a valid Ed25519 point", self.to_hex()))
@@ -109,6 +112,8 @@ pub struct ActorAttrs {
 }
 
 impl ActorAttrs {
+    /// Syntax of every attribute present (docs/formats.md §2.3); the error
+    /// names the field.
     pub fn check(&self) -> Result<(), String> {
         if let Some(iup) = &self.iup {
             check_required("IUP licence", iup, MAX_FIELD)?;
@@ -138,11 +143,15 @@ impl ActorAttrs {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorRecord {
+    /// The actor's id, unique in the ledger.
     pub id: ActorId,
+    /// The actor's name for people: Text (docs/formats.md §2.4).
     pub name: String,
     /// Sorted, without repeats (canonical form).
     pub roles: Vec<Role>,
+    /// The key the actor signs with (a registrable key, docs/formats.md §4.1).
     pub key: PublicKey,
+    /// Licences, ids and location (all optional).
     #[serde(default)]
     pub attrs: ActorAttrs,
 }
@@ -151,7 +160,9 @@ pub struct ActorRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Take {
+    /// The existing lot taken from; in a split, the new part lot instead.
     pub lot: LotId,
+    /// Mass taken, grams (`1 ..= 10000000000`).
     pub mass_g: u64,
 }
 
@@ -159,9 +170,14 @@ pub struct Take {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
+    /// Id of the new lot.
     pub lot: LotId,
+    /// Its material: `ingot` from a smelt; `solder`, `tinplate` or `component`
+    /// from a manufacture.
     pub material: Material,
+    /// Its mass, grams (`1 ..= 10000000000`).
     pub mass_g: u64,
+    /// Its tin grade, ppm Sn by mass (≤ 1,000,000).
     pub grade_ppm: u32,
 }
 
@@ -171,41 +187,139 @@ pub struct Output {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventBody {
     /// 0. First entry of every ledger: names the authority and its key.
-    Genesis { ledger_name: String, authority: ActorId, authority_name: String, authority_key: PublicKey },
+    Genesis {
+        /// The ledger's name (Text).
+        ledger_name: String,
+        /// The authority's actor id.
+        authority: ActorId,
+        /// The authority's name (Text).
+        authority_name: String,
+        /// The authority's first key; it must sign this event.
+        authority_key: PublicKey,
+    },
     /// 1. The authority registers an actor.
-    RegisterActor { actor: ActorRecord },
+    RegisterActor {
+        /// The new actor, its roles, key and attributes.
+        actor: ActorRecord,
+    },
     /// 2. The authority suspends an actor: its key signs nothing until reinstated.
-    SuspendActor { actor: ActorId, reason: String },
+    SuspendActor {
+        /// The actor suspended.
+        actor: ActorId,
+        /// Why (Text).
+        reason: String,
+    },
     /// 3. The authority lifts a suspension.
-    ReinstateActor { actor: ActorId },
+    ReinstateActor {
+        /// The suspended actor reinstated.
+        actor: ActorId,
+    },
     /// 4. The authority revokes an actor for good. `compromised_since` marks
     ///    the actor's entries from that sequence number on as untrusted.
-    RevokeActor { actor: ActorId, reason: String, compromised_since: Option<u64> },
+    RevokeActor {
+        /// The actor revoked.
+        actor: ActorId,
+        /// Why (Text).
+        reason: String,
+        /// First untrusted sequence number, if the key leaked.
+        compromised_since: Option<u64>,
+    },
     /// 5. The authority replaces an actor's key.
-    RotateKey { actor: ActorId, new_key: PublicKey, compromised_since: Option<u64> },
+    RotateKey {
+        /// The actor re-keyed.
+        actor: ActorId,
+        /// Its new key (a registrable key, docs/formats.md §4.1).
+        new_key: PublicKey,
+        /// If set, entries signed with the old key from this
+        /// sequence number on are untrusted.
+        compromised_since: Option<u64>,
+    },
     /// 6. A mine creates a lot of ore or concentrate.
-    Extract { lot: LotId, material: Material, mass_g: u64, grade_ppm: Option<u32>, licence: String, location: GeoPoint },
+    Extract {
+        /// Id of the new lot.
+        lot: LotId,
+        /// `ore` or `concentrate`.
+        material: Material,
+        /// Mass extracted, grams (`1 ..= 10000000000`).
+        mass_g: u64,
+        /// Declared tin grade, ppm Sn by mass, if known.
+        grade_ppm: Option<u32>,
+        /// The mine's IUP licence number; must match its registration.
+        licence: String,
+        /// Where it was extracted (WGS84).
+        location: GeoPoint,
+    },
     /// 7. The custodian hands a lot to a receiver.
-    Dispatch { lot: LotId, to: ActorId, transporter: Option<ActorId>, document: String },
+    Dispatch {
+        /// The lot dispatched.
+        lot: LotId,
+        /// The receiver, which must hold a receiving role.
+        to: ActorId,
+        /// The registered transporter carrying it, if any.
+        transporter: Option<ActorId>,
+        /// Transport document number (Text).
+        document: String,
+    },
     /// 8. The receiver confirms with its measured mass; custody moves.
-    Receive { lot: LotId, mass_g: u64 },
+    Receive {
+        /// The lot received.
+        lot: LotId,
+        /// Mass the receiver measured, grams; a difference beyond
+        /// [`crate::rules::RECEIVE_TOLERANCE_PPM`] raises a flag.
+        mass_g: u64,
+    },
     /// 9. A lab attests a lot's grade.
-    Assay { lot: LotId, grade_ppm: u32, method: String, report: String },
+    Assay {
+        /// The lot assayed.
+        lot: LotId,
+        /// Measured tin grade, ppm Sn by mass.
+        grade_ppm: u32,
+        /// Assay method (Text), e.g. `XRF`.
+        method: String,
+        /// The lab's report number (Text).
+        report: String,
+    },
     /// 10. A smelter consumes inputs (whole or in part) and produces ingots.
-    Smelt { inputs: Vec<Take>, outputs: Vec<Output> },
+    Smelt {
+        /// Ore or concentrate taken (1 to 1000 lots).
+        inputs: Vec<Take>,
+        /// New ingot lots (1 to 1000).
+        outputs: Vec<Output>,
+    },
     /// 11. The custodian splits parts off a lot; parts keep its material and grade.
-    Split { lot: LotId, parts: Vec<Take> },
+    Split {
+        /// The lot split.
+        lot: LotId,
+        /// New lots and their masses (1 to 1000); each `Take` names a new lot.
+        parts: Vec<Take>,
+    },
     /// 12. The custodian merges whole lots of one material into a new lot.
-    Merge { inputs: Vec<LotId>, output: LotId },
+    Merge {
+        /// The whole lots merged (2 to 1000), all of one material.
+        inputs: Vec<LotId>,
+        /// Id of the new lot.
+        output: LotId,
+    },
     /// 13. A manufacturer turns tin lots into product lots.
-    Manufacture { inputs: Vec<Take>, outputs: Vec<Output> },
+    Manufacture {
+        /// Refined tin taken (1 to 1000 lots).
+        inputs: Vec<Take>,
+        /// New product lots (1 to 1000).
+        outputs: Vec<Output>,
+    },
     /// 14. An exporter ships a lot out of the country.
     Export {
+        /// The lot exported.
         lot: LotId,
+        /// Destination country, an ISO 3166-1 alpha-2 code (e.g. `SG`).
         destination: String,
+        /// Harmonized System code, 4 to 12 digits and dots (e.g. `8001.10`).
         hs_code: String,
+        /// Export permit number (Text).
         permit: String,
+        /// Independent surveyor's report number (Text).
         surveyor_report: String,
+        /// Who receives the shipment abroad (Text).
         consignee: String,
     },
 }
@@ -396,11 +510,17 @@ impl EventBody {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    /// The ledger the event is for; binds the signature to it.
     pub ledger_id: LedgerId,
+    /// The actor whose current key signs the event.
     pub signer: ActorId,
+    /// When the actor says it happened (UTC, whole seconds). The rules do not
+    /// compare it with any clock.
     pub at: Timestamp,
+    /// Free text, at most [`MAX_NOTE`] bytes, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What happened.
     pub body: EventBody,
 }
 
@@ -464,12 +584,15 @@ impl SignedEvent {
     pub fn into_parts(self) -> (Vec<u8>, [u8; 64]) {
         (self.bytes, self.signature)
     }
+    /// The canonical event bytes that were signed (docs/formats.md §2.5).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+    /// The 64-byte Ed25519 signature over [`signing_message`] of the bytes.
     pub fn signature(&self) -> &[u8; 64] {
         &self.signature
     }
+    /// The decoded event (always what `bytes()` decodes to).
     pub fn event(&self) -> &Event {
         &self.event
     }
