@@ -39,7 +39,12 @@ pub const SHARE_DENOM: u64 = 1_000_000_000;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{msg}")]
 pub struct CertError {
+    /// Stable short name of the failed check: `format`, `checkpoint`,
+    /// `entry-decode`, `inclusion`, `order`, `rule`, `event-signature`,
+    /// `exporter`, `cert-signature`, `unknown-lot` or `source`
+    /// (docs/certificates.md §7, §10).
     pub code: &'static str,
+    /// One line for people, naming what is wrong.
     pub msg: String,
 }
 
@@ -51,6 +56,7 @@ fn err(code: &'static str, msg: impl Into<String>) -> CertError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertEntry {
+    /// The entry's sequence number (= its leaf index in the checkpoint's tree).
     pub seq: u64,
     /// Canonical entry bytes, hex.
     pub entry_hex: String,
@@ -62,15 +68,22 @@ pub struct CertEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
+    /// Exactly [`CERT_FORMAT`].
     pub format: String,
+    /// The ledger (the id of its genesis entry).
     pub ledger_id: LedgerId,
+    /// The certified lot.
     pub lot: LotId,
+    /// The issuing exporter, whose key signs the certificate.
     pub exporter: ActorId,
+    /// When the exporter issued it: the exporter's statement, not checked
+    /// against anything.
     pub issued_at: Timestamp,
     /// The signed checkpoint (C2SP signed note) every proof leads to.
     pub checkpoint: String,
     /// Included entries, ascending by seq.
     pub entries: Vec<CertEntry>,
+    /// What the entries imply for the lot (docs/certificates.md §6).
     pub summary: Summary,
     /// Exporter's Ed25519 signature, hex, over CERT_SIG_CONTEXT ‖ canonical
     /// JSON of this document without the `signature` member.
@@ -81,14 +94,17 @@ pub struct Certificate {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
+    /// The lot's state.
     pub lot: LotSummary,
     /// Tin in the lot: floor(mass_g × grade_ppm / 1,000,000), grams.
     pub contained_tin_g: u64,
     /// Mines the tin came from, largest share first.
     pub origins: Vec<Origin>,
+    /// Smelters that made the lot's refined tin.
     pub smelters: Vec<SmelterSummary>,
     /// Every included custody event on the lot and its ancestors, by seq.
     pub timeline: Vec<TimelineItem>,
+    /// The lot's export, if it was exported.
     pub export: Option<ExportSummary>,
     /// Flags raised on the lot or its ancestors.
     pub flags: Vec<Flag>,
@@ -96,82 +112,132 @@ pub struct Summary {
     pub untrusted_entries: Vec<u64>,
 }
 
+/// A lot's state as the certificate states it (docs/certificates.md §1.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LotSummary {
+    /// The lot (equal to the certificate's `lot`).
     pub id: LotId,
+    /// Its material.
     pub material: Material,
+    /// Grams still in the lot (0 once consumed; an exported lot keeps its mass).
     pub mass_g: u64,
+    /// Best known grade, ppm Sn (latest assay, else declared); `None` if unknown.
     pub grade_ppm: Option<u32>,
+    /// Its holder; the last holder once consumed or exported; the sender while
+    /// in transit.
     pub custodian: ActorId,
     /// active, in_transit, consumed or exported.
     pub state: String,
 }
 
+/// A mine the lot's tin came from (docs/certificates.md §1.5, §5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Origin {
+    /// The mine (the signer of the extractions below).
     pub mine: ActorId,
+    /// The mine's registered name.
     pub name: String,
+    /// The mine's registered IUP licence (`attrs.iup`), if any.
     pub licence: Option<String>,
+    /// The mine's registered location, if any.
     pub location: Option<GeoPoint>,
     /// Share of the lot's contained tin, parts per billion.
     pub share_ppb: u64,
     /// floor(contained_tin_g × share_ppb / 10^9).
     pub tin_g: u64,
+    /// Its extractions among the lot's ancestors, by seq.
     pub extractions: Vec<Extraction>,
 }
 
+/// One extract entry among the lot's ancestors (docs/certificates.md §1.6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extraction {
+    /// The extract entry's sequence number.
     pub seq: u64,
+    /// The lot it created.
     pub lot: LotId,
+    /// Event time.
     pub at: Timestamp,
+    /// Extracted mass, grams.
     pub mass_g: u64,
+    /// The grade declared in the extract (not a later assay), ppm Sn.
     pub grade_ppm: Option<u32>,
+    /// The licence named in the extract.
     pub licence: String,
+    /// The location named in the extract.
     pub location: GeoPoint,
 }
 
+/// A smelter that made the lot's refined tin (docs/certificates.md §1.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmelterSummary {
+    /// The smelter (signer of the smelts below).
     pub smelter: ActorId,
+    /// Its registered name.
     pub name: String,
+    /// Its registered RMI smelter id (`attrs.rmi_cid`), if any.
     pub rmi_cid: Option<String>,
+    /// Its registered location, if any.
     pub location: Option<GeoPoint>,
+    /// Sequence numbers of its included smelts that produced a lot of the
+    /// lineage, ascending.
     pub smelts: Vec<u64>,
 }
 
+/// One custody event in the summary's timeline (docs/certificates.md §1.8).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineItem {
+    /// The entry's sequence number.
     pub seq: u64,
+    /// Event time.
     pub at: Timestamp,
+    /// The event kind (docs/formats.md §2.4, e.g. `receive`).
     pub kind: String,
+    /// The signer.
     pub signer: ActorId,
+    /// One line generated by `Event::describe`; verification compares it
+    /// byte for byte, so docs/certificates.md §1.8 defines it exactly.
     pub description: String,
 }
 
+/// The lot's export (docs/certificates.md §1.9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportSummary {
+    /// The export entry's sequence number.
     pub seq: u64,
+    /// Event time.
     pub at: Timestamp,
+    /// Its signer.
     pub exporter: ActorId,
+    /// Destination country, ISO 3166-1 alpha-2.
     pub destination: String,
+    /// Harmonized System code.
     pub hs_code: String,
+    /// Export permit number.
     pub permit: String,
+    /// Surveyor report number.
     pub surveyor_report: String,
+    /// Consignee.
     pub consignee: String,
 }
 
 /// What the issuer reads from its ledger.
 pub trait CertSource {
+    /// Sequence numbers of every entry naming `lot`, ascending.
     fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, String>;
+    /// Sequence numbers of every entry registering or changing `actor`
+    /// (genesis for the authority), ascending.
     fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, String>;
+    /// The entry at `seq`; an error if it is missing.
     fn entry(&self, seq: u64) -> Result<Entry, String>;
+    /// RFC 9162 inclusion proof of leaf `seq` in the tree of the first `size`
+    /// entries, leaf to root.
     fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, String>;
     /// Proofs for many entries against one tree size (sources may share work).
     fn inclusion_proofs(&self, seqs: &[u64], size: u64) -> Result<Vec<Vec<Hash>>, String> {
@@ -940,7 +1006,9 @@ pub fn issue(
 /// What a successful verification established.
 #[derive(Clone, Debug)]
 pub struct Verified {
+    /// The signed checkpoint every proof led to, its signature verified.
     pub checkpoint: Checkpoint,
+    /// Number of included entries that were verified.
     pub entries: usize,
 }
 
