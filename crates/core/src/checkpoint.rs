@@ -9,10 +9,14 @@ use crate::note::{Note, NoteError, NoteSigner, Verifier};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
+/// A parsed checkpoint body (docs/formats.md §5.2, docs/merkle.md §7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The log's origin line, which names the ledger (see [`origin_for`]).
     pub origin: String,
+    /// Tree size: the number of entries the root covers.
     pub size: u64,
+    /// RFC 9162 Merkle root over the first `size` entries (base64 in the body).
     pub root: Hash,
     /// Extension lines, kept verbatim (without newlines).
     pub extensions: Vec<String>,

@@ -22,14 +22,39 @@ fn cfg() -> Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
+    /// The bytes do not decode as the expected type (a bad tag, an invalid id,
+    /// a field outside its syntax: docs/formats.md §3).
     #[error("malformed {what}: {reason}")]
-    Malformed { what: &'static str, reason: String },
+    Malformed {
+        /// What was being decoded, e.g. `"event"` or `"entry"`.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The value decoded but bytes were left over; strict decoding refuses them.
     #[error("malformed {what}: {extra} trailing bytes")]
-    Trailing { what: &'static str, extra: usize },
+    Trailing {
+        /// What was being decoded.
+        what: &'static str,
+        /// Number of bytes left over.
+        extra: usize,
+    },
+    /// The bytes decode, but encoding the value again gives different bytes;
+    /// only the one canonical encoding is accepted (docs/formats.md §3).
     #[error("malformed {what}: not in canonical form")]
-    NotCanonical { what: &'static str },
+    NotCanonical {
+        /// What was being decoded.
+        what: &'static str,
+    },
+    /// More than [`MAX_ENCODED_LEN`] bytes (1 MiB): refused before decoding
+    /// or after encoding.
     #[error("{what} too large: {len} bytes (limit {MAX_ENCODED_LEN})")]
-    TooLarge { what: &'static str, len: usize },
+    TooLarge {
+        /// What was being decoded or encoded.
+        what: &'static str,
+        /// Its length, in bytes.
+        len: usize,
+    },
 }
 
 /// Encode a value canonically.

@@ -22,7 +22,9 @@ pub const ENTRY_HASH_CONTEXT: &[u8] = b"tinledger-entry-v1\0";
 pub struct EntryHash(pub [u8; 32]);
 
 impl EntryHash {
+    /// The all-zero hash: the genesis entry's `prev`, and the head of an empty ledger.
     pub const ZERO: EntryHash = EntryHash([0; 32]);
+    /// The hash as 64 lower-case hex digits.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -50,15 +52,20 @@ impl std::str::FromStr for EntryHash {
 /// One link of the chain, exactly as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Entry {
+    /// Entry format version, always [`ENTRY_VERSION`] (the strict decoder refuses others).
     pub version: u8,
+    /// Sequence number: 0 for genesis, then one more per entry, no gaps.
     pub seq: u64,
+    /// Entry hash of the entry before (docs/formats.md §4.3); all zeros for genesis.
     pub prev: [u8; 32],
     /// Canonical event bytes, exactly as signed.
     pub event: Vec<u8>,
+    /// Ed25519 signature of the signer over [`crate::event::signing_message`] of `event`.
     pub signature: [u8; 64],
 }
 
 impl Entry {
+    /// The entry that stores `signed` at `seq`, linked to `prev`.
     pub fn new(seq: u64, prev: EntryHash, signed: &SignedEvent) -> Entry {
         Entry {
             version: ENTRY_VERSION,
@@ -91,6 +98,7 @@ impl Entry {
         SignedEvent::from_parts(self.event.clone(), self.signature)
     }
 
+    /// `prev` as an [`EntryHash`].
     pub fn prev_hash(&self) -> EntryHash {
         EntryHash(self.prev)
     }

@@ -42,6 +42,7 @@ macro_rules! string_id {
                 check_id($kind, &s)?;
                 Ok(Self(s))
             }
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -85,6 +86,7 @@ string_id!(LotId, "lot");
 pub struct LedgerId(pub [u8; 16]);
 
 impl LedgerId {
+    /// The id as 32 lower-case hex digits (its JSON and text form).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

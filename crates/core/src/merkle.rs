@@ -9,6 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 hash: a leaf, an interior node or a root.
 pub type Hash = [u8; 32];
 
 /// SHA-256(0x00 ‖ data).
@@ -37,14 +38,29 @@ pub fn empty_root() -> Hash {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProofError {
+    /// An inclusion proof was asked for a leaf the tree does not have.
     #[error("leaf {index} is not in a tree of size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// A consistency proof was asked from a larger tree to a smaller one.
     #[error("cannot prove consistency from size {old} to smaller size {new}")]
-    BadSizes { old: u64, new: u64 },
+    BadSizes {
+        /// The first tree size.
+        old: u64,
+        /// The second, smaller tree size.
+        new: u64,
+    },
+    /// The proof has too few or too many hashes for its index and tree size.
     #[error("proof has the wrong number of hashes")]
     WrongLength,
+    /// The proof is well formed but does not lead to the expected root.
     #[error("proof does not lead to the expected root")]
     RootMismatch,
+    /// Reading stored subtree hashes failed (or one is missing).
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -69,6 +85,7 @@ pub struct CachingReader<'a, R: NodeReader + ?Sized> {
 }
 
 impl<'a, R: NodeReader + ?Sized> CachingReader<'a, R> {
+    /// A cache in front of `inner`, empty; it lives as long as the borrow.
     pub fn new(inner: &'a R) -> Self {
         CachingReader { inner, nodes: Default::default(), ranges: Default::default() }
     }
@@ -307,9 +324,11 @@ pub struct MemTree {
 }
 
 impl MemTree {
+    /// An empty tree.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Number of leaves.
     pub fn size(&self) -> u64 {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
@@ -330,6 +349,7 @@ impl MemTree {
             self.levels[l].push(h);
         }
     }
+    /// Root hash over every leaf (RFC 9162 MTH); [`empty_root`] when empty.
     pub fn root(&self) -> Hash {
         root(self, self.size()).unwrap_or_else(|_| empty_root())
     }

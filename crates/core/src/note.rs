@@ -18,15 +18,20 @@ pub const ALG_ED25519: u8 = 0x01;
 pub const MAX_NOTE_LEN: usize = 1 << 20;
 const SIG_PREFIX: &str = "\u{2014} ";
 
+/// Why a note, key or checkpoint was refused. The message names the part.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NoteError {
+    /// The note (or checkpoint body) does not have the required syntax.
     #[error("malformed note: {0}")]
     Malformed(String),
+    /// A key string or key name is not a valid Ed25519 note key.
     #[error("malformed key: {0}")]
     BadKey(String),
+    /// No signature line by the named key (matched by name and key hash).
     #[error("note has no signature by {0}")]
     Unsigned(String),
+    /// The named key's signature line is there but does not verify.
     #[error("note signature by {0} does not verify")]
     BadSignature(String),
 }
@@ -56,15 +61,19 @@ pub fn check_name(name: &str) -> Result<(), NoteError> {
 /// A named Ed25519 verifier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verifier {
+    /// Key name: non-empty, no spaces, no `+` ([`check_name`]).
     pub name: String,
+    /// Ed25519 public key.
     pub key: [u8; 32],
 }
 
 impl Verifier {
+    /// A verifier for `key` named `name`; fails if the name is not allowed.
     pub fn new(name: &str, key: [u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;
         Ok(Verifier { name: name.to_string(), key })
     }
+    /// The 4-byte key hash of this name and key ([`key_hash`]).
     pub fn hash(&self) -> u32 {
         key_hash(&self.name, &self.key)
     }
@@ -104,15 +113,19 @@ fn parse_alg_key(b64: &str) -> Result<[u8; 32], NoteError> {
 
 /// A named Ed25519 signer.
 pub struct NoteSigner {
+    /// Key name: non-empty, no spaces, no `+` ([`check_name`]).
     pub name: String,
+    /// The Ed25519 private key.
     pub key: SigningKey,
 }
 
 impl NoteSigner {
+    /// A signer for `key` named `name`; fails if the name is not allowed.
     pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
         check_name(name)?;
         Ok(NoteSigner { name: name.to_string(), key })
     }
+    /// The matching verifier (same name, the public half of the key).
     pub fn verifier(&self) -> Verifier {
         Verifier { name: self.name.clone(), key: self.key.verifying_key().to_bytes() }
     }
@@ -159,6 +172,7 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 /// A parsed note: its text and signature lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
+    /// The signed text, ending in a newline, without the blank line that follows it.
     pub text: String,
     /// (name, key hash, signature)
     pub sigs: Vec<(String, u32, [u8; 64])>,

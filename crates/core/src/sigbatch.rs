@@ -39,9 +39,13 @@ const WEIGHT_DOMAIN: &[u8] = b"tinledger-ed25519-batch-weights-v1\0";
 /// the signing context), the signature and the key it must verify with.
 #[derive(Clone, Debug)]
 pub struct SigCheck {
+    /// Sequence number of the entry, to name it when its signature fails.
     pub seq: u64,
+    /// The canonical event bytes as signed, without [`crate::event::SIGNATURE_CONTEXT`].
     pub event_bytes: Vec<u8>,
+    /// The 64-byte Ed25519 signature (R ‖ s).
     pub signature: [u8; 64],
+    /// The key it must verify with: the signer's key at that seq.
     pub key: PublicKey,
     /// The key, checked and decompressed (or why it cannot verify anything).
     pub prepared: Result<PreparedKey, SigError>,

@@ -45,6 +45,7 @@ pub fn clip(msg: &str, max: usize) -> std::borrow::Cow<'_, str> {
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// In range: 1970-01-01T00:00:00Z up to [`MAX_TIMESTAMP`] (the last second of 9999).
     pub fn check(&self) -> Result<(), String> {
         if (0..=MAX_TIMESTAMP).contains(&self.0) {
             Ok(())
@@ -52,6 +53,7 @@ impl Timestamp {
             Err(format!("timestamp {} is outside 1970..9999", self.0))
         }
     }
+    /// RFC 3339 in UTC, e.g. `2026-03-02T07:30:00Z`.
     pub fn to_rfc3339(&self) -> String {
         match time::OffsetDateTime::from_unix_timestamp(self.0) {
             Ok(t) => t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| self.0.to_string()),
@@ -146,11 +148,14 @@ fn format_micro(v: i32) -> String {
 /// A WGS84 point in microdegrees. Text form: `"-2.061700,105.158600"` (lat,lon).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct GeoPoint {
+    /// Latitude, millionths of a degree (-90,000,000 ..= 90,000,000).
     pub lat_micro: i32,
+    /// Longitude, millionths of a degree (-180,000,000 ..= 180,000,000).
     pub lon_micro: i32,
 }
 
 impl GeoPoint {
+    /// Latitude and longitude in range; the error names the one that is not.
     pub fn check(&self) -> Result<(), String> {
         if !(-90_000_000..=90_000_000).contains(&self.lat_micro) {
             return Err(format!("latitude {} is outside -90..90", format_micro(self.lat_micro)));
@@ -160,9 +165,11 @@ impl GeoPoint {
         }
         Ok(())
     }
+    /// Latitude in degrees with six decimals, e.g. `-2.061700`.
     pub fn lat(&self) -> String {
         format_micro(self.lat_micro)
     }
+    /// Longitude in degrees with six decimals, e.g. `105.158600`.
     pub fn lon(&self) -> String {
         format_micro(self.lon_micro)
     }
@@ -306,10 +313,12 @@ macro_rules! text_enum {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($var),+ }
+        pub enum $name { $(#[doc = concat!("Written `", $text, "` in JSON, on the command line and in messages.")] $var),+ }
 
         impl $name {
+            /// Every value, in canonical index order.
             pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// The value's text form: JSON, command line and messages.
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$var => $text),+ }
             }
