@@ -70,7 +70,7 @@ pub trait NodeReader {
     /// Hash of the complete subtree at `level`, `index`.
     fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError>;
 
-    /// MTH(D[lo:hi]); see [`range_hash`]. Readers may memoize it.
+    /// MTH(D\[lo:hi\]); see [`range_hash`]. Readers may memoize it.
     fn range(&self, lo: u64, hi: u64) -> Result<Hash, ProofError> {
         range_hash_uncached(self, lo, hi)
     }
@@ -131,7 +131,7 @@ fn largest_pow2_below(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[lo:hi]) (RFC 9162 §2.1.1), for ranges that arise in proofs: `lo`
+/// MTH(D\[lo:hi\]) (RFC 9162 §2.1.1), for ranges that arise in proofs: `lo`
 /// is a multiple of the largest power of two not exceeding `hi - lo`.
 pub fn range_hash(r: &impl NodeReader, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     r.range(lo, hi)
