@@ -8,7 +8,8 @@ pub enum SynthError {
     /// Fewer events were asked for than one production cycle needs.
     #[error("{0}")]
     TooFew(String),
-    /// An event could not be built or signed (a bug in the generator).
+    /// An event could not be built or signed (a bug in the generator), or
+    /// the demo scenario does not parse.
     #[error("{0}")]
     Build(String),
     /// A measurement failed: a scratch database could not be used, or a

@@ -7,7 +7,8 @@
 //! size ([`DEFAULT_EVENTS`]), its raw limits ([`measure`]: sign, verify,
 //! hash and sled insert rates on synthetic samples) and its ledger figures
 //! ([`figures`]: a synthetic ledger built, verified and certified in the
-//! benchmark's work directory). Never: opens or writes a ledger other than
+//! benchmark's work directory), and the embedded demo scenario of
+//! `tinledger demo` ([`scenario`]). Never: opens or writes a ledger other than
 //! those it builds there (callers append the events otherwise), prints, or
 //! uses a real key (every key is `tinledger_core::testkeys::test_key`).
 //!
@@ -35,6 +36,7 @@
 mod error;
 pub mod figures;
 pub mod measure;
+pub mod scenario;
 pub use error::SynthError;
 
 use ed25519_dalek::SigningKey;
