@@ -7,8 +7,7 @@ use crate::keys;
 use crate::output::{emit, emit_json, summary};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::EncodePublicKey;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 use tinledger_core::cert;
@@ -17,58 +16,9 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::testkeys::test_key;
 use tinledger_core::units::Timestamp;
-use tinledger_core::{ActorId, Event, EventBody, LedgerId, LotId, SignedEvent};
+use tinledger_core::LotId;
 use tinledger_ledger::{AuditOptions, Ledger};
-
-/// The scenario, embedded so the demo needs no files.
-pub const SCENARIO: &str = include_str!("../../../fixtures/scenario/bangka-belitung.json");
-
-#[derive(Deserialize)]
-struct Scenario {
-    ledger_id: LedgerId,
-    steps: Vec<Step>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Step {
-    signer: ActorId,
-    at: Timestamp,
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
-    body: Value,
-}
-
-/// Replace every `"test-key:LABEL"` string with that test key's public key.
-fn resolve_keys(v: &mut Value) {
-    match v {
-        Value::String(s) => {
-            if let Some(label) = s.strip_prefix("test-key:") {
-                *s = PublicKey::from(&test_key(label)).to_hex();
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(resolve_keys),
-        Value::Object(o) => o.values_mut().for_each(resolve_keys),
-        _ => {}
-    }
-}
-
-/// The scenario's events, signed with their test keys, with each key's label.
-pub fn scenario_events(text: &str) -> Result<Vec<(String, SignedEvent)>, String> {
-    let sc: Scenario = serde_json::from_str(text).map_err(|e| format!("scenario: {e}"))?;
-    let mut out = Vec::new();
-    for (i, mut st) in sc.steps.into_iter().enumerate() {
-        resolve_keys(&mut st.body);
-        let body: EventBody = serde_json::from_value(st.body).map_err(|e| format!("scenario step {i}: {e}"))?;
-        let label = st.key.unwrap_or_else(|| st.signer.to_string());
-        let ev = Event { ledger_id: sc.ledger_id, signer: st.signer, at: st.at, note: st.note, body };
-        let signed = ev.sign(&test_key(&label)).map_err(|e| format!("scenario step {i}: {e}"))?;
-        out.push((label, signed));
-    }
-    Ok(out)
-}
+use tinledger_synth::scenario::{scenario_events, SCENARIO};
 
 /// The lot the demo certifies, and when.
 pub const DEMO_CERT_LOT: &str = "SOLDER-KEK-2026-007";
@@ -85,7 +35,7 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
         return Err(CliError::usage(format!("{} already holds a demo (ledger/ or keys/)", dir.display()))
             .hint("remove it or choose another --dir"));
     }
-    let events = scenario_events(SCENARIO).map_err(CliError::usage)?;
+    let events = scenario_events(SCENARIO)?;
     std::fs::create_dir_all(&keys_dir)
         .map_err(|e| CliError::usage(format!("cannot create {}: {e}", keys_dir.display())))?;
     let labels: BTreeSet<&str> = events.iter().map(|(l, _)| l.as_str()).collect();

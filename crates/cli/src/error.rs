@@ -2,6 +2,8 @@
 //! where every library crate's typed error becomes an exit code.
 
 use std::fmt;
+use tinledger_formats::export::ExportError;
+use tinledger_formats::proof::ProofError;
 use tinledger_formats::FormatError;
 use tinledger_ledger::LedgerError;
 use tinledger_synth::SynthError;
@@ -28,6 +30,12 @@ impl CliError {
     }
     pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
+        self
+    }
+    /// The same error with the file's name before the message
+    /// (`FILE: line 3: …`), for format errors that name only the line.
+    pub fn in_file(mut self, file: &std::path::Path) -> Self {
+        self.msg = format!("{}: {}", file.display(), self.msg);
         self
     }
 }
@@ -72,10 +80,35 @@ impl From<FormatError> for CliError {
     }
 }
 
+/// Every refusal of an export file is exit 1: the file is readable but not
+/// an export of a ledger that can be rebuilt.
+impl From<ExportError> for CliError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::ForeignGenesis { .. } => CliError::refused(e.to_string()).hint("nothing was imported"),
+            e => CliError::refused(e.to_string()),
+        }
+    }
+}
+
+/// A file that is not a proof file of the kind expected is exit 2; a proof
+/// file whose contents do not check out, exit 1.
+impl From<ProofError> for CliError {
+    fn from(e: ProofError) -> Self {
+        if e.is_invalid() {
+            CliError::usage(e.to_string())
+        } else {
+            CliError::refused(e.to_string())
+        }
+    }
+}
+
 impl From<SynthError> for CliError {
     fn from(e: SynthError) -> Self {
         match e {
             SynthError::Ledger(e) => e.into(),
+            SynthError::Refused(msg) => CliError::refused(msg),
+            SynthError::Dir { msg, hint } => CliError::usage(msg).hint(hint),
             e => CliError::usage(e.to_string()),
         }
     }

@@ -1,13 +1,10 @@
 //! `tinledger export` / `tinledger import-ledger`: a portable copy of a
 //! ledger that an auditor can take home and rebuild independently.
 //!
-//! File format (docs/storage.md, "Portable export"): UTF-8 text. Line 1 is a
-//! JSON header `{"format":"tinledger-export-v1","ledger_id":…,"entries":N,
-//! "head":…,"checkpoint":<signed note or null>}`; then N lines, line i+2 the
-//! canonical bytes of entry i in lower-case hex. The reader accepts that
-//! and nothing else (no CR, no empty or blank-padded line, no upper case, a
-//! final newline, exactly N entry lines, each line capped), and refuses a
-//! genesis entry of another ledger than the header's before writing.
+//! The file format (docs/storage.md, "Portable export") is
+//! `tinledger_formats::export`: this module reads the file line by line
+//! with the format's caps and hands each line to it, and refuses a genesis
+//! entry of another ledger than the header's before writing.
 //!
 //! Import rebuilds the ledger in a temporary sibling directory through the
 //! normal append path (every rule and signature checked, every entry's bytes
@@ -21,27 +18,16 @@ use crate::input::{read_line_capped, Line};
 use crate::output::AtomicFile;
 use crate::output::{emit, emit_json};
 use crate::proofs::{read_text, trusted_verifier};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
-use tinledger_core::{Entry, LedgerId, SignedEvent};
+use tinledger_core::SignedEvent;
+use tinledger_formats::export::{self, EntryLines, ExportError, ExportHeader, MAX_ENTRY_LINE, MAX_HEADER_LINE};
 use tinledger_ledger::Ledger;
 
-pub const EXPORT_FORMAT: &str = "tinledger-export-v1";
 /// Entries appended per durable batch while importing.
 const IMPORT_BATCH: usize = 10_000;
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Header {
-    format: String,
-    ledger_id: LedgerId,
-    entries: u64,
-    head: String,
-    checkpoint: Option<String>,
-}
 
 pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
     // The target is checked (absent, in a directory that takes a new file)
@@ -50,19 +36,14 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
     let l = Ledger::open(&cli.ledger)?;
     let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let head = l.head();
-    let header = Header {
-        format: EXPORT_FORMAT.into(),
-        ledger_id: info.ledger_id,
-        entries: head.size,
-        head: head.hash.to_hex(),
-        checkpoint: l.latest_checkpoint()?.map(|(_, n)| n),
-    };
-    let text = serde_json::to_string(&header).map_err(|e| CliError::usage(e.to_string()))?;
+    let header =
+        ExportHeader::new(info.ledger_id, head.size, head.hash.to_hex(), l.latest_checkpoint()?.map(|(_, n)| n));
+    let text = header.to_line()?;
     writeln!(w, "{text}").map_err(|e| w.error(e))?;
     for seq in 0..head.size {
         let e =
             l.get(seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing; run `tinledger verify`")))?;
-        writeln!(w, "{}", hex::encode(e.to_bytes())).map_err(|e| w.error(e))?;
+        writeln!(w, "{}", export::entry_line(&e.to_bytes())).map_err(|e| w.error(e))?;
     }
     w.commit()?;
     if cli.json {
@@ -78,14 +59,8 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Longest header line read: the JSON header, with its signed checkpoint note.
-const MAX_HEADER_LINE: u64 = 1 << 20;
-/// Longest entry line read: the hex of the largest entry that decodes.
-const MAX_ENTRY_LINE: u64 = 2 * tinledger_core::codec::MAX_ENCODED_LEN as u64;
-
-/// The lines of an export file, read strictly (docs/storage.md, "Portable
-/// export"): each ends in `\n` (no `\r`), none is empty, none is longer
-/// than its cap. Errors name the line.
+/// The lines of an export file, read with the format's caps and checked by
+/// `export::line_text`. Errors name the file and the line.
 struct ExportLines<'a, R> {
     file: &'a Path,
     r: R,
@@ -100,7 +75,6 @@ impl<R: std::io::BufRead> ExportLines<'_, R> {
             .map_err(|e| CliError::usage(format!("cannot read {}: {e}", self.file.display())))?;
         self.n += 1;
         let n = self.n;
-        let bad = |m: String| CliError::refused(format!("{}: line {n}: {m}", self.file.display()));
         match got {
             None => return Ok(None),
             Some(Line::TooLong) => {
@@ -110,30 +84,16 @@ impl<R: std::io::BufRead> ExportLines<'_, R> {
                     crate::input::human(cap)
                 )))
             }
-            Some(Line::Unterminated) => return Err(bad("does not end in a newline (a truncated export?)".into())),
+            Some(Line::Unterminated) => return Err(in_file(self.file, ExportError::Unterminated { line: n })),
             Some(Line::Complete) => {}
         }
-        if self.buf.is_empty() {
-            return Err(bad("empty line (an export has none)".into()));
-        }
-        if self.buf.last() == Some(&b'\r') {
-            return Err(bad("ends in a carriage return (CRLF); export lines end in \\n alone".into()));
-        }
-        std::str::from_utf8(&self.buf).map(Some).map_err(|_| bad("not UTF-8 text".into()))
+        export::line_text(n, &self.buf).map(Some).map_err(|e| in_file(self.file, e))
     }
 }
 
-/// An entry line: lower-case hex digits and nothing else.
-fn lower_hex(line: &str) -> Result<Vec<u8>, String> {
-    if let Some((i, c)) = line.char_indices().find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f')) {
-        let what = match c {
-            'A'..='F' => "upper-case hex digit (export lines are lower-case hex)".to_string(),
-            ' ' | '\t' => "white space (export lines are hex digits only)".to_string(),
-            _ => format!("{c:?} is not a hex digit"),
-        };
-        return Err(format!("column {}: {what}", i + 1));
-    }
-    hex::decode(line).map_err(|_| "an odd number of hex digits".to_string())
+/// An export format error, with the file's name before it.
+fn in_file(file: &Path, e: ExportError) -> CliError {
+    CliError::from(e).in_file(file)
 }
 
 fn temp_dir_for(into: &Path) -> PathBuf {
@@ -188,18 +148,8 @@ fn import_into(
     let f = std::fs::File::open(file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
     let mut lines = ExportLines { file, r: BufReader::new(f), n: 0, buf: Vec::new() };
     let bad = |m: String| CliError::refused(format!("{}: {m}", file.display()));
-    let first = lines.next(MAX_HEADER_LINE)?.ok_or_else(|| bad("empty file".into()))?;
-    if first.trim() != first {
-        return Err(bad("line 1: white space before or after the header".into()));
-    }
-    let header: Header = tinledger_core::json::from_str(first)
-        .map_err(|e| bad(format!("line 1: not a tinledger export header: {e}")))?;
-    if header.format != EXPORT_FORMAT {
-        return Err(bad(format!(
-            "format is {}, expected {EXPORT_FORMAT:?}",
-            tinledger_core::units::quoted(&header.format)
-        )));
-    }
+    let first = lines.next(MAX_HEADER_LINE)?.ok_or_else(|| in_file(file, ExportError::Empty))?;
+    let header = export::parse_header(first).map_err(|e| in_file(file, e))?;
     let note = match checkpoint {
         Some(p) => read_text(p, "checkpoint")?,
         None => header.checkpoint.clone().ok_or_else(|| {
@@ -218,7 +168,7 @@ fn import_into(
 
     let mut ledger: Option<Ledger> = None;
     let mut batch: Vec<(u64, Vec<u8>, SignedEvent)> = Vec::with_capacity(IMPORT_BATCH);
-    let mut seq: u64 = 0;
+    let mut entries = EntryLines::new(&header);
     let flush = |ledger: &mut Option<Ledger>, batch: &mut Vec<(u64, Vec<u8>, SignedEvent)>| -> Result<(), CliError> {
         if batch.is_empty() {
             return Ok(());
@@ -262,36 +212,17 @@ fn import_into(
         Ok(())
     };
     while let Some(line) = lines.next(MAX_ENTRY_LINE)? {
-        let n = seq + 2;
-        if seq >= header.entries {
-            return Err(bad(format!("line {n}: more entries than the {} the header says", header.entries)));
-        }
-        let bytes = lower_hex(line).map_err(|m| bad(format!("line {n}: {m}")))?;
-        let e = Entry::from_bytes(&bytes).map_err(|x| bad(format!("entry {seq}: {x}")))?;
-        if e.seq != seq {
-            return Err(bad(format!("line {n} holds entry {} where entry {seq} belongs", e.seq)));
-        }
-        let s = e.signed_event().map_err(|x| bad(format!("entry {seq}: {x}")))?;
-        // Before anything is written: the entries must be the header's ledger.
-        if seq == 0 && s.event().ledger_id != header.ledger_id {
-            return Err(bad(format!(
-                "line 2: the genesis entry is of ledger {}, but the header says ledger {}",
-                s.event().ledger_id,
-                header.ledger_id
-            ))
-            .hint("nothing was imported"));
-        }
-        batch.push((seq, bytes, s));
-        seq += 1;
+        // Before anything is written, the first line is checked to be a
+        // genesis of the header's ledger (ExportError::ForeignGenesis).
+        let e = entries.next_entry(line).map_err(|e| in_file(file, e))?;
+        batch.push((e.seq, e.bytes, e.signed));
         if batch.len() >= IMPORT_BATCH {
             flush(&mut ledger, &mut batch)?;
         }
     }
     flush(&mut ledger, &mut batch)?;
-    if seq != header.entries {
-        return Err(bad(format!("header says {} entries but the file holds {seq}", header.entries)));
-    }
-    let l = ledger.ok_or_else(|| bad("the export holds no entries".into()))?;
+    let seq = entries.finish().map_err(|e| in_file(file, e))?;
+    let l = ledger.ok_or_else(|| in_file(file, ExportError::NoEntries))?;
     if l.head().hash.to_hex() != header.head {
         return Err(bad(format!("header says head {} but the entries hash to {}", header.head, l.head().hash)));
     }

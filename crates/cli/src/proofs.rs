@@ -1,23 +1,23 @@
 //! Checkpoints and Merkle proofs: `checkpoint`, `prove …`, `check …`.
-//! Proof files are JSON (docs/merkle.md); hashes in them are standard base64.
+//! Proof files (docs/merkle.md) are read and written by
+//! `tinledger_formats::proof`; this module reads and writes the files,
+//! opens checkpoints and checks proofs with the core crate.
 
 use crate::args::{CheckCmd, Cli, ProveCmd, Trust};
 use crate::error::CliError;
 use crate::keys;
 use crate::output::{emit, emit_json};
 use crate::output::{write_atomic, AtomicFile};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use tinledger_core::checkpoint::{origin_for, Checkpoint};
 use tinledger_core::event::PublicKey;
-use tinledger_core::merkle::{self, Hash};
+use tinledger_core::merkle;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::units::quoted;
-use tinledger_core::{Entry, LedgerId};
+use tinledger_core::LedgerId;
+use tinledger_formats::proof::{hash_b64 as b64, tinledger_origin, ConsistencyFile, InclusionFile, ProofError};
 use tinledger_ledger::Ledger;
 
 /// Largest proof or checkpoint file read.
@@ -26,17 +26,6 @@ const MAX_FILE: u64 = 16 * 1024 * 1024;
 /// A proof or checkpoint file's text (at most [`MAX_FILE`] bytes read).
 pub fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
     crate::input::read_text_capped(path, what, MAX_FILE)
-}
-
-fn b64(h: &Hash) -> String {
-    B64.encode(h)
-}
-
-pub fn unb64(s: &str, what: &str) -> Result<Hash, CliError> {
-    B64.decode(s)
-        .ok()
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| CliError::refused(format!("{what}: {} is not a base64 SHA-256 hash", quoted(s))))
 }
 
 /// The ledger's note verifiers: origin name + each key the authority has
@@ -136,36 +125,6 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
     Ok(())
 }
 
-/// An inclusion proof file.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InclusionFile {
-    pub format: String,
-    pub seq: u64,
-    /// Canonical entry bytes, hex; the leaf hash is SHA-256(0x00 ‖ these bytes).
-    pub entry_hex: String,
-    pub leaf_hash: String,
-    pub tree_size: u64,
-    /// Sibling hashes, leaf to root (RFC 9162 §2.1.3), base64.
-    pub proof: Vec<String>,
-    /// The signed checkpoint (C2SP signed note) the proof leads to.
-    pub checkpoint: String,
-}
-
-/// A consistency proof file.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsistencyFile {
-    pub format: String,
-    pub old_checkpoint: String,
-    pub new_checkpoint: String,
-    /// RFC 9162 §2.1.4 proof, base64.
-    pub proof: Vec<String>,
-}
-
-pub const INCLUSION_FORMAT: &str = "tinledger-inclusion-proof-v1";
-pub const CONSISTENCY_FORMAT: &str = "tinledger-consistency-proof-v1";
-
 /// Open a checkpoint with the ledger's own verifier.
 fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError> {
     Checkpoint::open(text, v).map_err(|e| CliError::refused(format!("{what}: {e}")))
@@ -178,10 +137,10 @@ pub(crate) fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Che
     })
 }
 
-fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<(), CliError> {
+/// Write a proof file's text to `out`, or print it (its JSON value with --json).
+fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Value)) -> Result<(), CliError> {
     match out {
         Some(p) => {
-            let text = serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?;
             write_atomic(p, text.as_bytes(), false)?;
             if cli.json {
                 emit_json(&json!({"file": p}));
@@ -189,8 +148,8 @@ fn output(cli: &Cli, out: Option<&Path>, value: &serde_json::Value) -> Result<()
                 emit(&format!("wrote {}", p.display()));
             }
         }
-        None if cli.json => emit_json(value),
-        None => emit(&serde_json::to_string_pretty(value).map_err(|e| CliError::usage(e.to_string()))?),
+        None if cli.json => emit_json(&value),
+        None => emit(&text),
     }
     Ok(())
 }
@@ -225,16 +184,8 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
             }
             let e = l.get(*seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing")))?;
             let proof = l.inclusion_proof(*seq, cp.size)?;
-            let f = InclusionFile {
-                format: INCLUSION_FORMAT.into(),
-                seq: *seq,
-                entry_hex: hex::encode(e.to_bytes()),
-                leaf_hash: b64(&e.leaf_hash()),
-                tree_size: cp.size,
-                proof: proof.iter().map(b64).collect(),
-                checkpoint: note,
-            };
-            output(cli, out.as_deref(), &serde_json::to_value(&f).map_err(|e| CliError::usage(e.to_string()))?)
+            let f = InclusionFile::new(*seq, &e.to_bytes(), cp.size, &proof, note);
+            output(cli, out.as_deref(), f.to_text()?)
         }
         ProveCmd::Consistency { old, new, out } => {
             let old_note = read_text(old, "old checkpoint")?;
@@ -266,13 +217,8 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 }
             }
             let proof = l.consistency_proof(o.size, n.size)?;
-            let f = ConsistencyFile {
-                format: CONSISTENCY_FORMAT.into(),
-                old_checkpoint: old_note,
-                new_checkpoint: new_note,
-                proof: proof.iter().map(b64).collect(),
-            };
-            output(cli, out.as_deref(), &serde_json::to_value(&f).map_err(|e| CliError::usage(e.to_string()))?)
+            let f = ConsistencyFile::new(old_note, new_note, &proof);
+            output(cli, out.as_deref(), f.to_text()?)
         }
     }
 }
@@ -288,13 +234,7 @@ pub fn trusted_verifiers(trust: &Trust, note: &str) -> Result<Vec<Verifier>, Cli
             .collect();
     }
     let keys = trust.authority_key.iter().map(|k| keys::parse_public_key(k)).collect::<Result<Vec<_>, _>>()?;
-    let origin = note.split('\n').next().unwrap_or_default();
-    if !origin.starts_with("tinledger/") {
-        return Err(CliError::refused(format!(
-            "checkpoint does not verify with the trusted key: its origin {} is not a tinledger ledger (tinledger/LEDGER_ID)",
-            quoted(origin)
-        )));
-    }
+    let origin = tinledger_origin(note)?;
     keys.iter().map(|k| Verifier::new(origin, k.0).map_err(|e| CliError::refused(format!("checkpoint: {e}")))).collect()
 }
 
@@ -307,9 +247,14 @@ pub fn trusted_verifier(trust: &Trust, note: &str) -> Result<Verifier, CliError>
     vs.into_iter().nth(opens).ok_or_else(|| CliError::usage("no trusted key given"))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
+/// A proof file's text, parsed by `parse`; a file that is not JSON of the
+/// kind is named in the message.
+fn parse_file<T>(path: &Path, what: &str, parse: fn(&str) -> Result<T, ProofError>) -> Result<T, CliError> {
     let text = read_text(path, what)?;
-    tinledger_core::json::from_str(&text).map_err(|e| CliError::usage(format!("{}: not a {what}: {e}", path.display())))
+    parse(&text).map_err(|e| match e {
+        ProofError::NotJson { .. } => CliError::from(e).in_file(path),
+        e => e.into(),
+    })
 }
 
 pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
@@ -326,10 +271,7 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
             Ok(())
         }
         CheckCmd::Inclusion { proof, trust } => {
-            let f: InclusionFile = parse_json(proof, "inclusion proof")?;
-            if f.format != INCLUSION_FORMAT {
-                return Err(CliError::usage(format!("format is {}, expected {INCLUSION_FORMAT:?}", quoted(&f.format))));
-            }
+            let f = parse_file(proof, "inclusion proof", InclusionFile::parse)?;
             let v = trusted_verifier(trust, &f.checkpoint)?;
             let cp = open_cp(&f.checkpoint, &v, "checkpoint")?;
             if cp.size != f.tree_size {
@@ -338,22 +280,10 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
                     f.tree_size, cp.size
                 )));
             }
-            let bytes = hex::decode(&f.entry_hex).map_err(|_| CliError::refused("entry_hex is not hex"))?;
-            let entry = Entry::from_bytes(&bytes).map_err(|e| CliError::refused(e.to_string()))?;
-            if entry.seq != f.seq {
-                return Err(CliError::refused(format!(
-                    "entry says seq {} but the proof is for seq {}",
-                    entry.seq, f.seq
-                )));
-            }
-            let leaf = merkle::leaf_hash(&bytes);
-            if b64(&leaf) != f.leaf_hash {
-                return Err(CliError::refused("leaf_hash is not SHA-256(0x00 ‖ entry bytes)"));
-            }
-            let path = f.proof.iter().map(|s| unb64(s, "proof")).collect::<Result<Vec<_>, _>>()?;
-            merkle::verify_inclusion(&leaf, f.seq, cp.size, &path, &cp.root)
+            let proven = f.entry()?;
+            merkle::verify_inclusion(&proven.leaf, f.seq, cp.size, &proven.path, &cp.root)
                 .map_err(|e| CliError::refused(format!("inclusion proof for entry {} fails: {e}", f.seq)))?;
-            let ev = entry.signed_event().map_err(|e| CliError::refused(e.to_string()))?;
+            let ev = proven.entry.signed_event().map_err(|e| CliError::refused(e.to_string()))?;
             let kind = ev.event().body.kind();
             if cli.json {
                 emit_json(
@@ -371,13 +301,7 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
             Ok(())
         }
         CheckCmd::Consistency { proof, trust } => {
-            let f: ConsistencyFile = parse_json(proof, "consistency proof")?;
-            if f.format != CONSISTENCY_FORMAT {
-                return Err(CliError::usage(format!(
-                    "format is {}, expected {CONSISTENCY_FORMAT:?}",
-                    quoted(&f.format)
-                )));
-            }
+            let f = parse_file(proof, "consistency proof", ConsistencyFile::parse)?;
             // Each note opens with any trusted key: the authority may have
             // rotated its key between the two checkpoints.
             let o = open_cp(&f.old_checkpoint, &trusted_verifier(trust, &f.old_checkpoint)?, "old checkpoint")?;
@@ -389,7 +313,7 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
                     quoted(&n.origin)
                 )));
             }
-            let path = f.proof.iter().map(|s| unb64(s, "proof")).collect::<Result<Vec<_>, _>>()?;
+            let path = f.path()?;
             merkle::verify_consistency(o.size, n.size, &o.root, &n.root, &path).map_err(|e| {
                 CliError::refused(format!("consistency proof from size {} to {} fails: {e}", o.size, n.size))
             })?;

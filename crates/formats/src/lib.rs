@@ -4,8 +4,9 @@
 //! Owns: key files ([`keyfile`]: Ed25519 PKCS#8 PEM, plain or encrypted,
 //! public keys as hex or SPKI PEM), signed-event files ([`signed`]), bulk
 //! rows ([`fields`], [`rows`]: CSV of one kind, JSON Lines), the text forms
-//! of multi-part values ([`values`]) and the certificate's HTML page
-//! ([`cert_html`]). Later: EPCIS and other trade exports.
+//! of multi-part values ([`values`]), the certificate's HTML page
+//! ([`cert_html`]), portable ledger exports ([`export`]) and Merkle proof
+//! files ([`proof`]). Later: EPCIS and other trade exports.
 //!
 //! Never: opens a ledger, applies custody rules (the core crate does),
 //! talks to a network, prints, prompts, or decides exit codes. The only
@@ -18,10 +19,14 @@
 
 pub mod cert_html;
 mod error;
+pub mod export;
 pub mod fields;
 pub mod keyfile;
+pub mod proof;
 pub mod rows;
 pub mod signed;
+#[cfg(test)]
+mod test_events;
 pub mod values;
 
 pub use error::FormatError;

@@ -4,10 +4,13 @@
 //!
 //! Owns: the generator ([`Synth`]), the synthetic actors and their test keys
 //! ([`KeyRing`]), parallel signing ([`sign_all`]), the benchmark's default
-//! size ([`DEFAULT_EVENTS`]) and its raw limits ([`measure`]: sign, verify,
-//! hash and sled insert rates on synthetic samples). Never: opens or writes
-//! a ledger (callers append the events), prints, or uses a real key (every
-//! key is `tinledger_core::testkeys::test_key`).
+//! size ([`DEFAULT_EVENTS`]), its raw limits ([`measure`]: sign, verify,
+//! hash and sled insert rates on synthetic samples) and its ledger figures
+//! ([`figures`]: a synthetic ledger built, verified and certified in the
+//! benchmark's work directory), and the embedded demo scenario of
+//! `tinledger demo` ([`scenario`]). Never: opens or writes a ledger other than
+//! those it builds there (callers append the events otherwise), prints, or
+//! uses a real key (every key is `tinledger_core::testkeys::test_key`).
 //!
 //! Actors: the authority, a lab, a transporter, collectors, one smelter, one
 //! manufacturer, one exporter and mines with IUP licences. The events repeat
@@ -31,7 +34,9 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod figures;
 pub mod measure;
+pub mod scenario;
 pub use error::SynthError;
 
 use ed25519_dalek::SigningKey;

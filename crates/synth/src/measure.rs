@@ -1,8 +1,10 @@
 //! The benchmark's raw limits: how fast this machine signs, verifies,
 //! hashes and inserts into sled, measured on synthetic samples, so that
 //! `tinledger bench` can put each of its figures next to the limit it is
-//! bounded by (docs/performance.md). Printing and the ledger figures are
-//! the CLI's.
+//! bounded by (docs/performance.md). The ledger figures are [`figures`];
+//! printing is the CLI's.
+//!
+//! [`figures`]: crate::figures
 
 use crate::{sign_all, KeyRing, Synth, SynthError};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
@@ -67,17 +69,22 @@ pub fn rate(mut step: impl FnMut() -> Result<u64, SynthError>) -> Result<f64, Sy
     Ok(median(rates))
 }
 
-fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> SynthError {
+pub(crate) fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> SynthError {
     SynthError::Measure(format!("cannot {what} {}: {e}", p.display()))
 }
 
-fn synth_events(n: u64) -> Result<Vec<Event>, SynthError> {
+pub(crate) fn synth_events(n: u64) -> Result<Vec<Event>, SynthError> {
     let mut s = Synth::new(n)?;
     let evs: Vec<Event> = s.by_ref().collect();
     if let Some(e) = s.error() {
         return Err(SynthError::Measure(format!("synthetic ledger: {e}")));
     }
     Ok(evs)
+}
+
+/// [`sign_all`], its error prefixed with "synthetic ledger".
+pub(crate) fn sign(evs: &[Event], ring: &KeyRing) -> Result<Vec<tinledger_core::SignedEvent>, SynthError> {
+    sign_all(evs, ring).map_err(|e| SynthError::Measure(format!("synthetic ledger: {e}")))
 }
 
 /// Signed samples for the limits: (signing message, signature, key).
@@ -95,8 +102,7 @@ pub fn samples(ring: &KeyRing) -> Result<Samples, SynthError> {
     // Skip the header: cycle events are what a ledger mostly holds.
     let h = Synth::header_len();
     let evs = synth_events(h + 2048)?;
-    let signed =
-        sign_all(&evs[h as usize..], ring).map_err(|e| SynthError::Measure(format!("synthetic ledger: {e}")))?;
+    let signed = sign(&evs[h as usize..], ring)?;
     let mut s = Samples { msgs: vec![], sigs: vec![], keys: vec![], signers: vec![], entry: vec![] };
     let mut entries = Vec::new();
     for (i, e) in signed.iter().enumerate() {
