@@ -9,8 +9,15 @@ pub enum LedgerError {
     Exists(PathBuf),
     #[error("no ledger at {0}")]
     NotFound(PathBuf),
-    #[error("ledger {0} is in use by another tinledger process")]
-    Locked(PathBuf),
+    /// Another process holds the ledger (its PID, when it wrote one) and
+    /// did not release it within the wait.
+    #[error(
+        "ledger {} is in use by another tinledger process{}{}",
+        dir.display(),
+        pid.map(|p| format!(" (PID {p})")).unwrap_or_default(),
+        if waited.as_millis() >= 1000 { format!("; waited {} s", waited.as_secs()) } else { String::new() }
+    )]
+    Locked { dir: PathBuf, pid: Option<u32>, waited: std::time::Duration },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
     /// A file or directory of the ledger cannot be written at all
@@ -38,9 +45,18 @@ impl LedgerError {
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Corruption { .. } => {
-                LedgerError::Corrupt { seq: None, reason: format!("storage engine: {e}") }
-            }
+            // sled's own Display prints its Debug form ("file offset None
+            // backtrace ()"): say what is damaged in words instead.
+            sled::Error::Corruption { at, .. } => LedgerError::Corrupt {
+                seq: None,
+                reason: match at {
+                    Some(ptr) => format!(
+                        "the storage engine's files (db/) hold damaged data (a record at log offset {} fails its check)",
+                        ptr.lid()
+                    ),
+                    None => "the storage engine's files (db/) hold damaged data (a record fails its check)".into(),
+                },
+            },
             // A failed read or write of sled's files (a full disk, EIO) is an
             // I/O error, not damage to the ledger.
             sled::Error::Io(source) => LedgerError::Io { context: "storage engine I/O".into(), source },
