@@ -42,7 +42,11 @@ pub fn keygen(cli: &Cli, out: &Path, encrypt: bool) -> Result<(), CliError> {
     let pub_path = (!to_stdout).then(|| public_path(out));
     if let Some(p) = &pub_path {
         // Checked before the private key is written, so that a refusal
-        // leaves neither file.
+        // leaves neither file (the private key's own check comes first).
+        if std::fs::symlink_metadata(out).is_ok() {
+            return Err(CliError::usage(format!("refusing to overwrite existing file {}", out.display()))
+                .hint("choose another --out path, or move the old key away first"));
+        }
         if std::fs::symlink_metadata(p).is_ok() {
             return Err(CliError::usage(format!("refusing to overwrite existing file {}", p.display())).hint(
                 "keygen writes FILE and its public key FILE.pub.pem: choose another --out, or move the old files away",

@@ -133,8 +133,9 @@ fn main() -> ExitCode {
         Ok(Err(e)) => {
             // docs/cli.md §1.9: with --json every error is also one object
             // on stdout (same exit code); stderr keeps the human lines. An
-            // empty message was already reported by the command itself.
-            if cli.json && !e.msg.is_empty() {
+            // empty message, or a JSON report already printed (`import`'s
+            // row errors), means the command reported it itself.
+            if cli.json && !e.msg.is_empty() && !output::json_emitted() {
                 // Not `emit`: a closed stdout must not change the exit code.
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{}", error_json(&e)).and_then(|_| out.flush());

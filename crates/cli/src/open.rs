@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tinledger_core::SignedEvent;
 use tinledger_ledger::{Ledger, LedgerError, LockHolder, LockWait, Receipt};
 
-/// The message for a process that starts waiting (docs/cli.md §1.11).
+/// The message for a process that starts waiting (docs/cli.md §1.6).
 fn tell(cli: &Cli) -> impl Fn(&LockHolder) + '_ {
     move |h: &LockHolder| {
         let who = h.pid.map(|p| format!(" held by PID {p}")).unwrap_or_default();

@@ -133,8 +133,18 @@ pub fn col_width<'a>(min: usize, items: impl IntoIterator<Item = &'a str>) -> us
     items.into_iter().map(|s| s.chars().count()).fold(min, usize::max)
 }
 
+/// Set once a JSON object went to stdout: a command that reported its
+/// failure as its own object (`import`'s row errors) gets no second one.
+static JSON_EMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn emit_json(v: &Value) {
+    JSON_EMITTED.store(true, std::sync::atomic::Ordering::Relaxed);
     emit(&v.to_string());
+}
+
+/// Whether this run already printed a JSON object on stdout.
+pub fn json_emitted() -> bool {
+    JSON_EMITTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// One line describing what an event does.

@@ -123,16 +123,13 @@ pub(crate) fn lock(dir: &Path, wait: &LockWait) -> Result<File, LedgerError> {
             }
         }
     }
-    // Crash window: killed between these writes, `LOCK` holds a partial
-    // PID or none; waiters then name no PID. The lock is released anyway.
+    // Best effort: the PID is only for the messages of those who wait, so
+    // a full disk here is not this command's failure (the open that
+    // follows reports it if it matters). Crash window: killed between
+    // these writes, `LOCK` holds a partial PID or none; waiters then name
+    // no PID, and the lock is released anyway.
     let pid = format!("{}\n", std::process::id());
-    f.set_len(0).and_then(|_| f.write_all(pid.as_bytes())).map_err(|e| {
-        if is_not_writable(&e) {
-            LedgerError::NotWritable { dir: dir.to_path_buf(), path: path.clone(), source: e }
-        } else {
-            LedgerError::io(format!("cannot write lock file {}", path.display()), e)
-        }
-    })?;
+    let _ = f.set_len(0).and_then(|_| f.write_all(pid.as_bytes()));
     Ok(f)
 }
 
