@@ -348,6 +348,8 @@ fn verify_prints_the_expect_head_it_accepts() {
 fn damaged_storage_is_named_with_what_to_do() {
     let env = Env::new();
     env.demo();
+    // The first open after the demo's appends writes sled's snapshot.
+    env.cmd().args(["show", "0"]).assert().success();
     let snap = std::fs::read_dir(env.ledger().join("db"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -60,11 +60,11 @@ pub struct Cli {
 /// `--color WHEN`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColorChoice {
-    /// Color when stdout is a terminal and NO_COLOR is unset or empty.
+    // Color when stdout is a terminal and NO_COLOR is unset or empty.
     Auto,
-    /// Always color, even when piped or with NO_COLOR.
+    // Always color, even when piped or with NO_COLOR.
     Always,
-    /// Never color.
+    // Never color.
     Never,
 }
 

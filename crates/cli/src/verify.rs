@@ -110,7 +110,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
                 LedgerError::Corrupt { reason, .. } => reason.clone(),
                 other => other.to_string(),
             };
-            let what = format!("the storage files of ledger {} are damaged: {why}", cli.ledger.display());
+            let what = format!("the ledger's storage files are damaged: {why} (ledger {})", cli.ledger.display());
             (AuditReport::failed(Fault::at(None, what), 0), None)
         }
         Err(e) => return Err(e.into()),
