@@ -531,14 +531,7 @@ fn an_unwritable_db_file_is_an_io_error_and_real_damage_a_fault() {
     verify_indices(&ledger, size, "writable again");
 
     // A snapshot sled completed and renamed, then damaged: real corruption.
-    let snap = std::fs::read_dir(ledger.join("db"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with("snap.")))
-        .expect("a snapshot");
-    let mut bytes = std::fs::read(&snap).unwrap();
-    bytes[3] ^= 0xff;
-    std::fs::write(&snap, bytes).unwrap();
+    damage_sled_snapshot(&ledger);
     let out = tl(&ledger).args(["verify", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");

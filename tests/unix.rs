@@ -350,14 +350,7 @@ fn damaged_storage_is_named_with_what_to_do() {
     env.demo();
     // The first open after the demo's appends writes sled's snapshot.
     env.cmd().args(["show", "0"]).assert().success();
-    let snap = std::fs::read_dir(env.ledger().join("db"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with("snap.")))
-        .expect("a snapshot");
-    let mut bytes = std::fs::read(&snap).unwrap();
-    bytes[3] ^= 0xff;
-    std::fs::write(&snap, bytes).unwrap();
+    damage_sled_snapshot(&env.ledger());
     for args in [&["verify"][..], &["lot", "KOB-2026-0001"][..]] {
         let out = env.cmd().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
