@@ -382,3 +382,18 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], replace: bool) -> Resu
     f.write_all(bytes).map_err(|e| f.error(e))?;
     f.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::color_on;
+    use crate::args::ColorChoice;
+
+    #[test]
+    fn no_color_turns_auto_off_and_explicit_choices_win() {
+        assert!(color_on(ColorChoice::Auto, false, true));
+        assert!(!color_on(ColorChoice::Auto, true, true), "NO_COLOR set");
+        assert!(!color_on(ColorChoice::Auto, false, false), "not a terminal");
+        assert!(color_on(ColorChoice::Always, true, false));
+        assert!(!color_on(ColorChoice::Never, false, true));
+    }
+}
