@@ -1,5 +1,6 @@
 //! Two processes on one ledger: the directory lock turns the second away
-//! cleanly, and concurrent appends never damage the chain.
+//! cleanly (with `--wait 0`; by default it waits, tests/unix.rs), and
+//! concurrent appends never damage the chain.
 
 use crate::util::*;
 use std::process::Stdio;
@@ -64,7 +65,9 @@ fn second_process_is_turned_away_while_the_ledger_is_open() {
             c
         }),
     ];
-    for (what, c) in cases {
+    for (what, mut c) in cases {
+        // Without --wait 0 each would wait (30 s by default) for the holder.
+        c.args(["--wait", "0"]);
         let err = fails_with(c, 2);
         assert!(err.contains(LOCKED), "{what}: {err}");
         assert!(err.lines().count() <= 2, "{what}: a short message: {err}");

@@ -133,7 +133,7 @@ fn open_retrying(dir: &Path) -> (Ledger, u32) {
     loop {
         match Ledger::open(dir) {
             Ok(l) => return (l, retries),
-            Err(e @ (LedgerError::Locked(_) | LedgerError::Storage(_) | LedgerError::Io { .. }))
+            Err(e @ (LedgerError::Locked { .. } | LedgerError::Storage(_) | LedgerError::Io { .. }))
                 if start.elapsed() < Duration::from_secs(10) =>
             {
                 if retries == 0 {
@@ -260,7 +260,7 @@ pub(crate) fn open_parent(dir: &Path, ctx: &str) -> Ledger {
     let start = Instant::now();
     loop {
         match Ledger::open(dir) {
-            Err(LedgerError::Locked(_)) if start.elapsed() < Duration::from_secs(10) => {
+            Err(LedgerError::Locked { .. }) if start.elapsed() < Duration::from_secs(10) => {
                 PARENT_LOCK_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }

@@ -142,11 +142,14 @@ fn file_not_found() {
 fn ledger_locked() {
     let env = demo();
     let before = env.state();
-    let args = record("dispatch", "demo/keys/COLLECTOR-PANGKALPINANG.pem", &COLLECTOR_DISPATCH);
+    let mut args = record("dispatch", "demo/keys/COLLECTOR-PANGKALPINANG.pem", &COLLECTOR_DISPATCH);
+    // Fail at once instead of waiting for the holder (tests/unix.rs waits).
+    args.extend_from_slice(&["--wait", "0"]);
     let text = {
         // Another process's hold on the ledger: the lock taken in this process.
         let _held = Ledger::open(&env.ledger()).expect("open the ledger in the test process");
-        transcript(&env, &on_demo(&args))
+        // The holder (this test process) names its PID, which varies.
+        transcript(&env, &on_demo(&args)).replace(&format!("(PID {})", std::process::id()), "(PID [PID])")
     };
     assert_eq!(env.state(), before, "the ledger changed");
     assert!(text.contains("\nexit: 2\n"), "{text}");
@@ -360,4 +363,40 @@ fn leap_second_and_signed_mass() {
         .assert()
         .success();
     assert_eq!(env.state().0, before.0 + 1);
+}
+
+/// Issue #11: `--expect-head ENTRIES:HEAD` (the count, not the last seq)
+/// is a usage error that names the right argument, not a FAULT.
+#[test]
+fn expect_head_with_the_entry_count() {
+    let env = demo();
+    let (n, head) = env.state();
+    let arg = format!("{n}:{head}");
+    mistake(&env, "expect_head_with_the_entry_count", &["verify", "--expect-head", &arg], 2);
+}
+
+/// Issue #11: a mistyped --ledger says the directory does not exist and
+/// points at the ledger beside it; `init` is offered only as a NEW ledger.
+#[test]
+fn mistyped_ledger_directory() {
+    let env = demo();
+    let args: Vec<String> = ["--ledger", "demo/ledgr", "lot", "KOB-2026-0001"].iter().map(|s| s.to_string()).collect();
+    let text = transcript(&env, &args);
+    assert!(text.contains("\nexit: 2\n"), "{text}");
+    assert!(!env.path("demo/ledgr").exists(), "nothing was created");
+    insta::assert_snapshot!("mistyped_ledger_directory", text);
+}
+
+/// Issue #11: with --json the error is also one object on stdout.
+#[test]
+fn json_error_object() {
+    let env = demo();
+    let before = env.state();
+    let mut args = vec!["--json"];
+    args.extend(record("dispatch", "demo/keys/MINE-KOBA.pem", &["--as", "COLLECTOR-PANGKALPINANG"]));
+    args.extend_from_slice(&COLLECTOR_DISPATCH);
+    let text = transcript(&env, &on_demo(&args));
+    assert_eq!(env.state(), before, "the ledger changed");
+    assert!(text.contains("\nexit: 1\n--- stdout\n{\"error\":{\"code\":\"refused\""), "{text}");
+    insta::assert_snapshot!("json_error_object", text);
 }

@@ -360,12 +360,23 @@ fn a_full_disk_at_open_is_an_io_error_and_the_next_open_works() {
     verify_indices(&ledger, size, "after freeing space");
 }
 
+/// Nothing on stdout but, with `--json`, the error object (issue #11:
+/// docs/cli.md §1.9): never an audit report.
+fn no_report(out: &Output, ctx: &str) {
+    if out.stdout.is_empty() {
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["error"]["exit"], 2, "{ctx}: {}", text(out));
+    assert!(v.get("ok").is_none(), "{ctx}: {}", text(out));
+}
+
 /// A failed open on a full disk: exit 2, one line naming the ledger and
 /// "No space left on device", a hint, no panic, no unfinished snapshot.
 fn check_disk_full(ledger: &Path, out: &Output, ctx: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{ctx}: {}", text(out));
-    assert!(out.stdout.is_empty(), "{ctx}: {}", text(out));
+    no_report(out, ctx);
     let first = err.lines().next().unwrap_or_default();
     assert!(first.starts_with(&format!("tinledger: cannot open ledger {}", ledger.display())), "{ctx}: {err}");
     assert!(first.contains("No space left on device"), "{ctx}: {err}");
@@ -503,7 +514,7 @@ fn an_unwritable_db_file_is_an_io_error_and_real_damage_a_fault() {
             let out = tl(&ledger).args(cmd).output().unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", text(&out));
-            assert!(out.stdout.is_empty(), "{cmd:?}: no audit report: {}", text(&out));
+            no_report(&out, &format!("{cmd:?}: no audit report"));
             let first = err.lines().next().unwrap_or_default();
             assert!(first.contains(&format!("{}: ", db.display())), "{cmd:?} names db/db: {err}");
             assert!(
@@ -520,14 +531,7 @@ fn an_unwritable_db_file_is_an_io_error_and_real_damage_a_fault() {
     verify_indices(&ledger, size, "writable again");
 
     // A snapshot sled completed and renamed, then damaged: real corruption.
-    let snap = std::fs::read_dir(ledger.join("db"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with("snap.")))
-        .expect("a snapshot");
-    let mut bytes = std::fs::read(&snap).unwrap();
-    bytes[3] ^= 0xff;
-    std::fs::write(&snap, bytes).unwrap();
+    damage_sled_snapshot(&ledger);
     let out = tl(&ledger).args(["verify", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");

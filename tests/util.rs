@@ -175,3 +175,16 @@ pub fn test_event(ledger_id: [u8; 16], i: u64, signer: &str, body: tinledger_cor
         body,
     }
 }
+
+/// Flip a byte of the snapshot sled completed in `ledger/db`: real damage
+/// to the storage files, which sled's own check finds at the next open.
+pub fn damage_sled_snapshot(ledger: &Path) {
+    let snap = std::fs::read_dir(ledger.join("db"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with("snap.")))
+        .expect("a snapshot");
+    let mut bytes = std::fs::read(&snap).unwrap();
+    bytes[3] ^= 0xff;
+    std::fs::write(&snap, bytes).unwrap();
+}

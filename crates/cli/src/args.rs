@@ -37,11 +37,35 @@ pub struct Cli {
     /// Print machine-readable JSON (documented in docs/cli.md).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Name of an environment variable holding the passphrase of encrypted private keys (docs/keys.md).
-    #[arg(long, global = true, value_name = "VAR")]
+    /// Name of an environment variable holding the passphrase of encrypted private keys (docs/keys.md);
+    /// also accepted after the commands that read a key.
+    #[arg(long, value_name = "VAR")]
     pub passphrase_env: Option<String>,
+    /// Print only errors: no progress, notes or confirmations (data asked for on stdout is still printed).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail on stderr: the ledger opened, its head, lock waits.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Color the FAULT/intact/flag markers and progress bars: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Seconds to wait for the ledger lock held by another tinledger process (0: fail at once).
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    pub wait: u64,
     #[command(subcommand)]
     pub cmd: Command,
+}
+
+/// `--color WHEN`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    // Color when stdout is a terminal and NO_COLOR is unset or empty.
+    Auto,
+    // Always color, even when piped or with NO_COLOR.
+    Always,
+    // Never color.
+    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,12 +75,14 @@ pub enum Command {
         after_help = "Examples:\n  tinledger keygen --out smelter.pem\n  tinledger keygen --out smelter.pem --encrypt                  # asks for a passphrase twice\n  tinledger --passphrase-env SMELTER_PASS keygen --out smelter.pem --encrypt"
     )]
     Keygen {
-        /// Where to write the private key.
+        /// Where to write the private key (the public key goes to FILE.pub.pem); `-`: standard output, never a terminal.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Encrypt the key under a passphrase (PKCS#8 PBES2, AES-256-CBC); docs/keys.md.
         #[arg(long)]
         encrypt: bool,
+        #[command(flatten)]
+        pass: PassphraseEnv,
     },
     /// Inspect key files.
     #[command(subcommand, after_help = "Example:\n  tinledger --ledger demo/ledger key show demo/keys/MINE-KOBA.pem")]
@@ -91,7 +117,7 @@ pub enum Command {
     /// Append pre-signed events (files from `sign`), all or nothing.
     #[command(after_help = "Example:\n  tinledger submit smelt.json dispatch.json")]
     Submit {
-        /// Signed event files (one JSON object, or JSON Lines).
+        /// Signed event files (one JSON object, or JSON Lines); `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -114,8 +140,10 @@ pub enum Command {
     /// List entries.
     #[command(after_help = "Example:\n  tinledger log --from 10 --to 20")]
     Log {
+        /// First seq to list.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Last seq to list (default: the head).
         #[arg(long)]
         to: Option<u64>,
     },
@@ -137,6 +165,7 @@ pub enum Command {
     /// Write a portable copy of the ledger (entries + latest signed checkpoint) to one file.
     #[command(after_help = "Example:\n  tinledger export --out babel-2026-03.tlx")]
     Export {
+        /// Where to write it (`-` for standard output; never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
@@ -145,12 +174,12 @@ pub enum Command {
         after_help = "Example:\n  tinledger import-ledger babel-2026-03.tlx --into ./copy --authority-key authority.pub.pem"
     )]
     ImportLedger {
-        /// The export file.
+        /// The export file (`-` for standard input).
         file: PathBuf,
         /// New ledger directory (must not exist).
         #[arg(long, value_name = "DIR")]
         into: PathBuf,
-        /// A checkpoint obtained independently (default: the one in the export).
+        /// A checkpoint obtained independently (default: the one in the export; `-` for standard input).
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
         #[command(flatten)]
@@ -167,12 +196,14 @@ pub enum Command {
         /// The authority's private key: sign a new checkpoint for the current head.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
-        /// Also write the checkpoint to FILE.
+        /// Also write the checkpoint to FILE (`-`: only to standard output, once).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Print the signed-note verifier key (name+hash+base64) instead.
         #[arg(long)]
         verifier_key: bool,
+        #[command(flatten)]
+        pass: PassphraseEnv,
     },
     /// Print Merkle proofs (inclusion of an entry, consistency of two checkpoints).
     #[command(
@@ -195,6 +226,7 @@ pub enum Command {
     /// Build the Bangka Belitung fixture scenario in DIR/ledger, with test keys in DIR/keys, and verify it.
     #[command(after_help = "Example:\n  tinledger demo --dir demo && tinledger --ledger demo/ledger verify")]
     Demo {
+        /// Directory for the demo: DIR/ledger, DIR/keys, DIR/certificate.json.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
@@ -243,6 +275,8 @@ pub enum KeyCmd {
         /// A PEM file (public key, private key, or encrypted private key) or 64 hex digits.
         #[arg(value_name = "KEY")]
         key: String,
+        #[command(flatten)]
+        pass: PassphraseEnv,
     },
 }
 
@@ -266,6 +300,16 @@ pub struct InitArgs {
     /// Genesis time (RFC 3339); now by default.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
+}
+
+/// `--passphrase-env VAR` on the commands that read or write a private key.
+#[derive(Args, Debug, Clone)]
+pub struct PassphraseEnv {
+    /// Name of an environment variable holding the passphrase of encrypted private keys (docs/keys.md).
+    #[arg(long = "passphrase-env", id = "passphrase_env", value_name = "VAR")]
+    pub var: Option<String>,
 }
 
 /// Who signs, when, and (for `sign`) where the result goes.
@@ -286,9 +330,11 @@ pub struct Signing {
     /// `sign` only: the ledger id the event is for.
     #[arg(long, value_name = "HEX")]
     pub ledger_id: Option<String>,
-    /// `sign` only: where to write the signed event.
+    /// `sign` only: where to write the signed event (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,15 +367,20 @@ pub enum ActorCmd {
     List,
     /// Show one actor with its key history.
     #[command(after_help = "Example:\n  tinledger actor show SMELTER-MUNTOK")]
-    Show { id: String },
+    Show {
+        /// Actor id.
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]
 pub struct RegisterArgs {
     #[command(flatten)]
     pub signing: Signing,
+    /// Actor id (capitals, digits and dashes, e.g. SMELTER-MUNTOK).
     #[arg(long)]
     pub id: String,
+    /// Display name of the actor, e.g. 'PT Muntok Smelter'.
     #[arg(long)]
     pub name: String,
     /// Role (repeat for several): mine, collector, smelter, lab, manufacturer, exporter, auditor, transporter.
@@ -359,8 +410,10 @@ pub struct RegisterArgs {
 pub struct SuspendArgs {
     #[command(flatten)]
     pub signing: Signing,
+    /// Actor id (capitals, digits and dashes, e.g. SMELTER-MUNTOK).
     #[arg(long)]
     pub id: String,
+    /// Why (free text, recorded in the signed event).
     #[arg(long)]
     pub reason: String,
 }
@@ -369,6 +422,7 @@ pub struct SuspendArgs {
 pub struct ActorOnly {
     #[command(flatten)]
     pub signing: Signing,
+    /// Actor id (capitals, digits and dashes, e.g. SMELTER-MUNTOK).
     #[arg(long)]
     pub id: String,
 }
@@ -377,8 +431,10 @@ pub struct ActorOnly {
 pub struct RevokeArgs {
     #[command(flatten)]
     pub signing: Signing,
+    /// Actor id (capitals, digits and dashes, e.g. SMELTER-MUNTOK).
     #[arg(long)]
     pub id: String,
+    /// Why (free text, recorded in the signed event).
     #[arg(long)]
     pub reason: String,
     /// Entries signed with the current key from this seq on are untrusted.
@@ -390,6 +446,7 @@ pub struct RevokeArgs {
 pub struct RotateArgs {
     #[command(flatten)]
     pub signing: Signing,
+    /// Actor id (capitals, digits and dashes, e.g. SMELTER-MUNTOK).
     #[arg(long)]
     pub id: String,
     /// The new public key: 64 hex digits, or a PEM file.
@@ -411,6 +468,7 @@ pub enum Kind {
     Extract {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// ore or concentrate.
@@ -437,6 +495,7 @@ pub enum Kind {
     Dispatch {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// Receiving actor.
@@ -454,6 +513,7 @@ pub enum Kind {
     Receive {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// Measured gross mass.
@@ -468,8 +528,10 @@ pub enum Kind {
     Assay {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
+        /// Sn grade with its unit: 72.5% or 725000ppm.
         #[arg(long)]
         grade: String,
         /// Method, e.g. XRF or wet chemistry.
@@ -502,6 +564,7 @@ pub enum Kind {
     Split {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// NEWLOT:MASS (repeat).
@@ -546,6 +609,7 @@ pub enum Kind {
     Export {
         #[command(flatten)]
         signing: Signing,
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// ISO country of destination.
@@ -560,6 +624,7 @@ pub enum Kind {
         /// Surveyor report (LS) number.
         #[arg(long)]
         surveyor_report: String,
+        /// Consignee abroad (company name).
         #[arg(long)]
         consignee: String,
     },
@@ -597,23 +662,25 @@ pub enum ProveCmd {
     /// Prove that entry SEQ is in the tree of a signed checkpoint.
     #[command(after_help = "Example:\n  tinledger prove inclusion 35 --out proof.json")]
     Inclusion {
+        /// Sequence number of the entry.
         seq: u64,
         /// Checkpoint to prove against (default: the latest stored one).
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
-        /// Write the proof to FILE instead of stdout.
+        /// Write the proof to FILE instead of stdout (`-` is stdout too).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Prove that a newer checkpoint extends an older one (history not rewritten).
     #[command(after_help = "Example:\n  tinledger prove consistency --old cp-march.txt --out cons.json")]
     Consistency {
-        /// The older checkpoint.
+        /// The older checkpoint (`-` for standard input).
         #[arg(long, value_name = "FILE")]
         old: PathBuf,
-        /// The newer checkpoint (default: the latest stored one).
+        /// The newer checkpoint (default: the latest stored one; `-` for standard input).
         #[arg(long, value_name = "FILE")]
         new: Option<PathBuf>,
+        /// Where to write it (`-` for standard output; never overwritten).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -630,6 +697,8 @@ pub struct Trust {
     /// Or the signed-note verifier key (name+hash+base64) from `checkpoint --verifier-key`; may be repeated too.
     #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
     pub verifier_key: Vec<String>,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
 }
 
 #[derive(Subcommand, Debug)]
@@ -637,6 +706,7 @@ pub enum CheckCmd {
     /// Check an inclusion proof from `prove inclusion`.
     #[command(after_help = "Example:\n  tinledger check inclusion proof.json --authority-key authority.pub.pem")]
     Inclusion {
+        /// The proof file (`-` for standard input).
         proof: PathBuf,
         #[command(flatten)]
         trust: Trust,
@@ -646,6 +716,7 @@ pub enum CheckCmd {
         after_help = "Example:\n  tinledger check consistency cons.json --verifier-key 'tinledger/…+1a2b3c4d+AQ…'"
     )]
     Consistency {
+        /// The proof file (`-` for standard input).
         proof: PathBuf,
         #[command(flatten)]
         trust: Trust,
@@ -653,6 +724,7 @@ pub enum CheckCmd {
     /// Check a signed checkpoint file.
     #[command(after_help = "Example:\n  tinledger check checkpoint cp.txt --authority-key authority.pub.pem")]
     Checkpoint {
+        /// The checkpoint file (`-` for standard input).
         checkpoint: PathBuf,
         #[command(flatten)]
         trust: Trust,
@@ -666,21 +738,25 @@ pub enum CertCmd {
         after_help = "Example:\n  tinledger cert issue --lot SOLDER-KEK-2026-007 --key exporter.pem --out solder-007.cert.json"
     )]
     Issue {
+        /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// The exporter's private key (PEM).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Where to write the certificate (JSON).
+        /// Where to write the certificate (JSON; `-` for standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Issue time (RFC 3339); now by default.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        #[command(flatten)]
+        pass: PassphraseEnv,
     },
     /// Verify a certificate offline: no ledger, only the authority's key.
     #[command(after_help = "Example:\n  tinledger cert verify solder-007.cert.json --authority-key authority.pub.pem")]
     Verify {
+        /// The certificate file (JSON; `-` for standard input).
         cert: PathBuf,
         #[command(flatten)]
         trust: Trust,
@@ -688,7 +764,9 @@ pub enum CertCmd {
     /// Render a certificate as a self-contained HTML page.
     #[command(after_help = "Example:\n  tinledger cert render solder-007.cert.json --html solder-007.html")]
     Render {
+        /// The certificate file (JSON; `-` for standard input).
         cert: PathBuf,
+        /// Where to write the HTML page (`-` for standard output; never overwritten).
         #[arg(long, value_name = "OUT.html")]
         html: PathBuf,
     },
@@ -717,6 +795,8 @@ pub struct VerifyArgs {
     /// checks the snapshot read.
     #[arg(long, value_name = "KEY")]
     pub auditor_key: Option<String>,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
 }
 
 /// What the rows are and when they happened.
@@ -733,7 +813,7 @@ pub struct InputArgs {
 /// `tinledger sign-batch`.
 #[derive(Args, Debug)]
 pub struct SignBatchArgs {
-    /// CSV (one event kind, header row) or JSON Lines file of unsigned events.
+    /// CSV (one event kind, header row) or JSON Lines file of unsigned events (`-`: standard input, CSV needs --kind).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The signer's private key (PEM).
@@ -745,9 +825,11 @@ pub struct SignBatchArgs {
     /// The ledger id the events are for (default: read from --ledger when a ledger is there).
     #[arg(long, value_name = "HEX")]
     pub ledger_id: Option<String>,
-    /// Where to write the signed events (JSON Lines; never overwritten).
+    /// Where to write the signed events (JSON Lines; never overwritten; `-` for standard output).
     #[arg(long, value_name = "SIGNED")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -755,7 +837,7 @@ pub struct SignBatchArgs {
 /// `tinledger import`.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Signed JSON Lines (from sign-batch or sign), or unsigned CSV/JSON Lines with --key.
+    /// Signed JSON Lines (from sign-batch or sign), or unsigned CSV/JSON Lines with --key (`-`: standard input).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Sign unsigned rows on this host with this private key (PEM).
@@ -765,5 +847,51 @@ pub struct ImportArgs {
     #[arg(long = "as", value_name = "ACTOR", requires = "key")]
     pub signer: Option<String>,
     #[command(flatten)]
+    pub pass: PassphraseEnv,
+    #[command(flatten)]
     pub input: InputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, with the path of commands to it.
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, bool)>) {
+        for a in cmd.get_arguments() {
+            if a.get_id() == "help" || a.get_id() == "version" || a.is_hide_set() {
+                continue;
+            }
+            out.push((path.to_string(), a.get_id().to_string(), a.get_help().is_some()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_of_every_command_has_help() {
+        Cli::command().debug_assert();
+        let mut args = Vec::new();
+        walk(&Cli::command(), "tinledger", &mut args);
+        assert!(args.len() > 100, "the walk found only {} arguments", args.len());
+        let missing: Vec<String> =
+            args.iter().filter(|(_, _, help)| !help).map(|(p, id, _)| format!("{p}: {id}")).collect();
+        assert!(missing.is_empty(), "arguments without help text:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn passphrase_env_is_offered_only_where_a_key_is_read() {
+        let mut args = Vec::new();
+        walk(&Cli::command(), "tinledger", &mut args);
+        let with: Vec<&str> =
+            args.iter().filter(|(_, id, _)| id == "passphrase_env").map(|(p, _, _)| p.as_str()).collect();
+        for never in ["tinledger log", "tinledger lot", "tinledger show", "tinledger export", "tinledger completions"] {
+            assert!(!with.contains(&never), "{never} offers --passphrase-env: {with:?}");
+        }
+        for reads in ["tinledger keygen", "tinledger record extract", "tinledger cert issue", "tinledger verify"] {
+            assert!(with.contains(&reads), "{reads} lacks --passphrase-env: {with:?}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 use tinledger_core::event::PublicKey;
@@ -37,7 +37,7 @@ struct Progress {
 
 impl Progress {
     fn new(cli: &Cli) -> Progress {
-        Progress { on: !cli.json && std::io::stderr().is_terminal() }
+        Progress { on: crate::output::progress_on(cli.json) }
     }
     fn bar(&self, msg: &'static str, len: u64, bytes: bool) -> ProgressBar {
         if !self.on {
@@ -49,7 +49,7 @@ impl Progress {
         } else {
             "{msg:>9} [{bar:40}] {human_pos}/{human_len} rows ({eta})"
         };
-        if let Ok(st) = ProgressStyle::with_template(tpl) {
+        if let Ok(st) = ProgressStyle::with_template(&crate::output::bar_template(tpl)) {
             pb.set_style(st.progress_chars("=> "));
         }
         pb.set_message(msg);
@@ -119,14 +119,15 @@ impl rows::Progress for Bar<'_> {
 
 /// Read `path` (at most [`MAX_BULK_FILE`] bytes) and parse it.
 fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    if meta.is_dir() {
-        return Err(CliError::usage(format!("{} is a directory, not a bulk file", path.display())));
+    if !crate::input::is_std(path) {
+        let meta = std::fs::metadata(path).map_err(|e| crate::input::cannot_read("bulk file", path, &e))?;
+        if meta.is_dir() {
+            return Err(CliError::usage(format!("{} is a directory, not a bulk file", path.display())));
+        }
     }
-    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(cannot)?;
+    let f = crate::input::open(path, "bulk file")?;
     let bytes = crate::input::read_all_capped(f, MAX_BULK_FILE)
-        .map_err(cannot)?
+        .map_err(|e| crate::input::cannot_read("bulk file", path, &e))?
         .ok_or_else(|| crate::input::too_large("bulk file", path, MAX_BULK_FILE).hint("split it into smaller files"))?;
     Ok(rows::parse(path, bytes, kind, keys::passphrase_source(), &Bar(pb))?)
 }
@@ -356,26 +357,32 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
     written?;
 
     if cli.json {
-        emit_json(&json!({
-            "file": a.file,
-            "format": rows.format,
-            "out": a.out,
-            "rows": n,
-            "signer": signer,
-            "ledger_id": ledger_id,
-            "kinds": t.kinds,
-            "lots_created": t.lots_created,
-            "lots_moved": t.lots_moved,
-        }));
+        crate::output::report_json(
+            &a.out,
+            &json!({
+                "file": a.file,
+                "format": rows.format,
+                "out": a.out,
+                "rows": n,
+                "signer": signer,
+                "ledger_id": ledger_id,
+                "kinds": t.kinds,
+                "lots_created": t.lots_created,
+                "lots_moved": t.lots_moved,
+            }),
+        );
     } else {
-        crate::output::emit(&format!(
-            "signed {} from {} by {signer} for ledger {ledger_id} -> {}",
-            plural(n, "row"),
-            a.file.display(),
-            a.out.display()
-        ));
-        crate::output::emit(&format!("  {}", kinds_text(&t)));
-        crate::output::emit(&format!("  lots created {}, lots moved {}", t.lots_created, t.lots_moved));
+        crate::output::report(
+            &a.out,
+            &format!(
+                "signed {} from {} by {signer} for ledger {ledger_id} -> {}",
+                plural(n, "row"),
+                a.file.display(),
+                a.out.display()
+            ),
+        );
+        crate::output::report(&a.out, &format!("  {}", kinds_text(&t)));
+        crate::output::report(&a.out, &format!("  lots created {}, lots moved {}", t.lots_created, t.lots_moved));
     }
     Ok(())
 }
@@ -400,7 +407,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<(), CliError> {
             .hint("pass --key KEY (and --as ACTOR) to sign them on this host, or sign them first with `tinledger sign-batch`"));
         }
     };
-    let mut l = Ledger::open(&cli.ledger)?;
+    let mut l = crate::open::ledger(cli)?;
     let info = l.info().cloned().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let signer = match (&key, &a.key) {
         (Some(k), Some(path)) => {

@@ -3,8 +3,8 @@
 use crate::args::{CertCmd, Cli, Trust};
 use crate::error::{CliError, UsageExt};
 use crate::keys;
-use crate::output::write_atomic;
 use crate::output::{emit, emit_json};
+use crate::output::{out_name, report, report_json, write_atomic};
 use crate::proofs::trusted_verifier;
 use serde_json::json;
 use std::path::Path;
@@ -18,7 +18,7 @@ use tinledger_ledger::Ledger;
 
 pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
     match c {
-        CertCmd::Issue { lot, key, out, at } => issue(cli, lot, key, out, at.as_deref()),
+        CertCmd::Issue { lot, key, out, at, .. } => issue(cli, lot, key, out, at.as_deref()),
         CertCmd::Verify { cert, trust } => verify(cli, cert, trust),
         CertCmd::Render { cert, html } => render(cli, cert, html),
     }
@@ -65,21 +65,24 @@ fn issue(cli: &Cli, lot: &str, key: &Path, out: &Path, at: Option<&str>) -> Resu
         Some(s) => s.parse().usage()?,
         None => crate::commands::now(),
     };
-    let l = Ledger::open(&cli.ledger)?;
+    let l = crate::open::ledger(cli)?;
     let c = issue_from(&l, &lot, &sk, at)?;
     let text = serde_json::to_string_pretty(&c).map_err(|e| CliError::usage(e.to_string()))?;
     write_atomic(out, text.as_bytes(), false)?;
     if cli.json {
-        emit_json(&json!({"file": out, "lot": c.lot, "entries": c.entries.len(), "tree_size": tree_size(&c)}));
+        report_json(out, &json!({"file": out, "lot": c.lot, "entries": c.entries.len(), "tree_size": tree_size(&c)}));
     } else {
-        emit(&format!(
-            "issued certificate for {} by {}: {} entries, checkpoint tree size {} -> {}",
-            c.lot,
-            c.exporter,
-            c.entries.len(),
-            tree_size(&c),
-            out.display()
-        ));
+        report(
+            out,
+            &format!(
+                "issued certificate for {} by {}: {} entries, checkpoint tree size {} -> {}",
+                c.lot,
+                c.exporter,
+                c.entries.len(),
+                tree_size(&c),
+                out.display()
+            ),
+        );
     }
     Ok(())
 }
@@ -94,7 +97,7 @@ const MAX_CERT: u64 = 256 * 1024 * 1024;
 pub fn load(path: &Path) -> Result<Certificate, CliError> {
     let text = crate::input::read_text_capped(path, "certificate", MAX_CERT)?;
     Certificate::from_json(&text)
-        .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", path.display())))
+        .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", crate::input::name(path))))
 }
 
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
@@ -181,9 +184,9 @@ fn render(cli: &Cli, path: &Path, html: &Path) -> Result<(), CliError> {
     let page = cert_html::page(&c);
     write_atomic(html, page.as_bytes(), false)?;
     if cli.json {
-        emit_json(&json!({"file": html}));
+        report_json(html, &json!({"file": html}));
     } else {
-        emit(&format!("wrote {}", html.display()));
+        report(html, &format!("wrote the page to {}", out_name(html)));
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ fn at(s: &Option<String>) -> Result<Timestamp, CliError> {
 }
 
 fn open(cli: &Cli) -> Result<Ledger, CliError> {
-    Ok(Ledger::open(&cli.ledger)?)
+    crate::open::ledger(cli)
 }
 
 fn receipt_json(r: &Receipt, ev: &Event) -> serde_json::Value {
@@ -45,9 +45,10 @@ fn print_receipts(cli: &Cli, rs: &[Receipt], evs: &[SignedEvent]) {
         return;
     }
     for (r, e) in rs.iter().zip(evs) {
-        emit(&format!("recorded seq {:<5} {:<15} {}", r.seq, e.event().body.kind(), r.hash));
+        crate::output::done(&format!("recorded seq {:<5} {:<15} {}", r.seq, e.event().body.kind(), r.hash));
         for f in &r.flags {
-            emit(&format!("  flag: {f}"));
+            // Flags are shown even with -q: they need a person's attention.
+            emit(&format!("  {} {f}", crate::output::paint(crate::output::Paint::Warn, "flag:")));
         }
     }
 }
@@ -76,7 +77,7 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<(), CliError> {
         },
     };
     let signed = ev.sign(&key).usage()?;
-    let (_l, r) = Ledger::create(&cli.ledger, &signed)?;
+    let (_l, r) = crate::open::create(cli, &cli.ledger, &signed)?;
     if cli.json {
         emit_json(&json!({"ledger": cli.ledger, "ledger_id": ledger_id, "seq": r.seq, "hash": r.hash.to_hex()}));
     } else {
@@ -177,17 +178,21 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(format!("cannot encode: {e}")))?;
     crate::output::write_atomic(&out, text.as_bytes(), false)?;
     if cli.json {
-        emit_json(
+        crate::output::report_json(
+            &out,
             &json!({"file": out, "kind": signed.event().body.kind(), "signer": signed.event().signer, "event_id": hex::encode(signed.id())}),
         );
     } else {
-        emit(&format!(
-            "signed {} by {} for ledger {} -> {}",
-            signed.event().body.kind(),
-            signed.event().signer,
-            ledger_id,
-            out.display()
-        ));
+        crate::output::report(
+            &out,
+            &format!(
+                "signed {} by {} for ledger {} -> {}",
+                signed.event().body.kind(),
+                signed.event().signer,
+                ledger_id,
+                out.display()
+            ),
+        );
     }
     Ok(())
 }
@@ -196,10 +201,11 @@ pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
 const MAX_SUBMIT_FILE: u64 = 256 * 1024 * 1024;
 
 pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError> {
+    crate::input::stdin_once(files.iter().map(PathBuf::as_path))?;
     let mut out = Vec::new();
     for f in files {
         let text = crate::input::read_text_capped(f, "signed-event file", MAX_SUBMIT_FILE)?;
-        out.extend(parse_signed_text(&f.display().to_string(), &text)?);
+        out.extend(parse_signed_text(&crate::input::name(f), &text)?);
     }
     Ok(out)
 }
@@ -389,7 +395,7 @@ pub fn actor(cli: &Cli, cmd: &ActorCmd) -> Result<(), CliError> {
 }
 
 pub fn reindex(cli: &Cli) -> Result<(), CliError> {
-    let mut l = Ledger::open_for_audit(&cli.ledger)?;
+    let mut l = crate::open::for_audit(cli)?;
     let r = l.reindex()?;
     if cli.json {
         emit_json(&json!({"entries": r.entries, "lots": r.lots, "actors": r.actors, "merkle_nodes": r.merkle_nodes}));

@@ -50,12 +50,14 @@ impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         match &e {
             LedgerError::Refused { .. } => CliError::refused(format!("refused: {e}")).hint("the ledger is unchanged"),
-            LedgerError::Corrupt { .. } => CliError::refused(e.to_string()),
-            LedgerError::Locked(_) => {
-                CliError::usage(e.to_string()).hint("wait for the other process to finish; the ledger is unchanged")
+            LedgerError::Corrupt { seq: None, .. } | LedgerError::Storage(_) => {
+                CliError::refused(e.to_string()).hint(DAMAGED_HINT)
             }
-            LedgerError::NotFound(dir) => CliError::usage(e.to_string())
-                .hint(format!("create one with `tinledger --ledger {} init`, or pass --ledger DIR", dir.display())),
+            LedgerError::Corrupt { .. } => CliError::refused(e.to_string()),
+            LedgerError::Locked { .. } => CliError::usage(e.to_string()).hint(
+                "the ledger is unchanged: run the command again when the other one has finished, or wait longer with --wait SECONDS",
+            ),
+            LedgerError::NotFound(dir) => not_found(&e, dir),
             LedgerError::Exists(_) => CliError::usage(e.to_string()).hint("choose another --ledger directory"),
             LedgerError::NotWritable { dir, .. } => CliError::usage(e.to_string()).hint(format!(
                 "tinledger's storage engine must write to open a ledger, even to read it: copy it to writable \
@@ -69,6 +71,30 @@ impl From<LedgerError> for CliError {
             _ => CliError::usage(e.to_string()),
         }
     }
+}
+
+/// What to do about damaged storage files (docs/storage.md §7).
+pub const DAMAGED_HINT: &str = "nothing was changed; copy the ledger directory (cp -a DIR COPY) and run \
+`tinledger --ledger COPY verify` on the copy, then restore from your latest export: \
+tinledger import-ledger EXPORT.tlx --into NEWDIR --authority-key KEY";
+
+/// No ledger at `dir`: say whether the directory exists at all, point at a
+/// similarly named ledger beside it (a typo in --ledger), and phrase `init`
+/// as what it is: the creation of a NEW, empty ledger.
+fn not_found(e: &LedgerError, dir: &std::path::Path) -> CliError {
+    let why = tinledger_ledger::explain_missing(dir);
+    let msg = if why.dir_exists {
+        format!("{e}: {} holds no tinledger ledger", dir.display())
+    } else {
+        format!("{e}: the directory does not exist")
+    };
+    let create =
+        format!("to create a NEW, empty ledger there: tinledger --ledger {} init --authority-key KEY", dir.display());
+    let hint = match why.similar {
+        Some(p) => format!("did you mean --ledger {}? ({create})", p.display()),
+        None => format!("pass --ledger DIR (or set TINLEDGER_LEDGER) to use an existing ledger; {create}"),
+    };
+    CliError::usage(msg).hint(hint)
 }
 
 impl From<FormatError> for CliError {

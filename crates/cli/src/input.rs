@@ -4,6 +4,9 @@
 //! `/proc`, so it can only be a hint: every cap here counts the bytes that
 //! were read (`Read::take(cap + 1)`) and refuses the file as soon as there is
 //! one byte more than the cap. Nothing is read without a bound.
+//!
+//! `-` names standard input wherever a file is read (docs/cli.md §1.8): it
+//! is capped exactly like a file, and read at most once per command.
 
 use crate::error::CliError;
 use std::io::{BufRead, Read};
@@ -20,22 +23,61 @@ pub fn human(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
-/// The error for an input that holds more than `cap` bytes.
-pub fn too_large(what: &str, path: &Path, cap: u64) -> CliError {
-    CliError::usage(format!("{what} {} holds more than {}, the most tinledger reads", path.display(), human(cap)))
+/// Whether `path` is `-`: standard input (or, for an output, standard output).
+pub fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
-/// Every byte of `path`, refusing it once more than `cap` bytes have been read.
+/// How messages name an input: its path, or `standard input` for `-`.
+pub fn name(path: &Path) -> String {
+    if is_std(path) {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The error for an input that holds more than `cap` bytes.
+pub fn too_large(what: &str, path: &Path, cap: u64) -> CliError {
+    CliError::usage(format!("{what} {} holds more than {}, the most tinledger reads", name(path), human(cap)))
+}
+
+/// The error for an input that cannot be opened or read.
+pub fn cannot_read(what: &str, path: &Path, e: &std::io::Error) -> CliError {
+    CliError::usage(format!("cannot read {what} {}: {e}", name(path)))
+}
+
+/// Open `path` for streaming, or standard input for `-`. The caller caps
+/// what it reads (a line cap, or [`read_all_capped`]).
+pub fn open(path: &Path, what: &str) -> Result<Box<dyn Read>, CliError> {
+    if is_std(path) {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| cannot_read(what, path, &e))?;
+    Ok(Box::new(f))
+}
+
+/// Every byte of `path` (standard input for `-`), refusing it once more
+/// than `cap` bytes have been read.
 pub fn read_capped(path: &Path, what: &str, cap: u64) -> Result<Vec<u8>, CliError> {
-    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {what} {}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(cannot)?;
-    read_all_capped(f, cap).map_err(cannot)?.ok_or_else(|| too_large(what, path, cap))
+    let f = open(path, what)?;
+    read_all_capped(f, cap).map_err(|e| cannot_read(what, path, &e))?.ok_or_else(|| too_large(what, path, cap))
 }
 
 /// [`read_capped`], as UTF-8 text.
 pub fn read_text_capped(path: &Path, what: &str, cap: u64) -> Result<String, CliError> {
     String::from_utf8(read_capped(path, what, cap)?)
-        .map_err(|_| CliError::usage(format!("{what} {} is not UTF-8 text", path.display())))
+        .map_err(|_| CliError::usage(format!("{what} {} is not UTF-8 text", name(path))))
+}
+
+/// Refuse a second `-` among a command's inputs: standard input can be
+/// read only once.
+pub fn stdin_once<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), CliError> {
+    if paths.into_iter().filter(|p| is_std(p)).count() > 1 {
+        return Err(CliError::usage("`-` (standard input) is given more than once")
+            .hint("standard input can be read only once: save all but one of the inputs to files"));
+    }
+    Ok(())
 }
 
 /// Read `r` to its end; `None` when it holds more than `cap` bytes.

@@ -8,31 +8,86 @@ use crate::output::{emit, emit_json};
 use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use tinledger_core::event::PublicKey;
 use tinledger_core::rules::{ActorState, ActorStatus, StateView};
 use tinledger_ledger::{Ledger, LedgerError};
 
+/// Where `keygen --out FILE` puts the public key: `NAME.pem` becomes
+/// `NAME.pub.pem`, any other name gets `.pub.pem` added.
+pub fn public_path(out: &Path) -> PathBuf {
+    let s = out.as_os_str().to_string_lossy();
+    match s.strip_suffix(".pem") {
+        Some(stem) => PathBuf::from(format!("{stem}.pub.pem")),
+        None => PathBuf::from(format!("{s}.pub.pem")),
+    }
+}
+
 pub fn keygen(cli: &Cli, out: &Path, encrypt: bool) -> Result<(), CliError> {
-    if !encrypt && cli.passphrase_env.is_some() {
+    if !encrypt && keys::passphrase_env().is_some() {
         return Err(CliError::usage("--passphrase-env was given but not --encrypt; nothing was written")
             .hint("add --encrypt to protect the new key with the passphrase, or drop --passphrase-env"));
     }
+    let to_stdout = crate::input::is_std(out);
+    if to_stdout && std::io::stdout().is_terminal() {
+        return Err(CliError::usage(
+            "refusing to print a private key to the terminal (--out -): it would stay in the scrollback and the screen",
+        )
+        .hint("write it to a file (--out smelter.pem), or pipe it where it belongs: tinledger keygen --out - | ..."));
+    }
     let key = SigningKey::generate(&mut rand_core::OsRng);
-    if encrypt {
+    let pk = PublicKey::from(&key);
+    let pub_pem = keys::public_key_pem(&pk)?;
+    let pub_path = (!to_stdout).then(|| public_path(out));
+    if let Some(p) = &pub_path {
+        // Checked before the private key is written, so that a refusal
+        // leaves neither file (the private key's own check comes first).
+        if std::fs::symlink_metadata(out).is_ok() {
+            return Err(CliError::usage(format!("refusing to overwrite existing file {}", out.display()))
+                .hint("choose another --out path, or move the old key away first"));
+        }
+        if std::fs::symlink_metadata(p).is_ok() {
+            return Err(CliError::usage(format!("refusing to overwrite existing file {}", p.display())).hint(
+                "keygen writes FILE and its public key FILE.pub.pem: choose another --out, or move the old files away",
+            ));
+        }
+    }
+    if to_stdout {
+        let pem = if encrypt {
+            let pass = keys::new_passphrase(out)?;
+            keys::encrypted_signing_key_pem(&key, &pass)?
+        } else {
+            keys::signing_key_pem(&key)?
+        };
+        crate::output::write_stdout(pem.as_bytes())?;
+    } else if encrypt {
         let pass = keys::new_passphrase(out)?;
         keys::write_encrypted_signing_key(out, &key, &pass)?;
     } else {
         keys::write_signing_key(out, &key)?;
     }
-    let pk = PublicKey::from(&key);
+    // Crash window: killed here, the private key exists without its
+    // public file; `key show FILE` prints the public key from it.
+    if let Some(p) = &pub_path {
+        crate::output::write_atomic(p, pub_pem.as_bytes(), false)?;
+    }
     if cli.json {
-        emit_json(&json!({"file": out, "public_key": pk.to_hex(), "key_id": pk.key_id(), "encrypted": encrypt}));
+        crate::output::report_json(
+            out,
+            &json!({"file": out, "public_key_file": pub_path, "public_key": pk.to_hex(), "key_id": pk.key_id(), "encrypted": encrypt}),
+        );
     } else {
         let what = if encrypt { "encrypted private key" } else { "private key" };
-        emit(&format!("wrote {what} {} (mode 0600)", out.display()));
-        emit(&format!("public key: {}", pk.to_hex()));
-        emit(&format!("key id:     {}", pk.key_id()));
+        match &pub_path {
+            Some(p) => {
+                crate::output::emit(&format!("wrote {what} {} (mode 0600)", out.display()));
+                crate::output::emit(&format!("wrote public key {}", p.display()));
+            }
+            None => crate::output::note(&format!("wrote {what} to standard output")),
+        }
+        crate::output::report(out, &format!("public key: {}", pk.to_hex()));
+        crate::output::report(out, &format!("key id:     {}", pk.key_id()));
     }
     Ok(())
 }
@@ -49,7 +104,7 @@ fn lookup(dir: &Path, pk: &PublicKey) -> Lookup {
     let l = match Ledger::open(dir) {
         Ok(l) => l,
         Err(LedgerError::NotFound(_)) => return Lookup::NoLedger("absent", format!("no ledger at {}", dir.display())),
-        Err(e @ LedgerError::Locked(_)) => return Lookup::NoLedger("locked", e.to_string()),
+        Err(e @ LedgerError::Locked { .. }) => return Lookup::NoLedger("locked", e.to_string()),
         Err(e) => return Lookup::NoLedger("unreadable", e.to_string()),
     };
     let view = l.view();

@@ -20,7 +20,8 @@ pub fn set_passphrase_env(var: Option<String>) {
     let _ = PASSPHRASE_ENV.set(var);
 }
 
-fn passphrase_env() -> Option<&'static str> {
+/// The `--passphrase-env` variable given, if any.
+pub fn passphrase_env() -> Option<&'static str> {
     PASSPHRASE_ENV.get().and_then(|v| v.as_deref())
 }
 
@@ -101,6 +102,16 @@ pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), CliError> 
 /// Write a new private key encrypted under `pass`, mode 0600; never overwrites.
 pub fn write_encrypted_signing_key(path: &Path, key: &SigningKey, pass: &Zeroizing<String>) -> Result<(), CliError> {
     Ok(keyfile::write_encrypted_signing_key(path, key, pass)?)
+}
+
+/// The PEM text of a new private key, for `keygen --out -`.
+pub fn signing_key_pem(key: &SigningKey) -> Result<Zeroizing<String>, CliError> {
+    Ok(keyfile::signing_key_pem(key)?)
+}
+
+/// The encrypted PEM text of a new private key, for `keygen --out - --encrypt`.
+pub fn encrypted_signing_key_pem(key: &SigningKey, pass: &Zeroizing<String>) -> Result<Zeroizing<String>, CliError> {
+    Ok(keyfile::encrypted_signing_key_pem(key, pass)?)
 }
 
 /// A public key given as 64 hex digits or a PEM file, and what it was.

@@ -14,6 +14,7 @@ mod error;
 mod input;
 mod keycmd;
 mod keys;
+mod open;
 mod output;
 mod portable;
 mod proofs;
@@ -21,7 +22,7 @@ mod shell;
 mod verify;
 
 use args::{Cli, Command, KeyCmd};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use error::{CliError, EXIT_USAGE};
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,8 +33,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.cmd {
-        Command::Keygen { out, encrypt } => keycmd::keygen(cli, out, *encrypt),
-        Command::Key(KeyCmd::Show { key }) => keycmd::show(cli, key),
+        Command::Keygen { out, encrypt, .. } => keycmd::keygen(cli, out, *encrypt),
+        Command::Key(KeyCmd::Show { key, .. }) => keycmd::show(cli, key),
         Command::Init(a) => commands::init(cli, a),
         Command::Actor(a) => commands::actor(cli, a),
         Command::Record { kind } => commands::record(cli, kind),
@@ -45,7 +46,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Log { from, to } => commands::log(cli, *from, *to),
         Command::Lot { id } => commands::lot(cli, id),
         Command::Verify(v) => verify::verify(cli, v),
-        Command::Checkpoint { key, out, verifier_key } => {
+        Command::Checkpoint { key, out, verifier_key, .. } => {
             proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key)
         }
         Command::Prove(p) => proofs::prove(cli, p),
@@ -87,19 +88,58 @@ fn clap_exit(e: clap::Error) -> ExitCode {
     }
 }
 
+/// `--passphrase-env VAR` before the command, or after a command that
+/// reads a key (the innermost one wins).
+fn passphrase_env(m: &clap::ArgMatches) -> Option<String> {
+    let mut found = None;
+    let mut cur = Some(m);
+    while let Some(m) = cur {
+        if let Ok(Some(v)) = m.try_get_one::<String>("passphrase_env") {
+            found = Some(v.clone());
+        }
+        cur = m.subcommand().map(|(_, sub)| sub);
+    }
+    found
+}
+
+/// The `--json` form of an error (docs/cli.md §1.9).
+fn error_json(e: &CliError) -> serde_json::Value {
+    let code = if e.code == error::EXIT_REFUSED { "refused" } else { "usage" };
+    serde_json::json!({"error": {
+        "code": code,
+        "exit": e.code,
+        "message": clip(&e.msg, MAX_MESSAGE),
+        "hint": e.hint.as_deref().map(|h| clip(h, MAX_MESSAGE)),
+    }})
+}
+
 fn main() -> ExitCode {
     // Storage-engine panics on damaged files are caught and reported as
     // errors by the ledger crate; keep the default panic text off the screen.
     std::panic::set_hook(Box::new(|_| {}));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
         Err(e) => return clap_exit(e),
     };
-    keys::set_passphrase_env(cli.passphrase_env.clone());
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e.format(&mut Cli::command())),
+    };
+    keys::set_passphrase_env(passphrase_env(&matches));
+    output::set_mode(&cli, std::env::var_os("NO_COLOR"));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
+            // docs/cli.md §1.9: with --json every error is also one object
+            // on stdout (same exit code); stderr keeps the human lines. An
+            // empty message, or a JSON report already printed (`import`'s
+            // row errors), means the command reported it itself.
+            if cli.json && !e.msg.is_empty() && !output::json_emitted() {
+                // Not `emit`: a closed stdout must not change the exit code.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", error_json(&e)).and_then(|_| out.flush());
+            }
             if !e.msg.is_empty() {
                 say(&format!("tinledger: {}", clip(&e.msg, MAX_MESSAGE)));
                 if let Some(h) = &e.hint {

@@ -1,9 +1,89 @@
 //! Printing: human text or one JSON object per command (docs/cli.md).
 
 use serde_json::Value;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 use tinledger_core::rules::{LotState, LotStatus};
 use tinledger_core::{Entry, Event};
+
+/// How much to say and whether to color it, from `-q`, `-v`, `--color`
+/// and `NO_COLOR` (docs/cli.md §1.10). Set once by main.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mode {
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: bool,
+}
+
+static MODE: OnceLock<Mode> = OnceLock::new();
+
+/// Decide the mode for this run (called once, from main). `no_color` is
+/// the value of `NO_COLOR`: any non-empty value turns `--color auto` off
+/// (https://no-color.org); `--color always` and `never` win over it.
+pub fn set_mode(cli: &crate::args::Cli, no_color: Option<std::ffi::OsString>) {
+    let _ = MODE.set(Mode {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        color: color_on(cli.color, no_color.is_some_and(|v| !v.is_empty()), std::io::stdout().is_terminal()),
+    });
+}
+
+/// `--color` resolved.
+pub fn color_on(choice: crate::args::ColorChoice, no_color: bool, terminal: bool) -> bool {
+    use crate::args::ColorChoice;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && !no_color,
+    }
+}
+
+/// This run's mode.
+pub fn mode() -> Mode {
+    MODE.get().copied().unwrap_or_default()
+}
+
+/// What a marker means, for its color.
+#[derive(Clone, Copy, Debug)]
+pub enum Paint {
+    Good,
+    Bad,
+    Warn,
+}
+
+/// `word` in its color (bold green, bold red, yellow), or plain.
+pub fn paint(p: Paint, word: &str) -> String {
+    if !mode().color {
+        return word.to_string();
+    }
+    let code = match p {
+        Paint::Good => "1;32",
+        Paint::Bad => "1;31",
+        Paint::Warn => "33",
+    };
+    format!("\x1b[{code}m{word}\x1b[0m")
+}
+
+/// A progress bar template with its bar colored (cyan) when colors are on.
+pub fn bar_template(tpl: &str) -> String {
+    if mode().color {
+        tpl.replace("{bar:40}", "{bar:40.cyan}").replace("{bar:25}", "{bar:25.cyan}")
+    } else {
+        tpl.to_string()
+    }
+}
+
+/// Whether progress bars may be drawn: stderr is a terminal, not `--json`, not `-q`.
+pub fn progress_on(json: bool) -> bool {
+    !json && !mode().quiet && std::io::stderr().is_terminal()
+}
+
+/// A line of detail on stderr, only with `-v`.
+pub fn detail(line: &str) {
+    if mode().verbose {
+        note(line);
+    }
+}
 
 /// Write to stdout; a closed pipe (`tinledger log | head`) ends quietly
 /// (exit 0), any other failure (`>/dev/full`, a closed stdout) ends with
@@ -19,10 +99,20 @@ pub fn emit(text: &str) {
     }
 }
 
-/// One line on stderr (progress, warnings). A closed or full stderr loses
-/// the line instead of panicking as `eprintln!` would.
+/// One line on stderr (progress, warnings; none with `-q`). A closed or
+/// full stderr loses the line instead of panicking as `eprintln!` would.
 pub fn note(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    if !mode().quiet {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// A command's confirmation on stdout ("recorded seq 12", "wrote FILE"):
+/// none with `-q`.
+pub fn done(line: &str) {
+    if !mode().quiet {
+        emit(line);
+    }
 }
 
 /// Write raw bytes to stdout (completion scripts, manual pages); a closed
@@ -43,8 +133,18 @@ pub fn col_width<'a>(min: usize, items: impl IntoIterator<Item = &'a str>) -> us
     items.into_iter().map(|s| s.chars().count()).fold(min, usize::max)
 }
 
+/// Set once a JSON object went to stdout: a command that reported its
+/// failure as its own object (`import`'s row errors) gets no second one.
+static JSON_EMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn emit_json(v: &Value) {
+    JSON_EMITTED.store(true, std::sync::atomic::Ordering::Relaxed);
     emit(&v.to_string());
+}
+
+/// Whether this run already printed a JSON object on stdout.
+pub fn json_emitted() -> bool {
+    JSON_EMITTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// One line describing what an event does.
@@ -98,20 +198,35 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// temporary file. If the process is killed first, the target is absent (or
 /// still the old file) and a stray temporary file may remain; it is never
 /// taken for the output, and a rerun writes a fresh one.
+///
+/// The path `-` is standard output (docs/cli.md §1.8): the bytes are
+/// written as they come and `commit` flushes them. A reader of the pipe
+/// sees the output end early if the command fails; the exit code tells.
 pub struct AtomicFile {
     path: std::path::PathBuf,
-    dir: std::path::PathBuf,
-    replace: bool,
     written: u64,
-    w: std::io::BufWriter<tempfile::NamedTempFile>,
+    sink: Sink,
+}
+
+enum Sink {
+    Temp { dir: std::path::PathBuf, replace: bool, w: std::io::BufWriter<tempfile::NamedTempFile> },
+    Stdout(std::io::BufWriter<std::io::Stdout>),
 }
 
 impl AtomicFile {
-    /// Start writing `path`. Everything that can be checked before the
-    /// first byte is checked now: that `path` does not exist (unless
-    /// `replace`), and that its directory exists and takes a new file.
+    /// Start writing `path` (standard output for `-`). Everything that can
+    /// be checked before the first byte is checked now: that `path` does not
+    /// exist (unless `replace`), and that its directory exists and takes a
+    /// new file.
     pub fn create(path: &std::path::Path, replace: bool) -> Result<AtomicFile, crate::error::CliError> {
         use crate::error::CliError;
+        if crate::input::is_std(path) {
+            return Ok(AtomicFile {
+                path: path.to_path_buf(),
+                written: 0,
+                sink: Sink::Stdout(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())),
+            });
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -136,10 +251,8 @@ impl AtomicFile {
         let tmp = b.tempfile_in(&dir).map_err(|e| CliError::usage(format!("cannot create {}: {e}", path.display())))?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            dir,
-            replace,
             written: 0,
-            w: std::io::BufWriter::with_capacity(1 << 16, tmp),
+            sink: Sink::Temp { dir, replace, w: std::io::BufWriter::with_capacity(1 << 16, tmp) },
         })
     }
 
@@ -150,28 +263,46 @@ impl AtomicFile {
 
     /// Flush and fsync what was written so far (the target is not touched):
     /// a full disk shows here, before the caller commits to anything.
+    /// Standard output is only flushed.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        self.w.flush()?;
-        self.w.get_ref().as_file().sync_all()
+        match &mut self.sink {
+            Sink::Temp { w, .. } => {
+                w.flush()?;
+                w.get_ref().as_file().sync_all()
+            }
+            Sink::Stdout(w) => w.flush(),
+        }
     }
 
     /// The error for a failed write, naming the target.
     pub fn error(&self, e: std::io::Error) -> crate::error::CliError {
-        crate::error::CliError::usage(format!("cannot write {}: {e}", self.path.display()))
+        crate::error::CliError::usage(format!("cannot write {}: {e}", out_name(&self.path)))
     }
 
     /// Make the written bytes the target, durably.
     pub fn commit(self) -> Result<(), crate::error::CliError> {
         use crate::error::CliError;
-        let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", self.path.display()));
-        let tmp = self.w.into_inner().map_err(|e| fail(e.into_error()))?;
+        let path = self.path;
+        let fail = |e: std::io::Error| CliError::usage(format!("cannot write {}: {e}", out_name(&path)));
+        let (dir, replace, w) = match self.sink {
+            Sink::Temp { dir, replace, w } => (dir, replace, w),
+            // A closed pipe (`… --out - | head`) is the reader's choice, not
+            // an error of ours.
+            Sink::Stdout(mut w) => {
+                return match w.flush() {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(fail(e)),
+                    _ => Ok(()),
+                }
+            }
+        };
+        let tmp = w.into_inner().map_err(|e| fail(e.into_error()))?;
         tmp.as_file().sync_all().map_err(fail)?;
         // Crash window: killed here, the target is absent (or the old file)
         // and the synced temporary file stays beside it.
-        let persisted = if self.replace { tmp.persist(&self.path) } else { tmp.persist_noclobber(&self.path) };
+        let persisted = if replace { tmp.persist(&path) } else { tmp.persist_noclobber(&path) };
         persisted.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                exists(&self.path)
+                exists(&path)
             } else {
                 fail(e.error)
             }
@@ -179,18 +310,53 @@ impl AtomicFile {
         // Crash window: killed here, the rename may not have reached the
         // disk; a power cut can then lose the target but never leaves part
         // of it. Syncing the directory closes the window before success.
-        sync_dir(&self.dir).map_err(|e| CliError::usage(format!("cannot fsync directory {}: {e}", self.dir.display())))
+        sync_dir(&dir).map_err(|e| CliError::usage(format!("cannot fsync directory {}: {e}", dir.display())))
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.w.write(buf)?;
+        let n = match &mut self.sink {
+            Sink::Temp { w, .. } => w.write(buf)?,
+            Sink::Stdout(w) => w.write(buf)?,
+        };
         self.written += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.w.flush()
+        match &mut self.sink {
+            Sink::Temp { w, .. } => w.flush(),
+            Sink::Stdout(w) => w.flush(),
+        }
+    }
+}
+
+/// How messages name an output: its path, or `standard output` for `-`.
+pub fn out_name(path: &std::path::Path) -> String {
+    if crate::input::is_std(path) {
+        "standard output".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Where a command's own report goes when it also writes a file: stdout,
+/// unless the file *is* stdout (`--out -`), where the report moves to
+/// stderr so that the data stays clean.
+pub fn report(out: &std::path::Path, line: &str) {
+    if crate::input::is_std(out) {
+        note(line);
+    } else {
+        done(line);
+    }
+}
+
+/// [`report`] for a `--json` object.
+pub fn report_json(out: &std::path::Path, v: &Value) {
+    if crate::input::is_std(out) {
+        let _ = writeln!(std::io::stderr().lock(), "{v}");
+    } else {
+        emit_json(v);
     }
 }
 
@@ -215,4 +381,19 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], replace: bool) -> Resu
     let mut f = AtomicFile::create(path, replace)?;
     f.write_all(bytes).map_err(|e| f.error(e))?;
     f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::color_on;
+    use crate::args::ColorChoice;
+
+    #[test]
+    fn no_color_turns_auto_off_and_explicit_choices_win() {
+        assert!(color_on(ColorChoice::Auto, false, true));
+        assert!(!color_on(ColorChoice::Auto, true, true), "NO_COLOR set");
+        assert!(!color_on(ColorChoice::Auto, false, false), "not a terminal");
+        assert!(color_on(ColorChoice::Always, true, false));
+        assert!(!color_on(ColorChoice::Never, false, true));
+    }
 }

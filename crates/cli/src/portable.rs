@@ -16,7 +16,7 @@ use crate::args::{Cli, Trust};
 use crate::error::CliError;
 use crate::input::{read_line_capped, Line};
 use crate::output::AtomicFile;
-use crate::output::{emit, emit_json};
+use crate::output::{emit, emit_json, out_name, report, report_json};
 use crate::proofs::{read_text, trusted_verifier};
 use serde_json::json;
 use std::io::{BufReader, Write};
@@ -33,7 +33,7 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
     // The target is checked (absent, in a directory that takes a new file)
     // before the ledger is read, and written only whole (AtomicFile).
     let mut w = AtomicFile::create(out, false)?;
-    let l = Ledger::open(&cli.ledger)?;
+    let l = crate::open::ledger(cli)?;
     let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
     let head = l.head();
     let header =
@@ -47,13 +47,14 @@ pub fn export(cli: &Cli, out: &Path) -> Result<(), CliError> {
     }
     w.commit()?;
     if cli.json {
-        emit_json(
+        report_json(
+            out,
             &json!({"file": out, "entries": head.size, "head": head.hash.to_hex(), "checkpoint": header.checkpoint.is_some()}),
         );
     } else {
-        emit(&format!("exported {} entries (head {}) to {}", head.size, head.hash, out.display()));
+        report(out, &format!("exported {} entries (head {}) to {}", head.size, head.hash, out_name(out)));
         if header.checkpoint.is_none() {
-            emit("note: the ledger has no signed checkpoint; an importer will need one (tinledger checkpoint --key AUTHORITY_KEY)");
+            report(out, "note: the ledger has no signed checkpoint; an importer will need one (tinledger checkpoint --key AUTHORITY_KEY)");
         }
     }
     Ok(())
@@ -145,11 +146,12 @@ fn import_into(
     checkpoint: Option<&Path>,
     trust: &Trust,
 ) -> Result<(u64, String, Checkpoint), CliError> {
-    let f = std::fs::File::open(file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+    let f = crate::input::open(file, "export")?;
     let mut lines = ExportLines { file, r: BufReader::new(f), n: 0, buf: Vec::new() };
     let bad = |m: String| CliError::refused(format!("{}: {m}", file.display()));
     let first = lines.next(MAX_HEADER_LINE)?.ok_or_else(|| in_file(file, ExportError::Empty))?;
     let header = export::parse_header(first).map_err(|e| in_file(file, e))?;
+    crate::input::stdin_once(std::iter::once(file).chain(checkpoint))?;
     let note = match checkpoint {
         Some(p) => read_text(p, "checkpoint")?,
         None => header.checkpoint.clone().ok_or_else(|| {

@@ -53,7 +53,7 @@ fn ledger_verifier(l: &Ledger) -> Result<(LedgerId, Verifier, Vec<Verifier>), Cl
 }
 
 pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_key: bool) -> Result<(), CliError> {
-    let l = Ledger::open(&cli.ledger)?;
+    let l = crate::open::ledger(cli)?;
     let (_, verifier, _) = ledger_verifier(&l)?;
     if verifier_key {
         if cli.json {
@@ -116,6 +116,13 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
         }
         t.commit()?;
     }
+    if out.is_some_and(crate::input::is_std) {
+        // The note itself went to stdout (`--out -`): print it only once.
+        if cli.json {
+            crate::output::report_json(Path::new("-"), &json!({"size": size}));
+        }
+        return Ok(());
+    }
     if cli.json {
         emit_json(&json!({"size": size, "checkpoint": note}));
     } else {
@@ -143,9 +150,9 @@ fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Val
         Some(p) => {
             write_atomic(p, text.as_bytes(), false)?;
             if cli.json {
-                emit_json(&json!({"file": p}));
+                crate::output::report_json(p, &json!({"file": p}));
             } else {
-                emit(&format!("wrote {}", p.display()));
+                crate::output::report(p, &format!("wrote {}", crate::output::out_name(p)));
             }
         }
         None if cli.json => emit_json(&value),
@@ -155,7 +162,7 @@ fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Val
 }
 
 pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
-    let l = Ledger::open(&cli.ledger)?;
+    let l = crate::open::ledger(cli)?;
     let (_, _, verifiers) = ledger_verifier(&l)?;
     let latest = || -> Result<String, CliError> {
         Ok(l.latest_checkpoint()?
@@ -188,6 +195,7 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
             output(cli, out.as_deref(), f.to_text()?)
         }
         ProveCmd::Consistency { old, new, out } => {
+            crate::input::stdin_once(std::iter::once(old.as_path()).chain(new.as_deref()))?;
             let old_note = read_text(old, "old checkpoint")?;
             let new_note = match new {
                 Some(f) => read_text(f, "new checkpoint")?,

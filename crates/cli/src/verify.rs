@@ -4,12 +4,11 @@
 use crate::args::{Cli, VerifyArgs};
 use crate::error::{CliError, UsageExt};
 use crate::output::{emit, emit_json};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tinledger_core::event::PublicKey;
 use tinledger_core::units::quoted;
 use tinledger_core::EntryHash;
-use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Ledger, LedgerError};
+use tinledger_ledger::{AuditOptions, AuditReport, AuditSnapshot, Fault, Head, LedgerError};
 
 fn parse_expect(s: &str) -> Result<(u64, EntryHash), CliError> {
     let (seq, hash) =
@@ -65,6 +64,14 @@ fn read_snapshot(cp: &Path, auditor: &PublicKey) -> Result<AuditSnapshot, CliErr
 
 pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     let opts = AuditOptions { expect: a.expect_head.as_deref().map(parse_expect).transpose()?, indices: a.indices };
+    for (flag, cp) in [("--since", &a.since), ("--snapshot", &a.snapshot)] {
+        if cp.as_deref().is_some_and(crate::input::is_std) {
+            return Err(CliError::usage(format!(
+                "{flag} - is not supported: the audit snapshot is CHECKPOINT.state beside the checkpoint file"
+            ))
+            .hint(format!("save the checkpoint to a file first and pass {flag} FILE")));
+        }
+    }
     let auditor = auditor(a)?;
     let since = match (&a.since, &auditor) {
         (Some(cp), Some(au)) => {
@@ -74,8 +81,12 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         _ => None,
     };
     let snapshot_note = a.snapshot.as_deref().map(|p| crate::proofs::read_text(p, "checkpoint")).transpose()?;
-    let (rep, snap) = match Ledger::open_for_audit(&cli.ledger) {
+    let mut damaged = false;
+    let (rep, snap) = match crate::open::for_audit(cli) {
         Ok(l) => {
+            if let Some((seq, want)) = opts.expect {
+                off_by_one(seq, want, l.head())?;
+            }
             let bar = progress_bar(cli.json, l.head().size);
             let mut tick = |done: u64, total: u64| {
                 if let Some(b) = &bar {
@@ -94,7 +105,13 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         }
         // Damaged storage files are a failed check, reported like any fault.
         Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Storage(_))) => {
-            (AuditReport::failed(Fault::at(None, format!("the ledger's storage files are damaged: {e}")), 0), None)
+            damaged = true;
+            let why = match &e {
+                LedgerError::Corrupt { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            let what = format!("the ledger's storage files are damaged: {why} (ledger {})", cli.ledger.display());
+            (AuditReport::failed(Fault::at(None, what), 0), None)
         }
         Err(e) => return Err(e.into()),
     };
@@ -104,11 +121,35 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         _ => None,
     };
     report_audit(cli.json, &rep, saved.as_deref());
+    if damaged && !cli.json {
+        crate::output::note(&format!("hint: {}", crate::error::DAMAGED_HINT));
+    }
     if rep.ok {
         Ok(())
     } else {
         Err(CliError { code: crate::error::EXIT_REFUSED, msg: String::new(), hint: None })
     }
+}
+
+/// The argument that pins `head` for a later `verify --expect-head`: the
+/// seq of its last entry and that entry's hash (docs/cli.md, verify).
+pub fn expect_head_arg(entries: u64, head: &str) -> Option<String> {
+    entries.checked_sub(1).map(|last| format!("{last}:{head}"))
+}
+
+/// `--expect-head N:HASH` where N is the number of entries (the head's
+/// size) rather than the last seq: a usage error naming the right form,
+/// not a FAULT. Judged on the stored head before the audit; the audit
+/// itself still checks everything.
+fn off_by_one(seq: u64, want: EntryHash, head: Head) -> Result<(), CliError> {
+    if seq == head.size && want == head.hash && seq > 0 {
+        let right = format!("{}:{want}", seq - 1);
+        return Err(CliError::usage(format!(
+            "--expect-head {seq}:{want}: {seq} is the number of entries; --expect-head takes the seq of the last entry"
+        ))
+        .hint(format!("write --expect-head {right} (verify prints the argument to keep on its `keep:` line)")));
+    }
+    Ok(())
 }
 
 /// Where the snapshot for a checkpoint file lives: beside it, `.state` appended.
@@ -126,13 +167,13 @@ fn save_snapshot(path: &Path, s: &AuditSnapshot, key: &ed25519_dalek::SigningKey
 }
 
 fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
-    if json || !std::io::stderr().is_terminal() {
+    if !crate::output::progress_on(json) {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
+    let style = indicatif::ProgressStyle::with_template(&crate::output::bar_template(
         "verifying {bar:25} {human_pos}/{human_len} entries  {rate}  eta {eta}",
-    )
+    ))
     .ok()?
     .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
         let _ = write!(w, "{:.0}/s", s.per_sec());
@@ -151,13 +192,24 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
             if let Some(p) = snapshot {
                 obj.insert("snapshot".into(), p.display().to_string().into());
             }
+            if let (true, Some(arg)) = (rep.ok, rep.head.as_deref().and_then(|h| expect_head_arg(rep.entries, h))) {
+                obj.insert("expect_head".into(), arg.into());
+            }
         }
         emit_json(&v);
         return;
     }
     match &rep.fault {
         None => {
-            emit(&format!("intact: {} entries, head {}", rep.entries, rep.head.as_deref().unwrap_or("(empty)")));
+            emit(&format!(
+                "{}: {} entries, head {}",
+                crate::output::paint(crate::output::Paint::Good, "intact"),
+                rep.entries,
+                rep.head.as_deref().unwrap_or("(empty)")
+            ));
+            if let Some(arg) = rep.head.as_deref().and_then(|h| expect_head_arg(rep.entries, h)) {
+                emit(&format!("keep: --expect-head {arg}"));
+            }
             if let Some(id) = &rep.ledger_id {
                 emit(&format!("ledger id {id}"));
             }
@@ -182,7 +234,7 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
                 (None, Some(index)) => format!("in index {index}"),
                 (None, None) => "at unknown seq".into(),
             };
-            emit(&format!("FAULT {at}: {}", f.reason));
+            emit(&format!("{} {at}: {}", crate::output::paint(crate::output::Paint::Bad, "FAULT"), f.reason));
             if rep.replayed_from > 0 && rep.entries <= rep.replayed_from && f.seq.is_none_or(|s| s < rep.replayed_from)
             {
                 emit(&format!(
@@ -202,7 +254,7 @@ pub fn report_audit(json: bool, rep: &AuditReport, snapshot: Option<&Path>) {
         }
     }
     for f in &rep.flags {
-        emit(&format!("flag: {f}"));
+        emit(&format!("{} {f}", crate::output::paint(crate::output::Paint::Warn, "flag:")));
     }
     for c in &rep.compromised {
         emit(&format!(

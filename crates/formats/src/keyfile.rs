@@ -296,16 +296,24 @@ fn pkcs8_v1(key: &SigningKey) -> Result<pkcs8::SecretDocument, FormatError> {
 
 /// Write a new private key with mode 0600; never overwrites.
 pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), FormatError> {
+    write_private_file(path, &signing_key_pem(key)?)
+}
+
+/// The PKCS#8 v1 PEM text of a private key (what [`write_signing_key`] writes).
+pub fn signing_key_pem(key: &SigningKey) -> Result<Zeroizing<String>, FormatError> {
     let der = pkcs8_v1(key)?;
-    let pem = der
-        .to_pem("PRIVATE KEY", LineEnding::LF)
-        .map_err(|e| FormatError::invalid(format!("cannot encode key: {e}")))?;
-    write_private_file(path, &pem)
+    der.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|e| FormatError::invalid(format!("cannot encode key: {e}")))
 }
 
 /// Write a new private key encrypted under `pass` (PBES2: PBKDF2-HMAC-SHA256,
 /// AES-256-CBC), mode 0600; never overwrites.
 pub fn write_encrypted_signing_key(path: &Path, key: &SigningKey, pass: &Zeroizing<String>) -> Result<(), FormatError> {
+    write_private_file(path, &encrypted_signing_key_pem(key, pass)?)
+}
+
+/// The encrypted PKCS#8 PEM text of a private key (what
+/// [`write_encrypted_signing_key`] writes), with a fresh salt and IV.
+pub fn encrypted_signing_key_pem(key: &SigningKey, pass: &Zeroizing<String>) -> Result<Zeroizing<String>, FormatError> {
     let der = pkcs8_v1(key)?;
     let pki = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())
         .map_err(|e| FormatError::invalid(format!("cannot encode key: {e}")))?;
@@ -318,10 +326,8 @@ pub fn write_encrypted_signing_key(path: &Path, key: &SigningKey, pass: &Zeroizi
     let enc = pki
         .encrypt_with_params(params, pass.as_bytes())
         .map_err(|e| FormatError::invalid(format!("cannot encrypt key: {e}")))?;
-    let pem = enc
-        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
-        .map_err(|e| FormatError::invalid(format!("cannot encode key: {e}")))?;
-    write_private_file(path, &pem)
+    enc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .map_err(|e| FormatError::invalid(format!("cannot encode key: {e}")))
 }
 
 fn write_private_file(path: &Path, pem: &str) -> Result<(), FormatError> {

@@ -16,14 +16,22 @@
 //!    reports a held lock as `ErrorKind::Other` ("could not acquire lock
 //!    on …"), not `WouldBlock`. We probe that lock ourselves first, wait for
 //!    it, and report the ledger as in use.
-//! 3. **Its errors.** A failed open is an `io::Error` without a path; we
+//! 3. **Its errors.** (below)
+//!
+//! And the ledger's own lock, `LOCK` (docs/storage.md §3): one process at a
+//! time opens a ledger, readers included, because sled's lock on `db/db` is
+//! exclusive. [`lock`] waits for it for a bounded time ([`LockWait`]),
+//! telling the caller once who holds it (the holder writes its PID into
+//! `LOCK`), so that concurrent commands take turns instead of failing.
+//!
+//! 4. **Its errors** (the third point above). A failed open is an `io::Error` without a path; we
 //!    name the file (an unwritable `db/db`, the snapshot a full disk cut
 //!    short) so the message says what to fix.
 
 use crate::error::LedgerError;
-use crate::schema::DB_DIR;
+use crate::schema::{DB_DIR, LOCK_FILE};
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,6 +45,133 @@ const SNAP_GENERATING: &str = ".generating";
 /// How long to wait for sled's own lock before reporting the ledger in use.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// How often a waiting process tries the ledger's `LOCK` again.
+const LEDGER_LOCK_POLL: Duration = Duration::from_millis(25);
+/// The most of a `LOCK` file read for its PID.
+const MAX_LOCK_TEXT: u64 = 64;
+
+/// Who holds a ledger's `LOCK`, as told to a process that waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// The PID the holder wrote into `LOCK`, if it has written one yet.
+    pub pid: Option<u32>,
+}
+
+/// How long [`lock`] waits for a ledger held by another process, and what
+/// it calls once when the wait begins (to say so on a terminal).
+pub struct LockWait<'a> {
+    /// Zero: fail at once, as before waiting existed.
+    pub timeout: Duration,
+    /// Called once, when the lock is found held and `timeout` is not zero.
+    pub on_wait: Option<&'a dyn Fn(&LockHolder)>,
+}
+
+impl LockWait<'_> {
+    /// Do not wait: a held lock is an error at once.
+    pub fn none() -> LockWait<'static> {
+        LockWait { timeout: Duration::ZERO, on_wait: None }
+    }
+}
+
+/// The PID written in `LOCK` at `path`, if any.
+fn holder_pid(path: &Path) -> Option<u32> {
+    let mut text = String::new();
+    File::open(path).ok()?.take(MAX_LOCK_TEXT).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Take the ledger's `LOCK` (`flock(LOCK_EX)`, released when the file is
+/// closed, so a killed holder never leaves it held), waiting up to
+/// `wait.timeout` for another process to release it. The holder writes its
+/// PID into `LOCK` for the messages of those who wait; the file's content
+/// means nothing else (a stale PID after a holder died is harmless: the
+/// lock itself is free then).
+pub(crate) fn lock(dir: &Path, wait: &LockWait) -> Result<File, LedgerError> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| {
+        // Read-only media or no write permission: sled must write to open
+        // the database, so say so here, before anything else is tried.
+        if is_not_writable(&e) {
+            LedgerError::NotWritable { dir: dir.to_path_buf(), path: path.clone(), source: e }
+        } else {
+            LedgerError::io(format!("cannot open lock file {}", path.display()), e)
+        }
+    })?;
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        match f.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let waited = started.elapsed();
+                if waited >= wait.timeout {
+                    return Err(LedgerError::Locked { dir: dir.to_path_buf(), pid: holder_pid(&path), waited });
+                }
+                if !told {
+                    told = true;
+                    if let Some(tell) = wait.on_wait {
+                        tell(&LockHolder { dir: dir.to_path_buf(), pid: holder_pid(&path) });
+                    }
+                }
+                std::thread::sleep(LEDGER_LOCK_POLL.min(wait.timeout - waited));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(LedgerError::io(format!("cannot lock {}", path.display()), e))
+            }
+        }
+    }
+    // Best effort: the PID is only for the messages of those who wait, so
+    // a full disk here is not this command's failure (the open that
+    // follows reports it if it matters). Crash window: killed between
+    // these writes, `LOCK` holds a partial PID or none; waiters then name
+    // no PID, and the lock is released anyway.
+    let pid = format!("{}\n", std::process::id());
+    let _ = f.set_len(0).and_then(|_| f.write_all(pid.as_bytes()));
+    Ok(f)
+}
+
+/// Why there is no ledger at a directory, for the message that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The directory itself exists (it holds no ledger).
+    pub dir_exists: bool,
+    /// A ledger directory beside it with a similar name (a typo's target).
+    pub similar: Option<PathBuf>,
+}
+
+/// How many entries of the parent directory are looked at for a similar name.
+const MAX_SIBLINGS: usize = 4096;
+
+/// Explain a missing ledger at `dir`: does the directory exist, and is there
+/// a ledger beside it whose name is within two edits (or shares all but
+/// a quarter of its letters) of `dir`'s name?
+pub fn explain_missing(dir: &Path) -> Missing {
+    let dir_exists = dir.is_dir();
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut best: Option<(f64, PathBuf)> = None;
+    if !name.is_empty() {
+        for ent in std::fs::read_dir(&parent).into_iter().flatten().take(MAX_SIBLINGS).flatten() {
+            let other = ent.file_name();
+            let Some(other) = other.to_str() else { continue };
+            if other == name || !ent.path().join(DB_DIR).is_dir() {
+                continue;
+            }
+            let score = strsim::normalized_damerau_levenshtein(name, other);
+            let close = strsim::damerau_levenshtein(name, other) <= 2 || score >= 0.75;
+            if close && best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((score, parent.join(other)));
+            }
+        }
+    }
+    Missing { dir_exists, similar: best.map(|(_, p)| p) }
+}
 
 /// What [`settle_snapshots`] did with an unfinished snapshot.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +210,9 @@ pub(crate) fn open(ledger: &Path, config: &sled::Config) -> Result<sled::Db, Led
             Ok(db) => return Ok(db),
             Err(Attempt::Failed(e)) => return Err(e),
             Err(Attempt::Busy) if started.elapsed() < LOCK_WAIT => std::thread::sleep(LOCK_POLL),
-            Err(Attempt::Busy) => return Err(LedgerError::Locked(ledger.to_path_buf())),
+            Err(Attempt::Busy) => {
+                return Err(LedgerError::Locked { dir: ledger.to_path_buf(), pid: None, waited: started.elapsed() })
+            }
         }
     }
 }

@@ -14,10 +14,22 @@ pub enum LedgerError {
     /// `meta/format` record); nothing was created.
     #[error("no ledger at {0}")]
     NotFound(PathBuf),
-    /// Another process holds the ledger's advisory lock (`LOCK`, see
-    /// [`crate::schema::LOCK_FILE`]); retry when it has finished.
-    #[error("ledger {0} is in use by another tinledger process")]
-    Locked(PathBuf),
+    /// Another process holds the ledger (its PID, when it wrote one) and
+    /// did not release it within the wait.
+    #[error(
+        "ledger {} is in use by another tinledger process{}{}",
+        dir.display(),
+        pid.map(|p| format!(" (PID {p})")).unwrap_or_default(),
+        if waited.as_millis() >= 1000 { format!("; waited {} s", waited.as_secs()) } else { String::new() }
+    )]
+    Locked {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The PID the holder wrote into the lock file, if it wrote one.
+        pid: Option<u32>,
+        /// How long this process waited before giving up.
+        waited: std::time::Duration,
+    },
     #[error("{context}: {source}")]
     /// Reading or writing the ledger's files failed (a full disk, EIO,
     /// a missing permission); the ledger may be fine, the operation is not
@@ -78,9 +90,18 @@ impl LedgerError {
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Corruption { .. } => {
-                LedgerError::Corrupt { seq: None, reason: format!("storage engine: {e}") }
-            }
+            // sled's own Display prints its Debug form ("file offset None
+            // backtrace ()"): say what is damaged in words instead.
+            sled::Error::Corruption { at, .. } => LedgerError::Corrupt {
+                seq: None,
+                reason: match at {
+                    Some(ptr) => format!(
+                        "the storage engine's files (db/) hold damaged data (a record at log offset {} fails its check)",
+                        ptr.lid()
+                    ),
+                    None => "the storage engine's files (db/) hold damaged data (a record fails its check)".into(),
+                },
+            },
             // A failed read or write of sled's files (a full disk, EIO) is an
             // I/O error, not damage to the ledger.
             sled::Error::Io(source) => LedgerError::Io { context: "storage engine I/O".into(), source },

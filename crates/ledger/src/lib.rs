@@ -21,6 +21,7 @@ pub mod schema;
 mod store;
 
 pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
+pub use engine::{explain_missing, LockHolder, LockWait, Missing};
 pub use error::LedgerError;
 pub use reindex::ReindexReport;
 pub use store::{sled_config, sync_tree, Head, Ledger, Receipt};

@@ -15,9 +15,10 @@
 //!    rebuilds the derived trees and the head from the entries, so an append
 //!    cut short is wholly present or wholly absent (never acknowledged).
 
+use crate::engine::LockWait;
 use crate::error::LedgerError;
 use crate::schema::*;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use tinledger_core::codec;
@@ -104,24 +105,6 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, LedgerError>) -
     }
 }
 
-fn lock(dir: &Path) -> Result<File, LedgerError> {
-    let path = dir.join(LOCK_FILE);
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| {
-        // Read-only media or no write permission: sled must write to open
-        // the database, so say so here, before anything else is tried.
-        if crate::engine::is_not_writable(&e) {
-            LedgerError::NotWritable { dir: dir.to_path_buf(), path: path.clone(), source: e }
-        } else {
-            LedgerError::io(format!("cannot open lock file {}", path.display()), e)
-        }
-    })?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::io(format!("cannot lock {}", path.display()), e)),
-    }
-}
-
 /// sled's page cache (its default is 1 GiB): bounds the memory of a long
 /// audit or bulk import; the OS page cache still holds hot files.
 const SLED_CACHE_BYTES: u64 = 64 << 20;
@@ -201,6 +184,15 @@ impl Ledger {
     /// Create a ledger in `dir` from its genesis event. Refuses if `dir`
     /// already holds a ledger.
     pub fn create(dir: &Path, genesis: &SignedEvent) -> Result<(Ledger, Receipt), LedgerError> {
+        Self::create_waiting(dir, genesis, &LockWait::none())
+    }
+
+    /// [`Ledger::create`], waiting for the lock as `wait` says.
+    pub fn create_waiting(
+        dir: &Path,
+        genesis: &SignedEvent,
+        wait: &LockWait,
+    ) -> Result<(Ledger, Receipt), LedgerError> {
         // Check the genesis before touching the disk.
         let empty = Overlay::empty();
         rules::apply(&empty, 0, genesis).map_err(|source| LedgerError::Refused {
@@ -211,7 +203,7 @@ impl Ledger {
         })?;
         std::fs::create_dir_all(dir)
             .map_err(|e| LedgerError::io(format!("cannot create ledger directory {}", dir.display()), e))?;
-        let lock = lock(dir)?;
+        let lock = crate::engine::lock(dir, wait)?;
         let (db, t) = open_db(dir, SLED_CACHE_BYTES)?;
         // A `db/` without a head is a creation that crashed before its genesis
         // append: nothing was acknowledged, so it is safe to finish it.
@@ -240,8 +232,15 @@ impl Ledger {
 
     /// Open an existing ledger for reading and appending. Refuses, naming
     /// both values, when the recorded head does not match the last entry.
+    /// Fails at once if another process holds the ledger
+    /// ([`Ledger::open_waiting`] waits).
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        let mut l = Self::open_unchecked(dir, SLED_CACHE_BYTES)?;
+        Self::open_waiting(dir, &LockWait::none())
+    }
+
+    /// [`Ledger::open`], waiting for the lock as `wait` says.
+    pub fn open_waiting(dir: &Path, wait: &LockWait) -> Result<Ledger, LedgerError> {
+        let mut l = Self::open_unchecked(dir, SLED_CACHE_BYTES, wait)?;
         l.recover()?;
         l.check_head()?;
         Ok(l)
@@ -252,16 +251,21 @@ impl Ledger {
     /// An interrupted append is recovered first when the chain allows it
     /// (otherwise the audit reports what is wrong).
     pub fn open_for_audit(dir: &Path) -> Result<Ledger, LedgerError> {
-        let mut l = Self::open_unchecked(dir, SLED_AUDIT_CACHE_BYTES)?;
+        Self::open_for_audit_waiting(dir, &LockWait::none())
+    }
+
+    /// [`Ledger::open_for_audit`], waiting for the lock as `wait` says.
+    pub fn open_for_audit_waiting(dir: &Path, wait: &LockWait) -> Result<Ledger, LedgerError> {
+        let mut l = Self::open_unchecked(dir, SLED_AUDIT_CACHE_BYTES, wait)?;
         let _ = l.recover();
         Ok(l)
     }
 
-    fn open_unchecked(dir: &Path, cache_bytes: u64) -> Result<Ledger, LedgerError> {
+    fn open_unchecked(dir: &Path, cache_bytes: u64, wait: &LockWait) -> Result<Ledger, LedgerError> {
         if !dir.join(DB_DIR).is_dir() {
             return Err(LedgerError::NotFound(dir.to_path_buf()));
         }
-        let lock = lock(dir)?;
+        let lock = crate::engine::lock(dir, wait)?;
         let (db, t) = open_db(dir, cache_bytes)?;
         let (info, head) = guard("reading the ledger header", || {
             match t.meta.get(META_FORMAT)? {
