@@ -17,6 +17,12 @@ use std::fmt;
 /// A receive whose measured mass differs from the dispatched mass by more
 /// than this (parts per million of the dispatched mass) raises a flag.
 pub const RECEIVE_TOLERANCE_PPM: u64 = 5_000; // 0.5 %
+/// A receive whose measured mass is more than this many times the
+/// dispatched mass, or less than the dispatched mass divided by it, is
+/// refused as a probable unit mistake (grams keyed for kilograms, kilograms
+/// for tonnes) rather than flagged: a real loss or gain in transit is never
+/// that large, and a wrong mass in an append-only ledger is forever.
+pub const RECEIVE_GROSS_FACTOR: u64 = 10;
 /// An assay differing from the declared grade by more than this (ppm of the
 /// declared grade, i.e. relative) raises a flag.
 pub const ASSAY_TOLERANCE_PPM: u64 = 50_000; // 5 % relative
@@ -244,6 +250,12 @@ pub enum RuleError {
     Material(String),
     #[error("{0}")]
     Party(String),
+    /// A receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass.
+    #[error(
+        "receive of lot {lot} refused: received {received} is {relation} the dispatched {dispatched}; \
+         probably a unit mistake ({likely}); check the weighing and the unit of the mass"
+    )]
+    ProbableUnitMistake { lot: LotId, dispatched: String, received: String, relation: &'static str, likely: String },
     #[error("storage error while checking: {0}")]
     Storage(String),
 }
@@ -252,6 +264,35 @@ impl From<ViewError> for RuleError {
     fn from(e: ViewError) -> Self {
         RuleError::Storage(e.0)
     }
+}
+
+/// Refuse a receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass,
+/// naming the unit slip that most likely explains the ratio.
+fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<(), RuleError> {
+    let (d, r, f) = (u128::from(dispatched_g), u128::from(received_g), u128::from(RECEIVE_GROSS_FACTOR));
+    let relation = if r > d * f {
+        "more than 10 times"
+    } else if r * f < d {
+        "less than a tenth of"
+    } else {
+        return Ok(());
+    };
+    // A ratio within 10 % of 1000 is one step of g/kg/t.
+    let near_1000 = |big: u128, small: u128| big * 10 >= small * 9_000 && big * 10 <= small * 11_000;
+    let likely = if r < d && near_1000(d, r) {
+        format!("did you mean {}? a mass in kg keyed as g, or in t as kg", format_mass_wide(r * 1000))
+    } else if r > d && near_1000(r, d) {
+        format!("did you mean {}? a mass in g keyed as kg, or in kg as t", format_mass_wide(r / 1000))
+    } else {
+        "a wrong unit, or a digit too many or too few".to_string()
+    };
+    Err(RuleError::ProbableUnitMistake {
+        lot: lot.clone(),
+        dispatched: format_mass(dispatched_g),
+        received: format_mass(received_g),
+        relation,
+        likely,
+    })
 }
 
 fn status_name(s: ActorStatus) -> &'static str {
@@ -545,6 +586,7 @@ fn apply_inner(
                 }
                 _ => return Err(RuleError::NotInTransit(lot.clone())),
             }
+            gross_tolerance(lot, l.mass_g, *mass_g)?;
             let diff = l.mass_g.abs_diff(*mass_g);
             if u128::from(diff) * 1_000_000 > u128::from(l.mass_g) * u128::from(RECEIVE_TOLERANCE_PPM) {
                 let f = Flag::MassDiscrepancy { seq, lot: lot.clone(), dispatched_g: l.mass_g, received_g: *mass_g };
