@@ -23,3 +23,4 @@ mod scenario;
 mod snapshots;
 mod storage;
 mod tamper;
+mod units;

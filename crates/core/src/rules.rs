@@ -252,7 +252,7 @@ pub enum RuleError {
     Party(String),
     /// A receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass.
     #[error(
-        "receive of lot {lot} refused: received {received} is {relation} the dispatched {dispatched}; \
+        "received mass {received} of lot {lot} is {relation} the dispatched {dispatched}: \
          probably a unit mistake ({likely}); check the weighing and the unit of the mass"
     )]
     ProbableUnitMistake { lot: LotId, dispatched: String, received: String, relation: &'static str, likely: String },

@@ -418,6 +418,10 @@ pub const MASS_FORMS: &str = "1250kg, 1.25t, 1250000g";
 /// The accepted grade forms, for messages.
 pub const GRADE_FORMS: &str = "72.5%, 725000ppm";
 
+/// Longest number a message rewrites into a suggestion (longer ones are
+/// not a mass anyway, and must not be echoed whole).
+const MAX_SUGGESTED: usize = 40;
+
 /// Characters spreadsheets and people use to group thousands.
 const GROUPING: &[char] = &[' ', '\u{a0}', '\u{202f}', '\u{2009}', '\'', '_'];
 
@@ -446,6 +450,12 @@ fn canonical_number<'a>(
         if !grouped && !num.contains('.') {
             return Ok(std::borrow::Cow::Owned(num.replace(',', ".")));
         }
+        if num.len() > MAX_SUGGESTED {
+            return Err(format!(
+                "{what} {} has a thousand separator or a decimal point, but --decimal-comma is set",
+                quoted(s)
+            ));
+        }
         let fixed: String = num.chars().filter(|c| !GROUPING.contains(c) && *c != '.').collect();
         return Err(format!(
             "{what} {} has a thousand separator or a decimal point, but --decimal-comma is set; \
@@ -456,6 +466,18 @@ fn canonical_number<'a>(
     if !grouped && !num.contains(',') {
         return Ok(std::borrow::Cow::Borrowed(num));
     }
+    if num.len() > MAX_SUGGESTED {
+        return Err(format!(
+            "{what} {} is written in a locale form; write a point for decimals and no thousand separators",
+            quoted(s)
+        ));
+    }
+    // A bare number gets an example unit in the suggestion, and a note.
+    let (unit, also) = match (unit, what) {
+        ("", "mass") => ("kg", format!("; and give its unit ({MASS_FORMS})")),
+        ("", _) => ("%", format!("; and give its unit ({GRADE_FORMS})")),
+        (u, _) => (u, String::new()),
+    };
     let bare: String = num.chars().filter(|c| !GROUPING.contains(c)).collect();
     let commas = bare.matches(',').count();
     let points = bare.matches('.').count();
@@ -477,7 +499,7 @@ fn canonical_number<'a>(
     } else {
         format!("write {}{unit} {tail}", bare.replace(',', ""))
     };
-    Err(format!("{what} {} is written in a locale form; {suggestion}", quoted(s)))
+    Err(format!("{what} {} is written in a locale form; {suggestion}{also}", quoted(s)))
 }
 
 /// Parse a mass written with its unit (docs/cli.md §1.5): a number without
@@ -509,6 +531,9 @@ pub fn parse_mass_with(s: &str, unit: Option<MassUnit>, numbers: Numbers) -> Res
         }
         ("", None) => {
             let n = canonical_number("mass", s, num, "", numbers)?;
+            if n.len() > MAX_SUGGESTED {
+                return Err(format!("mass {} has no unit; write it with one (accepted: {MASS_FORMS})", quoted(s)));
+            }
             let g = if n.contains('.') { String::new() } else { format!(" or {n}g") };
             return Err(format!("mass {} has no unit; write {n}kg, {n}t{g} (accepted: {MASS_FORMS})", quoted(s)));
         }
@@ -592,6 +617,9 @@ pub fn parse_grade_with(s: &str, unit: Option<GradeUnit>, numbers: Numbers) -> R
         ("", None) if num.is_empty() => return Err(format!("grade is empty; write it with a unit: {GRADE_FORMS}")),
         ("", None) => {
             let n = canonical_number("grade", s, num, "", numbers)?;
+            if n.len() > MAX_SUGGESTED {
+                return Err(format!("grade {} has no unit; write it with one (accepted: {GRADE_FORMS})", quoted(s)));
+            }
             return Err(format!(
                 "grade {} has no unit; write {n}% (percent Sn) or {n}ppm (parts per million Sn)",
                 quoted(s)
@@ -774,6 +802,14 @@ mod tests {
         assert_eq!(quoted(&wide), format!("\"{}\"…(130 bytes)", "é".repeat(64)));
         let e = parse_mass(&long).unwrap_err();
         assert!(e.len() < 200, "{}", e.len());
+        for big in ["1".repeat(1 << 20), format!("1,{}", "2".repeat(1 << 20)), format!("1 {}kg", "2".repeat(1 << 20))] {
+            for numbers in [Numbers::default(), Numbers { decimal_comma: true }] {
+                let e = parse_mass_with(&big, None, numbers).unwrap_err();
+                assert!(e.len() < 300, "{}: {e}", e.len());
+                let e = parse_grade_with(&big, None, numbers).unwrap_err();
+                assert!(e.len() < 300, "{}: {e}", e.len());
+            }
+        }
         let e = long.parse::<Timestamp>().unwrap_err();
         assert!(e.len() < 200, "{}", e.len());
         assert_eq!(clip("short", 10), "short");
@@ -840,7 +876,8 @@ mod tests {
             let e = if v.ends_with('%') { parse_grade(v) } else { parse_mass(v).map(|_| 0) }.unwrap_err();
             assert!(e.contains("is written in a locale form") && e.contains(want), "{v}: {e}");
         }
-        assert!(parse_mass("1998,5").unwrap_err().contains("write 1998.5 "), "bare: the locale form first");
+        let e = parse_mass("1998,5").unwrap_err();
+        assert!(e.contains("write 1998.5kg ") && e.ends_with("and give its unit (1250kg, 1.25t, 1250000g)"), "{e}");
         let dc = Numbers { decimal_comma: true };
         assert_eq!(parse_mass_with("1998,5kg", None, dc).unwrap(), 1_998_500);
         assert_eq!(parse_mass_with("1998,5", Some(MassUnit::Kg), dc).unwrap(), 1_998_500);

@@ -220,10 +220,11 @@ impl Fields for CsvRow<'_> {
 }
 
 /// Line numbers from byte offsets, counting `\n` (so LF, CRLF and line
-/// breaks inside quoted cells all count as one line each). The csv crate's
-/// own `Position::line` is one too low after `\r\n` line ends; its byte
-/// offsets are exact. Offsets are asked for in increasing order, so each
-/// byte is counted once.
+/// breaks inside quoted cells all count as one line each). The csv crate
+/// ends a record at the `\r` of `\r\n` and starts the next one at the
+/// `\n`, so its `Position::line` is one too low after CRLF line ends, and
+/// its byte offset points at that `\n`: a record starts after it.
+/// Offsets are asked for in increasing order, so each byte is counted once.
 struct Lines<'a> {
     text: &'a [u8],
     byte: usize,
@@ -233,7 +234,10 @@ struct Lines<'a> {
 impl Lines<'_> {
     /// The 1-based line that byte `at` is on.
     fn at(&mut self, at: u64) -> u64 {
-        let at = usize::try_from(at).unwrap_or(usize::MAX).min(self.text.len());
+        let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(self.text.len());
+        if self.text.get(at) == Some(&b'\n') {
+            at += 1;
+        }
         if at < self.byte {
             self.byte = 0;
             self.line = 1;
