@@ -182,7 +182,7 @@ fn bulk_files_need_units_or_a_column_that_names_one() {
     assert_eq!(err.lines().filter(|l| l.starts_with("line ")).count(), 1, "{err}");
     let csv_cases: [(&[u8], u64); 4] = [
         (b"lot,mass_kg\nKOB-1,2000\n", 2_000_000),
-        (b"lot,Mass KG\nKOB-1,1.5\n", 1_500_000),
+        (b"lot,Mass KG\nKOB-1,1.5\n", 1_500),
         (b"lot,mass_t\nKOB-1,1.25\n", 1_250_000),
         (b"lot,mass_g\nKOB-1,58000\n", 58_000),
     ];

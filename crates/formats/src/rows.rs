@@ -223,7 +223,8 @@ impl Fields for CsvRow<'_> {
 /// breaks inside quoted cells all count as one line each). The csv crate
 /// ends a record at the `\r` of `\r\n` and starts the next one at the
 /// `\n`, so its `Position::line` is one too low after CRLF line ends, and
-/// its byte offset points at that `\n`: a record starts after it.
+/// its byte offset may point at line ends before the record (that `\n`,
+/// skipped blank lines): a record starts at its first other byte.
 /// Offsets are asked for in increasing order, so each byte is counted once.
 struct Lines<'a> {
     text: &'a [u8],
@@ -235,7 +236,7 @@ impl Lines<'_> {
     /// The 1-based line that byte `at` is on.
     fn at(&mut self, at: u64) -> u64 {
         let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(self.text.len());
-        if self.text.get(at) == Some(&b'\n') {
+        while matches!(self.text.get(at), Some(b'\n' | b'\r')) {
             at += 1;
         }
         if at < self.byte {
