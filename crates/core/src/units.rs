@@ -537,8 +537,12 @@ pub fn parse_mass_with(s: &str, unit: Option<MassUnit>, numbers: Numbers) -> Res
             let g = if n.contains('.') { String::new() } else { format!(" or {n}g") };
             return Err(format!("mass {} has no unit; write {n}kg, {n}t{g} (accepted: {MASS_FORMS})", quoted(s)));
         }
-        (x, _) => MassUnit::from_suffix(x).ok_or_else(|| {
-            format!("mass {} does not end in a unit g, kg or t (for example {MASS_FORMS})", quoted(s))
+        (x, _) => MassUnit::from_suffix(x).ok_or_else(|| match x.contains(|c: char| c.is_ascii_digit()) {
+            // A letter among the digits (12O0kg): not a number before the unit.
+            true => {
+                format!("mass {} is not a number followed by a unit g, kg or t (for example {MASS_FORMS})", quoted(s))
+            }
+            false => format!("mass {} does not end in a unit g, kg or t (for example {MASS_FORMS})", quoted(s)),
         })?,
     };
     let num = canonical_number("mass", s, num, unit.as_str(), numbers)?;
@@ -847,6 +851,7 @@ mod tests {
         );
         assert!(parse_mass("").unwrap_err().contains("is empty"));
         assert!(parse_mass("5lb").unwrap_err().contains("does not end in a unit g, kg or t"));
+        assert!(parse_mass("12O0kg").unwrap_err().contains("is not a number followed by a unit g, kg or t"));
         assert!(parse_grade("70pct").unwrap_err().contains("does not end in a unit % or ppm"));
         // A column that names the unit makes the bare number explicit.
         let n = Numbers::default();
