@@ -251,11 +251,8 @@ pub enum RuleError {
     #[error("{0}")]
     Party(String),
     /// A receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass.
-    #[error(
-        "received mass {received} of lot {lot} is {relation} the dispatched {dispatched}: \
-         probably a unit mistake ({likely}); check the weighing and the unit of the mass"
-    )]
-    ProbableUnitMistake { lot: LotId, dispatched: String, received: String, relation: &'static str, likely: String },
+    #[error("{}", gross_message(lot, *dispatched_g, *received_g))]
+    ProbableUnitMistake { lot: LotId, dispatched_g: u64, received_g: u64 },
     #[error("storage error while checking: {0}")]
     Storage(String),
 }
@@ -266,17 +263,26 @@ impl From<ViewError> for RuleError {
     }
 }
 
-/// Refuse a receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass,
-/// naming the unit slip that most likely explains the ratio.
-fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<(), RuleError> {
+/// Whether a receive is beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched
+/// mass: more than 10 times, or less than a tenth.
+fn beyond_gross(dispatched_g: u64, received_g: u64) -> bool {
     let (d, r, f) = (u128::from(dispatched_g), u128::from(received_g), u128::from(RECEIVE_GROSS_FACTOR));
-    let relation = if r > d * f {
-        "more than 10 times"
-    } else if r * f < d {
-        "less than a tenth of"
-    } else {
-        return Ok(());
-    };
+    r > d * f || r * f < d
+}
+
+/// Refuse a receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass.
+fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<(), RuleError> {
+    if beyond_gross(dispatched_g, received_g) {
+        return Err(RuleError::ProbableUnitMistake { lot: lot.clone(), dispatched_g, received_g });
+    }
+    Ok(())
+}
+
+/// The message of [`RuleError::ProbableUnitMistake`]: both masses and the
+/// unit slip that most likely explains their ratio.
+fn gross_message(lot: &LotId, dispatched_g: u64, received_g: u64) -> String {
+    let (d, r) = (u128::from(dispatched_g), u128::from(received_g));
+    let relation = if r > d { "more than 10 times" } else { "less than a tenth of" };
     // A ratio within 10 % of 1000 is one step of g/kg/t.
     let near_1000 = |big: u128, small: u128| big * 10 >= small * 9_000 && big * 10 <= small * 11_000;
     let likely = if r < d && near_1000(d, r) {
@@ -286,13 +292,12 @@ fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<()
     } else {
         "a wrong unit, or a digit too many or too few".to_string()
     };
-    Err(RuleError::ProbableUnitMistake {
-        lot: lot.clone(),
-        dispatched: format_mass(dispatched_g),
-        received: format_mass(received_g),
-        relation,
-        likely,
-    })
+    format!(
+        "received mass {} of lot {lot} is {relation} the dispatched {}: probably a unit mistake ({likely}); \
+         check the weighing and the unit of the mass",
+        format_mass(received_g),
+        format_mass(dispatched_g)
+    )
 }
 
 fn status_name(s: ActorStatus) -> &'static str {

@@ -99,8 +99,11 @@ fn digits(s: &str, max: usize) -> Option<(u32, &str)> {
     Some((s[..n].parse().ok()?, &s[n..]))
 }
 
+/// Hours, minutes and (if written) seconds of a time of day.
+type Clock = (u32, u32, Option<u32>);
+
 /// `hh:mm` or `hh:mm:ss` at the start of `s`, and the rest.
-fn clock(s: &str) -> Option<((u32, u32, Option<u32>), &str)> {
+fn clock(s: &str) -> Option<(Clock, &str)> {
     let (h, r) = digits(s, 2)?;
     let (m, r) = digits(r.strip_prefix(':')?, 2)?;
     match r.strip_prefix(':').and_then(|r| digits(r, 2)) {
