@@ -40,7 +40,8 @@ fn echoed_values_are_capped() {
     c.arg("import").arg(env.path("extract.csv")).arg("--key").arg(env.key("MINE-KOBA"));
     let err = fails_with(c, 2);
     assert_short(&err);
-    let expect = format!("line 2, column mass: mass \"{}\"…(104857601 bytes) is not a whole number", "1".repeat(64));
+    let expect =
+        format!("line 2, column mass: mass \"{}\"…(104857601 bytes) does not end in a unit g, kg or t", "1".repeat(64));
     assert!(err.contains(&expect), "{err}");
     std::fs::remove_file(env.path("extract.csv")).unwrap();
 

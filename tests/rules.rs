@@ -1368,8 +1368,8 @@ fn masses_are_bounded_and_unsigned() {
     bad_value(
         &ck,
         "one gram above the bound",
-        extract("KOB-BIG-X", "10000000001"),
-        "mass \"10000000001\" is more than 10,000,000.000 kg, the largest mass tinledger records",
+        extract("KOB-BIG-X", "10000000001g"),
+        "mass \"10000000001g\" is more than 10,000,000.000 kg, the largest mass tinledger records",
     );
     bad_value(
         &ck,

@@ -400,3 +400,116 @@ fn json_error_object() {
     assert!(text.contains("\nexit: 1\n--- stdout\n{\"error\":{\"code\":\"refused\""), "{text}");
     insta::assert_snapshot!("json_error_object", text);
 }
+
+// ---- issue 11: units, locale forms, times, gross receive tolerance ----
+
+#[test]
+fn bare_mass() {
+    // `--mass 2000` was 2 kg, recorded with exit 0.
+    let env = demo();
+    let args = record(
+        "extract",
+        "demo/keys/MINE-KOBA.pem",
+        &[
+            "--lot",
+            "KOB-2026-0101",
+            "--mass",
+            "2000",
+            "--licence",
+            "IUP-OP 540/112/KOBA/2019",
+            "--location=-2.49,106.41",
+        ],
+    );
+    mistake(&env, "bare_mass", &args, 2);
+}
+
+#[test]
+fn bare_grade() {
+    let env = demo();
+    let args = record(
+        "assay",
+        "demo/keys/LAB-PANGKALPINANG.pem",
+        &["--lot", "KOB-2026-0001", "--grade", "70", "--method", "XRF", "--report", "LAB/2026/0999"],
+    );
+    mistake(&env, "bare_grade", &args, 2);
+}
+
+#[test]
+fn decimal_comma() {
+    let env = demo();
+    let args = record(
+        "smelt",
+        "demo/keys/SMELTER-MUNTOK-2.pem",
+        &["--input", "KOB-2026-0001:300,5kg", "--output", "INGOT-MTK-2026-0050:ingot:208kg:99.92%"],
+    );
+    mistake(&env, "decimal_comma", &args, 2);
+}
+
+#[test]
+fn spreadsheet_date() {
+    let env = demo();
+    let mut args = record("dispatch", "demo/keys/SMELTER-MUNTOK-2.pem", &[]);
+    args.retain(|a| *a != "--at" && *a != AT);
+    args.extend_from_slice(&[
+        "--lot",
+        "INGOT-MTK-2026-0042-C",
+        "--to",
+        "EXPORTER-MUNTOK",
+        "--document",
+        "SJ/MTK/2026/0100",
+        "--at",
+        "01/04/2026 08:30",
+    ]);
+    mistake(&env, "spreadsheet_date", &args, 2);
+}
+
+#[test]
+fn time_without_offset() {
+    let env = demo();
+    let mut args = record("dispatch", "demo/keys/SMELTER-MUNTOK-2.pem", &[]);
+    args.retain(|a| *a != "--at" && *a != AT);
+    args.extend_from_slice(&[
+        "--lot",
+        "INGOT-MTK-2026-0042-C",
+        "--to",
+        "EXPORTER-MUNTOK",
+        "--document",
+        "SJ/MTK/2026/0100",
+        "--at",
+        "2026-04-01T08:30:00",
+    ]);
+    mistake(&env, "time_without_offset", &args, 2);
+}
+
+#[test]
+fn gross_receive_mistake() {
+    let env = demo();
+    let dispatch = record(
+        "dispatch",
+        "demo/keys/SMELTER-MUNTOK-2.pem",
+        &["--lot", "INGOT-MTK-2026-0042-C", "--to", "EXPORTER-MUNTOK", "--document", "SJ/MTK/2026/0100"],
+    );
+    tl(&env, &on_demo(&dispatch).iter().map(String::as_str).collect::<Vec<_>>()).assert().success();
+    // 270 kg dispatched; the clerk keys 270g.
+    let receive =
+        record("receive", "demo/keys/EXPORTER-MUNTOK.pem", &["--lot", "INGOT-MTK-2026-0042-C", "--mass", "270g"]);
+    mistake(&env, "gross_receive_mistake", &receive, 1);
+}
+
+#[test]
+fn bulk_rows_without_units() {
+    let env = demo();
+    // A weighbridge sheet with CRLF line ends: bare grams, a decimal comma, an Excel date.
+    std::fs::write(
+        env.path("receive.csv"),
+        "lot;mass;at\r\nINGOT-MTK-2026-0042-C;270000;2026-04-01T08:00:00+07:00\r\n\
+         INGOT-MTK-2026-0042-C;269,5kg;2026-04-01T09:00:00+07:00\r\nINGOT-MTK-2026-0042-C;270kg;01/04/2026\r\n",
+    )
+    .expect("write csv");
+    let args = ["import", "receive.csv", "--key", "demo/keys/EXPORTER-MUNTOK.pem"];
+    let before = env.state();
+    let text = transcript(&env, &on_demo(&args));
+    assert_eq!(env.state(), before, "the ledger changed");
+    assert!(text.contains("\nline 4, column at: "), "{text}");
+    insta::assert_snapshot!("bulk_rows_without_units", text);
+}

@@ -24,3 +24,4 @@ mod snapshots;
 mod storage;
 mod tamper;
 mod unix;
+mod units;

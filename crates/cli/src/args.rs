@@ -457,6 +457,15 @@ pub struct RotateArgs {
     pub compromised_since: Option<u64>,
 }
 
+/// How masses and grades write their numbers (docs/cli.md §1.5).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct NumberArgs {
+    /// Read a comma as the decimal separator of masses and grades (1998,5kg, 72,5%);
+    /// a point is then refused.
+    #[arg(long)]
+    pub decimal_comma: bool,
+}
+
 /// Event kinds for `record` and `sign`.
 #[derive(Subcommand, Debug)]
 pub enum Kind {
@@ -468,16 +477,18 @@ pub enum Kind {
     Extract {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
         /// ore or concentrate.
         #[arg(long, default_value = "ore")]
         material: String,
-        /// Grams, or with a unit: 1250kg, 1.25t.
+        /// Mass with its unit: 1250kg, 1.25t or 1250000g (a bare number is refused).
         #[arg(long)]
         mass: String,
-        /// Sn grade: ppm (680000) or percent (68%).
+        /// Declared Sn grade with its unit: 68% or 680000ppm.
         #[arg(long)]
         grade: Option<String>,
         /// The mine's IUP number (must match its registration).
@@ -513,10 +524,12 @@ pub enum Kind {
     Receive {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
-        /// Measured gross mass.
+        /// Measured gross mass with its unit: 1240kg, 1.24t or 1240000g.
         #[arg(long)]
         mass: String,
     },
@@ -528,6 +541,8 @@ pub enum Kind {
     Assay {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
@@ -549,6 +564,8 @@ pub enum Kind {
     Smelt {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// LOT:MASS taken from an input lot (repeat).
         #[arg(long = "input", required = true)]
         inputs: Vec<String>,
@@ -564,6 +581,8 @@ pub enum Kind {
     Split {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// Lot id (e.g. ORE-001, INGOT-2026-0042).
         #[arg(long)]
         lot: String,
@@ -594,6 +613,8 @@ pub enum Kind {
     Manufacture {
         #[command(flatten)]
         signing: Signing,
+        #[command(flatten)]
+        numbers: NumberArgs,
         /// LOT:MASS (repeat).
         #[arg(long = "input", required = true)]
         inputs: Vec<String>,
@@ -808,6 +829,8 @@ pub struct InputArgs {
     /// Time of rows without an `at` cell (RFC 3339); now by default.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    #[command(flatten)]
+    pub numbers: NumberArgs,
 }
 
 /// `tinledger sign-batch`.

@@ -1,10 +1,10 @@
 //! Resolve typed arguments into event bodies.
 
-use crate::args::{ActorOnly, Kind, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
+use crate::args::{ActorOnly, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};
-use tinledger_core::units::{parse_grade, parse_mass, GeoPoint, Role};
+use tinledger_core::units::{parse_grade_with, parse_mass_with, GeoPoint, Numbers, Role};
 use tinledger_core::{ActorId, LotId};
 use tinledger_formats::values;
 
@@ -15,14 +15,27 @@ fn lot(s: &str) -> Result<LotId, CliError> {
     LotId::new(s).usage()
 }
 
-/// `LOT:MASS` (the syntax is the format crate's).
-fn take(s: &str) -> Result<Take, CliError> {
-    Ok(values::take(s)?)
+impl From<NumberArgs> for Numbers {
+    fn from(a: NumberArgs) -> Numbers {
+        Numbers { decimal_comma: a.decimal_comma }
+    }
 }
 
-/// `LOT:MATERIAL:MASS:GRADE`
-fn output(s: &str) -> Result<Output, CliError> {
-    Ok(values::output(s)?)
+fn mass(s: &str, n: &NumberArgs) -> Result<u64, CliError> {
+    parse_mass_with(s, None, (*n).into()).usage()
+}
+fn grade(s: &str, n: &NumberArgs) -> Result<u32, CliError> {
+    parse_grade_with(s, None, (*n).into()).usage()
+}
+
+/// `LOT:MASS` items (the syntax is the format crate's).
+fn takes(v: &[String], n: &NumberArgs) -> Result<Vec<Take>, CliError> {
+    v.iter().map(|s| Ok(values::take(s, (*n).into())?)).collect()
+}
+
+/// `LOT:MATERIAL:MASS:GRADE` items
+fn outputs(v: &[String], n: &NumberArgs) -> Result<Vec<Output>, CliError> {
+    v.iter().map(|s| Ok(values::output(s, (*n).into())?)).collect()
 }
 
 pub fn register_body(a: &RegisterArgs) -> Result<EventBody, CliError> {
@@ -69,13 +82,13 @@ pub fn rotate_body(a: &RotateArgs) -> Result<EventBody, CliError> {
 /// The signing options and event body of a `record`/`sign` kind.
 pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
     Ok(match k {
-        Kind::Extract { signing, lot: l, material, mass, grade, licence, location } => (
+        Kind::Extract { signing, numbers, lot: l, material, mass: m, grade: g, licence, location } => (
             signing,
             EventBody::Extract {
                 lot: lot(l)?,
                 material: material.parse().usage()?,
-                mass_g: parse_mass(mass).usage()?,
-                grade_ppm: grade.as_deref().map(parse_grade).transpose().usage()?,
+                mass_g: mass(m, numbers)?,
+                grade_ppm: g.as_deref().map(|g| grade(g, numbers)).transpose()?,
                 licence: licence.clone(),
                 location: location.parse().usage()?,
             },
@@ -89,36 +102,27 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
                 document: document.clone(),
             },
         ),
-        Kind::Receive { signing, lot: l, mass } => {
-            (signing, EventBody::Receive { lot: lot(l)?, mass_g: parse_mass(mass).usage()? })
+        Kind::Receive { signing, numbers, lot: l, mass: m } => {
+            (signing, EventBody::Receive { lot: lot(l)?, mass_g: mass(m, numbers)? })
         }
-        Kind::Assay { signing, lot: l, grade, method, report } => (
+        Kind::Assay { signing, numbers, lot: l, grade: g, method, report } => (
             signing,
             EventBody::Assay {
                 lot: lot(l)?,
-                grade_ppm: parse_grade(grade).usage()?,
+                grade_ppm: grade(g, numbers)?,
                 method: method.clone(),
                 report: report.clone(),
             },
         ),
-        Kind::Smelt { signing, inputs, outputs } => (
-            signing,
-            EventBody::Smelt {
-                inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
-                outputs: outputs.iter().map(|s| output(s)).collect::<Result<_, _>>()?,
-            },
-        ),
-        Kind::Manufacture { signing, inputs, outputs } => (
-            signing,
-            EventBody::Manufacture {
-                inputs: inputs.iter().map(|s| take(s)).collect::<Result<_, _>>()?,
-                outputs: outputs.iter().map(|s| output(s)).collect::<Result<_, _>>()?,
-            },
-        ),
-        Kind::Split { signing, lot: l, parts } => (
-            signing,
-            EventBody::Split { lot: lot(l)?, parts: parts.iter().map(|s| take(s)).collect::<Result<_, _>>()? },
-        ),
+        Kind::Smelt { signing, numbers, inputs, outputs: o } => {
+            (signing, EventBody::Smelt { inputs: takes(inputs, numbers)?, outputs: outputs(o, numbers)? })
+        }
+        Kind::Manufacture { signing, numbers, inputs, outputs: o } => {
+            (signing, EventBody::Manufacture { inputs: takes(inputs, numbers)?, outputs: outputs(o, numbers)? })
+        }
+        Kind::Split { signing, numbers, lot: l, parts } => {
+            (signing, EventBody::Split { lot: lot(l)?, parts: takes(parts, numbers)? })
+        }
         Kind::Merge { signing, inputs, output } => (
             signing,
             EventBody::Merge { inputs: inputs.iter().map(|s| lot(s)).collect::<Result<_, _>>()?, output: lot(output)? },

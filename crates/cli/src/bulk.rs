@@ -118,7 +118,12 @@ impl rows::Progress for Bar<'_> {
 }
 
 /// Read `path` (at most [`MAX_BULK_FILE`] bytes) and parse it.
-fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
+fn read(
+    path: &Path,
+    kind: Option<&str>,
+    numbers: tinledger_core::units::Numbers,
+    pb: &ProgressBar,
+) -> Result<Result<Rows, Vec<RowErr>>, CliError> {
     if !crate::input::is_std(path) {
         let meta = std::fs::metadata(path).map_err(|e| crate::input::cannot_read("bulk file", path, &e))?;
         if meta.is_dir() {
@@ -129,14 +134,14 @@ fn read(path: &Path, kind: Option<&str>, pb: &ProgressBar) -> Result<Result<Rows
     let bytes = crate::input::read_all_capped(f, MAX_BULK_FILE)
         .map_err(|e| crate::input::cannot_read("bulk file", path, &e))?
         .ok_or_else(|| crate::input::too_large("bulk file", path, MAX_BULK_FILE).hint("split it into smaller files"))?;
-    Ok(rows::parse(path, bytes, kind, keys::passphrase_source(), &Bar(pb))?)
+    Ok(rows::parse(path, bytes, kind, keys::passphrase_source(), numbers, &Bar(pb))?)
 }
 
 /// Parse the whole file; any bad row ends the command.
 fn parse(cli: &Cli, file: &Path, input: &InputArgs, nothing: &str) -> Result<Rows, CliError> {
     let prog = Progress::new(cli);
     let pb = prog.bar("reading", std::fs::metadata(file).map_or(0, |m| m.len()), true);
-    let r = read(file, input.kind.as_deref(), &pb);
+    let r = read(file, input.kind.as_deref(), input.numbers.into(), &pb);
     pb.finish_and_clear();
     match r? {
         Ok(rows) if rows.items.is_empty() => {

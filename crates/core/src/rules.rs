@@ -17,6 +17,12 @@ use std::fmt;
 /// A receive whose measured mass differs from the dispatched mass by more
 /// than this (parts per million of the dispatched mass) raises a flag.
 pub const RECEIVE_TOLERANCE_PPM: u64 = 5_000; // 0.5 %
+/// A receive whose measured mass is more than this many times the
+/// dispatched mass, or less than the dispatched mass divided by it, is
+/// refused as a probable unit mistake (grams keyed for kilograms, kilograms
+/// for tonnes) rather than flagged: a real loss or gain in transit is never
+/// that large, and a wrong mass in an append-only ledger is forever.
+pub const RECEIVE_GROSS_FACTOR: u64 = 10;
 /// An assay differing from the declared grade by more than this (ppm of the
 /// declared grade, i.e. relative) raises a flag.
 pub const ASSAY_TOLERANCE_PPM: u64 = 50_000; // 5 % relative
@@ -436,6 +442,18 @@ pub enum RuleError {
     /// unregistered or inactive transporter); the message says which.
     #[error("{0}")]
     Party(String),
+    /// A receive beyond [`RECEIVE_GROSS_FACTOR`] times (or below its
+    /// reciprocal) the dispatched mass: refused as a probable unit mistake
+    /// (grams keyed for kilograms, or the reverse), not flagged.
+    #[error("{}", gross_message(lot, *dispatched_g, *received_g))]
+    ProbableUnitMistake {
+        /// The lot received.
+        lot: LotId,
+        /// The mass its dispatch handed over, in grams.
+        dispatched_g: u64,
+        /// The mass the receive claims, in grams.
+        received_g: u64,
+    },
     /// Reading ledger state failed (a [`ViewError`]); not a verdict on the event.
     #[error("storage error while checking: {0}")]
     Storage(String),
@@ -445,6 +463,43 @@ impl From<ViewError> for RuleError {
     fn from(e: ViewError) -> Self {
         RuleError::Storage(e.0)
     }
+}
+
+/// Whether a receive is beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched
+/// mass: more than 10 times, or less than a tenth.
+fn beyond_gross(dispatched_g: u64, received_g: u64) -> bool {
+    let (d, r, f) = (u128::from(dispatched_g), u128::from(received_g), u128::from(RECEIVE_GROSS_FACTOR));
+    r > d * f || r * f < d
+}
+
+/// Refuse a receive beyond [`RECEIVE_GROSS_FACTOR`] of the dispatched mass.
+fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<(), RuleError> {
+    if beyond_gross(dispatched_g, received_g) {
+        return Err(RuleError::ProbableUnitMistake { lot: lot.clone(), dispatched_g, received_g });
+    }
+    Ok(())
+}
+
+/// The message of [`RuleError::ProbableUnitMistake`]: both masses and the
+/// unit slip that most likely explains their ratio.
+fn gross_message(lot: &LotId, dispatched_g: u64, received_g: u64) -> String {
+    let (d, r) = (u128::from(dispatched_g), u128::from(received_g));
+    let relation = if r > d { "more than 10 times" } else { "less than a tenth of" };
+    // A ratio within 10 % of 1000 is one step of g/kg/t.
+    let near_1000 = |big: u128, small: u128| big * 10 >= small * 9_000 && big * 10 <= small * 11_000;
+    let likely = if r < d && near_1000(d, r) {
+        format!("did you mean {}? a mass in kg keyed as g, or in t as kg", format_mass_wide(r * 1000))
+    } else if r > d && near_1000(r, d) {
+        format!("did you mean {}? a mass in g keyed as kg, or in kg as t", format_mass_wide(r / 1000))
+    } else {
+        "a wrong unit, or a digit too many or too few".to_string()
+    };
+    format!(
+        "received mass {} of lot {lot} is {relation} the dispatched {}: probably a unit mistake ({likely}); \
+         check the weighing and the unit of the mass",
+        format_mass(received_g),
+        format_mass(dispatched_g)
+    )
 }
 
 fn status_name(s: ActorStatus) -> &'static str {
@@ -738,6 +793,7 @@ fn apply_inner(
                 }
                 _ => return Err(RuleError::NotInTransit(lot.clone())),
             }
+            gross_tolerance(lot, l.mass_g, *mass_g)?;
             let diff = l.mass_g.abs_diff(*mass_g);
             if u128::from(diff) * 1_000_000 > u128::from(l.mass_g) * u128::from(RECEIVE_TOLERANCE_PPM) {
                 let f = Flag::MassDiscrepancy { seq, lot: lot.clone(), dispatched_g: l.mass_g, received_g: *mass_g };

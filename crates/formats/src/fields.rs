@@ -2,7 +2,8 @@
 //! builders that turn one row's cells into an event body.
 //!
 //! Values use the same syntax as the `record`/`sign` options (masses like
-//! `1250kg`, grades like `72.5%`, `LOT:MASS` items from `values::take`,
+//! `1250kg`, grades like `72.5%`, always with a unit unless the column's
+//! name gives one: `mass_kg`, `grade_pct`, see [`UNIT_COLUMNS`]; `LOT:MASS` items from `values::take`,
 //! `LOT:MATERIAL:MASS:GRADE` items from `values::output`); a multi-valued cell
 //! separates its items with `;`.
 
@@ -11,7 +12,10 @@ use crate::keyfile::{parse_public_key, Passphrase};
 use crate::values;
 use std::borrow::Cow;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, MAX_FIELD};
-use tinledger_core::units::{check_country, check_required, parse_grade, parse_mass, quoted, GeoPoint, Material, Role};
+use tinledger_core::units::{
+    check_country, check_required, parse_grade_with, parse_mass_with, quoted, GeoPoint, GradeUnit, MassUnit, Material,
+    Numbers, Role,
+};
 use tinledger_core::{ActorId, LotId};
 
 /// What is wrong with a row: the column (if one is to blame) and why.
@@ -40,6 +44,42 @@ pub trait Fields {
     fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr>;
     /// A multi-valued cell: `A;B;C` (or, in JSON, an array of strings).
     fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr>;
+    /// The unit the file's name for column `col` gives its bare numbers
+    /// (`mass_kg` for `mass`), if it gives one.
+    fn unit(&self, col: &'static str) -> Option<Unit>;
+    /// How the file writes the numbers of masses and grades.
+    fn numbers(&self) -> Numbers;
+}
+
+/// The unit a column name gives a bare number (docs/import.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A mass column (`mass_kg`).
+    Mass(MassUnit),
+    /// A grade column (`grade_pct`).
+    Grade(GradeUnit),
+}
+
+/// Column (CSV header or JSON member) names that name a unit, and the
+/// column they stand for: `mass_kg` is `mass` in kilograms.
+pub const UNIT_COLUMNS: &[(&str, &str, Unit)] = &[
+    ("mass_g", "mass", Unit::Mass(MassUnit::G)),
+    ("mass_kg", "mass", Unit::Mass(MassUnit::Kg)),
+    ("mass_t", "mass", Unit::Mass(MassUnit::T)),
+    ("grade_pct", "grade", Unit::Grade(GradeUnit::Pct)),
+    ("grade_ppm", "grade", Unit::Grade(GradeUnit::Ppm)),
+];
+
+/// The column a name stands for in `spec` and the unit it gives bare
+/// numbers: `mass` → (`mass`, none), `mass_kg` → (`mass`, kg); `None` when
+/// the name is not a column of `spec`.
+pub fn column(spec: &Spec, name: &str) -> Option<(&'static str, Option<Unit>)> {
+    if let Some(c) = spec.required.iter().chain(spec.optional).chain(COMMON).find(|c| **c == name) {
+        return Some((c, None));
+    }
+    let (_, base, unit) = UNIT_COLUMNS.iter().find(|(n, _, _)| *n == name)?;
+    let c = spec.required.iter().chain(spec.optional).find(|c| *c == base)?;
+    Some((c, Some(*unit)))
 }
 
 /// Split a `;`-separated cell into its non-empty, trimmed items.
@@ -64,7 +104,7 @@ pub const COMMON: &[&str] = &["at", "note"];
 impl Spec {
     /// Whether `col` is a column of this kind.
     pub fn knows(&self, col: &str) -> bool {
-        self.required.contains(&col) || self.optional.contains(&col) || COMMON.contains(&col)
+        column(self, col).is_some()
     }
     /// Every column, required first, for messages.
     pub fn columns(&self) -> String {
@@ -211,9 +251,24 @@ fn actor(f: &dyn Fields, col: &'static str) -> Result<ActorId, FieldErr> {
     with(col, ActorId::new(req(f, col)?.as_ref()))
 }
 
+fn mass_unit(f: &dyn Fields, col: &'static str) -> Option<MassUnit> {
+    match f.unit(col) {
+        Some(Unit::Mass(u)) => Some(u),
+        _ => None,
+    }
+}
+
+fn grade_of(f: &dyn Fields, col: &'static str, s: &str) -> Result<u32, FieldErr> {
+    let unit = match f.unit(col) {
+        Some(Unit::Grade(u)) => Some(u),
+        _ => None,
+    };
+    with(col, parse_grade_with(s, unit, f.numbers()))
+}
+
 fn mass(f: &dyn Fields, col: &'static str) -> Result<u64, FieldErr> {
     let s = req(f, col)?;
-    let g = with(col, parse_mass(&s))?;
+    let g = with(col, parse_mass_with(&s, mass_unit(f, col), f.numbers()))?;
     if g == 0 {
         return Err(FieldErr::at(col, format!("mass {} is zero", quoted(&s))));
     }
@@ -221,7 +276,7 @@ fn mass(f: &dyn Fields, col: &'static str) -> Result<u64, FieldErr> {
 }
 
 fn grade(f: &dyn Fields, col: &'static str) -> Result<u32, FieldErr> {
-    with(col, parse_grade(&req(f, col)?))
+    grade_of(f, col, &req(f, col)?)
 }
 
 fn location(f: &dyn Fields, col: &'static str) -> Result<GeoPoint, FieldErr> {
@@ -268,7 +323,7 @@ fn extract(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
         },
         mass_g: mass(f, "mass")?,
         grade_ppm: match f.get("grade")? {
-            Some(g) => Some(with("grade", parse_grade(&g))?),
+            Some(g) => Some(grade_of(f, "grade", &g)?),
             None => None,
         },
         licence: text(f, "licence", "licence")?,
@@ -302,18 +357,24 @@ fn assay(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
 }
 
 fn smelt(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
-    Ok(EventBody::Smelt { inputs: items(f, "inputs", values::take)?, outputs: items(f, "outputs", values::output)? })
+    let n = f.numbers();
+    Ok(EventBody::Smelt {
+        inputs: items(f, "inputs", |s| values::take(s, n))?,
+        outputs: items(f, "outputs", |s| values::output(s, n))?,
+    })
 }
 
 fn manufacture(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
+    let n = f.numbers();
     Ok(EventBody::Manufacture {
-        inputs: items(f, "inputs", values::take)?,
-        outputs: items(f, "outputs", values::output)?,
+        inputs: items(f, "inputs", |s| values::take(s, n))?,
+        outputs: items(f, "outputs", |s| values::output(s, n))?,
     })
 }
 
 fn split(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {
-    Ok(EventBody::Split { lot: lot(f, "lot")?, parts: items(f, "parts", values::take)? })
+    let n = f.numbers();
+    Ok(EventBody::Split { lot: lot(f, "lot")?, parts: items(f, "parts", |s| values::take(s, n))? })
 }
 
 fn merge(f: &dyn Fields, _: Passphrase) -> Result<EventBody, FieldErr> {

@@ -2,7 +2,7 @@
 //! pass, collecting every bad row instead of stopping at the first.
 
 use crate::error::FormatError;
-use crate::fields::{self, FieldErr, Fields, Spec};
+use crate::fields::{self, FieldErr, Fields, Spec, Unit};
 use crate::keyfile::Passphrase;
 use crate::signed::{SignedFile, SIGNED_FORMAT};
 use rayon::prelude::*;
@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::path::Path;
 use tinledger_core::event::MAX_NOTE;
-use tinledger_core::units::{check_text, clip, quoted, Timestamp, MAX_ECHO_CHARS};
+use tinledger_core::units::{check_text, clip, quoted, Numbers, Timestamp, MAX_ECHO_CHARS};
 
 /// Longest reason reported for one bad row (bytes).
 const MAX_REASON: usize = 1024;
@@ -119,13 +119,16 @@ impl Progress for NoProgress {}
 /// Parse the bytes of a bulk file. `path` is only a name: its extension
 /// tells CSV from JSON Lines (else the first byte does) and its stem a CSV
 /// file's event kind, unless `kind` is given. `pass` unlocks an encrypted
-/// key named in a `public_key` cell. `Err` is a file-level problem (not
-/// UTF-8, kind unknown); `Ok(Err(rows))` lists every bad row.
+/// key named in a `public_key` cell; `numbers` says how masses and grades
+/// write their numbers (a decimal comma only when asked for). `Err` is a
+/// file-level problem (not UTF-8, kind unknown); `Ok(Err(rows))` lists
+/// every bad row.
 pub fn parse(
     path: &Path,
     bytes: Vec<u8>,
     kind: Option<&str>,
     pass: Passphrase,
+    numbers: Numbers,
     pb: &dyn Progress,
 ) -> Result<Result<Rows, Vec<RowErr>>, FormatError> {
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -142,7 +145,7 @@ pub fn parse(
                 "--kind {k} is for CSV files; each JSON line names its own \"kind\""
             )));
         }
-        return Ok(jsonl(text, pass, pb));
+        return Ok(jsonl(text, pass, numbers, pb));
     }
     let spec = match kind {
         Some(k) => fields::spec(k).ok_or_else(|| unknown_kind(k))?,
@@ -154,7 +157,7 @@ pub fn parse(
             })?
         }
     };
-    Ok(csv(text, spec, pass, pb))
+    Ok(csv(text, spec, pass, numbers, pb))
 }
 
 fn unknown_kind(k: &str) -> FormatError {
@@ -186,15 +189,19 @@ fn unsigned(spec: &Spec, f: &dyn Fields, pass: Passphrase) -> Result<Item, Field
 
 // ---- CSV ----
 
+/// A header cell: the column it stands for and the unit its name gives.
+type Column = (&'static str, Option<Unit>);
+
 struct CsvRow<'a> {
     rec: &'a csv::StringRecord,
-    /// Column name of each header position (`None`: an empty header cell).
-    header: &'a [Option<&'static str>],
+    /// Column of each header position (`None`: an empty header cell).
+    header: &'a [Option<Column>],
+    numbers: Numbers,
 }
 
 impl Fields for CsvRow<'_> {
     fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr> {
-        let Some(i) = self.header.iter().position(|h| *h == Some(col)) else { return Ok(None) };
+        let Some(i) = self.header.iter().position(|h| h.is_some_and(|h| h.0 == col)) else { return Ok(None) };
         Ok(self.rec.get(i).map(str::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed))
     }
     fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr> {
@@ -203,6 +210,42 @@ impl Fields for CsvRow<'_> {
             Some(Cow::Owned(s)) => fields::split_items(&s).map(|x| Cow::Owned(x.to_string())).collect(),
             None => vec![],
         })
+    }
+    fn unit(&self, col: &'static str) -> Option<Unit> {
+        self.header.iter().flatten().find(|h| h.0 == col).and_then(|h| h.1)
+    }
+    fn numbers(&self) -> Numbers {
+        self.numbers
+    }
+}
+
+/// Line numbers from byte offsets, counting `\n` (so LF, CRLF and line
+/// breaks inside quoted cells all count as one line each). The csv crate
+/// ends a record at the `\r` of `\r\n` and starts the next one at the
+/// `\n`, so its `Position::line` is one too low after CRLF line ends, and
+/// its byte offset may point at line ends before the record (that `\n`,
+/// skipped blank lines): a record starts at its first other byte.
+/// Offsets are asked for in increasing order, so each byte is counted once.
+struct Lines<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The 1-based line that byte `at` is on.
+    fn at(&mut self, at: u64) -> u64 {
+        let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(self.text.len());
+        while matches!(self.text.get(at), Some(b'\n' | b'\r')) {
+            at += 1;
+        }
+        if at < self.byte {
+            self.byte = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.byte..at].iter().filter(|b| **b == b'\n').count() as u64;
+        self.byte = at;
+        self.line
     }
 }
 
@@ -217,7 +260,13 @@ fn delimiter(text: &str) -> u8 {
     }
 }
 
-fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> Result<Rows, Vec<RowErr>> {
+fn csv(
+    text: &str,
+    spec: &'static Spec,
+    pass: Passphrase,
+    numbers: Numbers,
+    pb: &dyn Progress,
+) -> Result<Rows, Vec<RowErr>> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter(text))
         .has_headers(false)
@@ -226,20 +275,22 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
     let mut rec = csv::StringRecord::new();
     let mut errs = Vec::new();
     // Header row.
-    let header: Vec<Option<&'static str>> = match rdr.read_record(&mut rec) {
+    let mut pos = Lines { text: text.as_bytes(), byte: 0, line: 1 };
+    let header: Vec<Option<Column>> = match rdr.read_record(&mut rec) {
         Ok(true) => {
-            let mut h = Vec::with_capacity(rec.len());
+            let mut h: Vec<Option<Column>> = Vec::with_capacity(rec.len());
             for cell in rec.iter() {
                 let name = cell.trim().to_ascii_lowercase().replace([' ', '-'], "_");
                 if name.is_empty() {
                     h.push(None);
                     continue;
                 }
-                match spec.required.iter().chain(spec.optional).chain(fields::COMMON).find(|c| **c == name) {
-                    Some(c) if h.contains(&Some(*c)) => {
-                        errs.push(RowErr::new(1, FieldErr::at(c, "appears twice in the header row")))
-                    }
-                    Some(c) => h.push(Some(*c)),
+                match fields::column(spec, &name) {
+                    Some(c) if h.iter().flatten().any(|x| x.0 == c.0) => errs.push(RowErr::new(
+                        1,
+                        FieldErr::at(cell.trim(), format!("appears twice in the header row (as {})", c.0)),
+                    )),
+                    Some(c) => h.push(Some(c)),
                     None => errs.push(RowErr::new(
                         1,
                         FieldErr::at(
@@ -250,7 +301,7 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
                 }
             }
             for c in spec.required {
-                if !h.contains(&Some(*c)) {
+                if !h.iter().flatten().any(|x| x.0 == *c) {
                     errs.push(RowErr::new(
                         1,
                         FieldErr::row(format!("the header row has no column {c} (required for {})", spec.kind)),
@@ -273,7 +324,7 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
         match rdr.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line());
+                let line = rec.position().map_or(0, |p| pos.at(p.byte()));
                 n += 1;
                 if n.is_multiple_of(4096) {
                     pb.set_position(rec.position().map_or(0, |p| p.byte()));
@@ -288,7 +339,7 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
                     ));
                     continue;
                 }
-                match unsigned(spec, &CsvRow { rec: &rec, header: &header }, pass) {
+                match unsigned(spec, &CsvRow { rec: &rec, header: &header, numbers }, pass) {
                     Ok(item) => {
                         items.push(item);
                         lines.push(line);
@@ -297,13 +348,13 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
                 }
             }
             Err(e) => {
-                let pos = e.position().map(|p| (p.line(), p.byte()));
-                errs.push(RowErr::new(pos.map_or(0, |p| p.0), FieldErr::row(format!("not CSV: {e}"))));
+                let at = e.position().map(|p| (pos.at(p.byte()), p.byte()));
+                errs.push(RowErr::new(at.map_or(0, |p| p.0), FieldErr::row(format!("not CSV: {e}"))));
                 // Stop on I/O errors, or if the reader did not move on.
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) || pos.is_none() || pos == last_err_at {
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) || at.is_none() || at == last_err_at {
                     break;
                 }
-                last_err_at = pos;
+                last_err_at = at;
             }
         }
     }
@@ -316,7 +367,23 @@ fn csv(text: &str, spec: &'static Spec, pass: Passphrase, pb: &dyn Progress) -> 
 
 // ---- JSON Lines ----
 
-struct JsonRow<'a>(&'a Map<String, Value>);
+struct JsonRow<'a> {
+    map: &'a Map<String, Value>,
+    numbers: Numbers,
+}
+
+impl<'a> JsonRow<'a> {
+    /// The member for `col`: `col` itself or a name that gives its unit (`mass_kg`).
+    fn member(&self, col: &'static str) -> Option<(&'a Value, Option<Unit>)> {
+        if let Some(v) = self.map.get(col) {
+            return Some((v, None));
+        }
+        fields::UNIT_COLUMNS
+            .iter()
+            .filter(|(_, base, _)| *base == col)
+            .find_map(|(name, _, unit)| self.map.get(*name).map(|v| (v, Some(*unit))))
+    }
+}
 
 fn json_scalar<'a>(col: &str, v: &'a Value) -> Result<Option<Cow<'a, str>>, FieldErr> {
     match v {
@@ -329,14 +396,20 @@ fn json_scalar<'a>(col: &str, v: &'a Value) -> Result<Option<Cow<'a, str>>, Fiel
 
 impl Fields for JsonRow<'_> {
     fn get(&self, col: &'static str) -> Result<Option<Cow<'_, str>>, FieldErr> {
-        match self.0.get(col) {
+        match self.member(col).map(|m| m.0) {
             None => Ok(None),
             Some(Value::Array(_)) => Err(FieldErr::at(col, "expected one value, not an array")),
             Some(v) => json_scalar(col, v),
         }
     }
+    fn unit(&self, col: &'static str) -> Option<Unit> {
+        self.member(col).and_then(|m| m.1)
+    }
+    fn numbers(&self) -> Numbers {
+        self.numbers
+    }
     fn list(&self, col: &'static str) -> Result<Vec<Cow<'_, str>>, FieldErr> {
-        match self.0.get(col) {
+        match self.map.get(col) {
             None | Some(Value::Null) => Ok(vec![]),
             Some(Value::Array(a)) => {
                 let mut out = Vec::with_capacity(a.len());
@@ -353,7 +426,7 @@ impl Fields for JsonRow<'_> {
     }
 }
 
-fn json_line(line: u64, text: &str, pass: Passphrase) -> Result<Item, RowErr> {
+fn json_line(line: u64, text: &str, pass: Passphrase, numbers: Numbers) -> Result<Item, RowErr> {
     let map: Map<String, Value> = tinledger_core::json::from_str(text)
         .map_err(|e| RowErr::new(line, FieldErr::row(format!("not a JSON object: {e}"))))?;
     if map.contains_key("format") || map.contains_key("event_hex") {
@@ -377,10 +450,19 @@ fn json_line(line: u64, text: &str, pass: Passphrase) -> Result<Item, RowErr> {
             FieldErr::at(k, format!("not a field of {} (fields: {})", spec.kind, spec.columns())),
         ));
     }
-    unsigned(spec, &JsonRow(&map), pass).map_err(|e| RowErr::new(line, e))
+    let mut named: Vec<(&str, &str)> =
+        map.keys().filter_map(|k| Some((fields::column(spec, k)?.0, k.as_str()))).collect();
+    named.sort();
+    if let Some(w) = named.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(RowErr::new(
+            line,
+            FieldErr::at(w[1].1, format!("and {} are the same field; give one of them", quoted(w[0].1))),
+        ));
+    }
+    unsigned(spec, &JsonRow { map: &map, numbers }, pass).map_err(|e| RowErr::new(line, e))
 }
 
-fn jsonl(text: &str, pass: Passphrase, pb: &dyn Progress) -> Result<Rows, Vec<RowErr>> {
+fn jsonl(text: &str, pass: Passphrase, numbers: Numbers, pb: &dyn Progress) -> Result<Rows, Vec<RowErr>> {
     // One pass to find the lines (borrowed, no copies), then parse them in parallel.
     let lines: Vec<(u64, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i as u64 + 1, l)).collect();
@@ -388,7 +470,7 @@ fn jsonl(text: &str, pass: Passphrase, pb: &dyn Progress) -> Result<Rows, Vec<Ro
     let parsed: Vec<Vec<Result<Item, RowErr>>> = lines
         .par_chunks(chunk)
         .map(|c| {
-            let out: Vec<_> = c.iter().map(|(n, l)| json_line(*n, l, pass)).collect();
+            let out: Vec<_> = c.iter().map(|(n, l)| json_line(*n, l, pass, numbers)).collect();
             pb.inc(c.iter().map(|(_, l)| l.len() as u64 + 1).sum());
             out
         })
