@@ -5,7 +5,8 @@
 //! public keys as hex or SPKI PEM), signed-event files ([`signed`]), bulk
 //! rows ([`fields`], [`rows`]: CSV of one kind, JSON Lines), the text forms
 //! of multi-part values ([`values`]) and the certificate's HTML page
-//! ([`cert_html`]). Later: EPCIS and other trade exports.
+//! ([`cert_html`]), and query results for other tools ([`report`]: DOT,
+//! CSV). Later: EPCIS and other trade exports.
 //!
 //! Never: opens a ledger, applies custody rules (the core crate does),
 //! talks to a network, prints, prompts, or decides exit codes. The only
@@ -20,6 +21,7 @@ pub mod cert_html;
 mod error;
 pub mod fields;
 pub mod keyfile;
+pub mod report;
 pub mod rows;
 pub mod signed;
 pub mod values;
