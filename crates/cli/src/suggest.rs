@@ -18,18 +18,18 @@ fn join(first: String, then: &str) -> String {
     if first.is_empty() {
         then.to_string()
     } else {
-        format!("{first} {then}")
+        format!("{first} ({then})")
     }
 }
 
 /// The hint for an unknown lot id.
 pub fn lot_hint(l: &Ledger, typed: &str) -> String {
-    join(did_you_mean(&l.suggest_lots(typed).unwrap_or_default()), "(list lots with `tinledger lot list`)")
+    join(did_you_mean(&l.suggest_lots(typed).unwrap_or_default()), "list lots with `tinledger lot list`")
 }
 
 /// The hint for an unknown actor id.
 pub fn actor_hint(l: &Ledger, typed: &str) -> String {
-    join(did_you_mean(&l.suggest_actors(typed).unwrap_or_default()), "(list actors with `tinledger actor list`)")
+    join(did_you_mean(&l.suggest_actors(typed).unwrap_or_default()), "list actors with `tinledger actor list`")
 }
 
 /// "unknown lot ID" (exit 2) with a "did you mean" hint.

@@ -167,7 +167,8 @@ pub fn in_period(at: Timestamp, from: Option<Timestamp>, to: Option<Timestamp>) 
 pub const MAX_SUGGESTIONS: usize = 3;
 
 /// Known ids close to a mistyped one, closest first (at most
-/// [`MAX_SUGGESTIONS`]): Levenshtein distance over the ids compared without
+/// [`MAX_SUGGESTIONS`]): Damerau-Levenshtein distance (a swap of two
+/// neighbouring characters counts as one edit) over the ids compared without
 /// case, at most 1 for ids under 10 characters, 2 up to 19, 3 beyond. Ids
 /// whose length differs by more than that are skipped without computing a
 /// distance, so a look-up over many ids stays cheap.
@@ -185,7 +186,7 @@ pub fn suggest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Vec
         if k.chars().count().abs_diff(n) > max {
             continue;
         }
-        let d = strsim::levenshtein(&typed, &k.to_lowercase());
+        let d = strsim::damerau_levenshtein(&typed, &k.to_lowercase());
         if d <= max && k != exact {
             near.push((d, k.to_string()));
         }
@@ -480,13 +481,12 @@ impl BalanceBuilder {
             - to_i(b.consumed_g)
             - to_i(b.dispatched_g)
             - to_i(b.exported_g);
-        if b.process_in_g > 0 {
-            b.mass_yield_ppm = Some(b.process_out_g * 1_000_000 / b.process_in_g);
-            if self.tin_known {
-                b.tin_in_g = Some(self.tin_in / 1_000_000);
-                b.tin_out_g = Some(self.tin_out / 1_000_000);
-                b.tin_yield_ppm = (self.tin_in > 0).then(|| self.tin_out * 1_000_000 / self.tin_in);
-            }
+        // Sums stay far below u128::MAX: at most 10^10 g per lot, 10^6 ppm.
+        b.mass_yield_ppm = (b.process_out_g * 1_000_000).checked_div(b.process_in_g);
+        if b.process_in_g > 0 && self.tin_known {
+            b.tin_in_g = Some(self.tin_in / 1_000_000);
+            b.tin_out_g = Some(self.tin_out / 1_000_000);
+            b.tin_yield_ppm = (self.tin_out * 1_000_000).checked_div(self.tin_in);
         }
         self.b
     }
