@@ -531,7 +531,7 @@ mod tests {
         assert_eq!(suggest("KOB-2026-004", known), vec!["KOB-2026-0004", "KOB-2026-0001"]);
         assert_eq!(suggest("smelter-muntok", known), vec!["SMELTER-MUNTOK"]);
         assert!(suggest("INGOT-9", known).is_empty());
-        assert!(suggest("KOB-2026-0004", known).is_empty(), "an exact id is no suggestion");
+        assert_eq!(suggest("KOB-2026-0004", known), vec!["KOB-2026-0001"], "an id is no suggestion for itself");
     }
 
     #[test]
