@@ -28,13 +28,13 @@ fn tl(env: &Env, args: &[&str]) -> Command {
 }
 
 /// `tinledger --ledger demo/ledger ARGS`.
-fn on_demo(args: &[&str]) -> Vec<String> {
+pub(crate) fn on_demo(args: &[&str]) -> Vec<String> {
     ["--ledger", "demo/ledger"].iter().chain(args).map(|s| s.to_string()).collect()
 }
 
 /// Run `tinledger ARGS` and write what happened as the snapshot body: the
 /// command line, the exit code, stdout and stderr.
-fn transcript(env: &Env, args: &[String]) -> String {
+pub(crate) fn transcript(env: &Env, args: &[String]) -> String {
     transcript_env(env, args, &[])
 }
 
@@ -58,14 +58,14 @@ fn transcript_env(env: &Env, args: &[String], vars: &[(&str, &str)]) -> String {
 }
 
 /// A fresh demo ledger in a temp dir.
-fn demo() -> Env {
+pub(crate) fn demo() -> Env {
     let env = Env::new();
     env.demo();
     env
 }
 
 /// Snapshot a mistake that must leave the ledger exactly as it was.
-fn mistake(env: &Env, name: &str, args: &[&str], exit: i32) {
+pub(crate) fn mistake(env: &Env, name: &str, args: &[&str], exit: i32) {
     mistake_env(env, name, args, &[], exit)
 }
 

@@ -17,6 +17,7 @@ mod layout;
 mod messages;
 mod portable;
 mod props;
+mod queries;
 mod reindex;
 mod rules;
 mod scenario;

@@ -137,22 +137,24 @@ pub enum Command {
         /// Sequence number.
         seq: u64,
     },
-    /// List entries.
-    #[command(after_help = "Example:\n  tinledger log --from 10 --to 20")]
-    Log {
-        /// First seq to list.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        /// Last seq to list (default: the head).
-        #[arg(long)]
-        to: Option<u64>,
-    },
-    /// A lot's current state and history.
-    #[command(after_help = "Example:\n  tinledger lot INGOT-2026-0042")]
-    Lot {
-        /// Lot id.
-        id: String,
-    },
+    /// List entries; the filters given must all match (docs/cli.md, "log").
+    #[command(
+        after_help = "Examples:\n  tinledger log --from 10 --to 20\n  tinledger log --actor SMELTER-MUNTOK --kind receive --from 2026-03-01T00:00:00Z --to 2026-03-31T23:59:59Z\n  tinledger log --lot KOB-2026-0001 --json"
+    )]
+    Log(LogArgs),
+    /// A lot's current state and history, its provenance tree, or a list of lots.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:\n  tinledger lot INGOT-2026-0042\n  tinledger lot SOLDER-KEK-2026-007 --tree\n  tinledger lot SOLDER-KEK-2026-007 --tree --dot | dot -Tsvg > solder-007.svg\n  tinledger lot list --held-by SMELTER-MUNTOK --state held"
+    )]
+    Lot(LotArgs),
+    /// Reports for auditors: an actor's mass balance over a period.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  tinledger report balance --actor SMELTER-MUNTOK --from 2026-03-01T00:00:00Z --to 2026-03-31T23:59:59Z"
+    )]
+    Report(ReportCmd),
     /// Replay the chain and check every entry (streaming, signatures in parallel batches).
     #[command(after_help = "Examples:
   tinledger verify
@@ -874,6 +876,82 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub input: InputArgs,
 }
+
+/// `tinledger log`.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// First entry: a sequence number, or a time (RFC 3339) for entries timed at or after it.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub from: Option<String>,
+    /// Last entry: a sequence number, or a time (RFC 3339) for entries timed at or before it.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub to: Option<String>,
+    /// Only entries that name this actor (as signer, receiver, transporter or subject).
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// Only entries of this kind (receive, smelt, register-actor, ...).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only entries that name this lot.
+    #[arg(long, value_name = "LOT")]
+    pub lot: Option<String>,
+}
+
+/// `tinledger lot`.
+#[derive(Args, Debug)]
+pub struct LotArgs {
+    #[command(subcommand)]
+    pub cmd: Option<LotCmd>,
+    /// Lot id.
+    #[arg(value_name = "ID", required = true)]
+    pub id: Option<String>,
+    /// Print the upstream provenance tree: every input lot back to the mines.
+    #[arg(long)]
+    pub tree: bool,
+    /// With --tree: print the tree as Graphviz DOT (`dot -Tsvg`).
+    #[arg(long, requires = "tree")]
+    pub dot: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LotCmd {
+    /// List lots; the filters given must all match.
+    #[command(
+        after_help = "Examples:\n  tinledger lot list\n  tinledger lot list --held-by SMELTER-MUNTOK --state held\n  tinledger lot list --material ingot --state exported --json"
+    )]
+    List {
+        /// Only lots whose custodian is ACTOR (in transit: the sender; consumed or exported: the last holder).
+        #[arg(long, value_name = "ACTOR")]
+        held_by: Option<String>,
+        /// Only lots of this material (ore, concentrate, ingot, solder, ...).
+        #[arg(long, value_name = "MATERIAL")]
+        material: Option<String>,
+        /// Only lots in this state: held, in-transit, consumed or exported.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// An actor's mass balance for a period: stock, flows, yield, discrepancies (docs/model.md, "Mass balance").
+    #[command(
+        after_help = "Examples:\n  tinledger report balance --actor SMELTER-MUNTOK --from 2026-03-01T00:00:00Z --to 2026-03-31T23:59:59Z\n  tinledger report balance --actor SMELTER-MUNTOK --csv > muntok-2026-03.csv"
+    )]
+    Balance {
+        /// The actor whose stock is balanced.
+        #[arg(long, value_name = "ACTOR")]
+        actor: String,
+        /// Start of the period (RFC 3339, inclusive); the ledger's start by default.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End of the period (RFC 3339, inclusive); no end by default.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Print CSV (figure,value,unit,seq,lot) instead of text.
+        #[arg(long)]
+        csv: bool,
+    },
 
 #[cfg(test)]
 mod tests {

@@ -45,7 +45,7 @@ pub fn issue_from(
     let cp = crate::proofs::open_cp_any(&note, &verifiers, "the latest stored checkpoint")?;
     let history = l.lot_history(lot)?;
     match history.last() {
-        None => return Err(CliError::usage(format!("unknown lot {lot}"))),
+        None => return Err(crate::suggest::unknown_lot(l, lot.as_str())),
         Some(last) if *last >= cp.size => {
             return Err(CliError::usage(format!(
                 "the latest signed checkpoint covers {} entries, but lot {lot} has entries up to seq {last}",

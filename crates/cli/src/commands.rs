@@ -130,7 +130,7 @@ fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliE
         Err(e @ LedgerError::Refused { source: RuleError::BadSignature { .. }, .. }) => {
             return Err(wrong_key(&l, signing, &signed, &used, e));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(crate::suggest::refused(&l, e)),
     };
     print_receipts(cli, &[r], &[signed]);
     Ok(())
@@ -213,7 +213,7 @@ pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError
 pub fn submit(cli: &Cli, files: &[PathBuf]) -> Result<(), CliError> {
     let evs = read_signed_files(files)?;
     let mut l = open(cli)?;
-    let rs = l.append_batch(&evs)?;
+    let rs = l.append_batch(&evs).map_err(|e| crate::suggest::refused(&l, e))?;
     print_receipts(cli, &rs, &evs);
     Ok(())
 }
@@ -255,35 +255,6 @@ pub fn show(cli: &Cli, seq: u64) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn log(cli: &Cli, from: u64, to: Option<u64>) -> Result<(), CliError> {
-    let l = open(cli)?;
-    let to = to.unwrap_or(u64::MAX);
-    let entries = l.range(from, to)?;
-    let decoded = entries.iter().map(|e| decode(e).map(|s| (e, s))).collect::<Result<Vec<_>, _>>()?;
-    let signer_w = col_width(23, decoded.iter().map(|(_, s)| s.event().signer.as_str()));
-    let kind_w = col_width(14, decoded.iter().map(|(_, s)| s.event().body.kind()));
-    let mut items = Vec::new();
-    for (e, s) in &decoded {
-        let ev = s.event();
-        if cli.json {
-            items.push(json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)}));
-        } else {
-            emit(&format!(
-                "{:>6}  {}  {:<signer_w$}  {:<kind_w$}  {}",
-                e.seq,
-                ev.at,
-                ev.signer.as_str(),
-                ev.body.kind(),
-                summary(ev)
-            ));
-        }
-    }
-    if cli.json {
-        emit_json(&json!({"entries": items}));
-    }
-    Ok(())
-}
-
 pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     let l = open(cli)?;
     let lot_id = LotId::new(id).usage()?;
@@ -291,7 +262,7 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
         .view()
         .lot(&lot_id)
         .map_err(|e| CliError::refused(e.to_string()))?
-        .ok_or_else(|| CliError::usage(format!("unknown lot {lot_id}")).hint("list lots with `tinledger log`"))?;
+        .ok_or_else(|| crate::suggest::unknown_lot(&l, id))?;
     let mut history = Vec::new();
     for seq in l.lot_history(&lot_id)? {
         let e = l.get(seq)?.ok_or_else(|| CliError::refused(format!("lot index names missing entry {seq}")))?;
@@ -382,7 +353,7 @@ pub fn actor(cli: &Cli, cmd: &ActorCmd) -> Result<(), CliError> {
                 .view()
                 .actor(&id)
                 .map_err(|e| CliError::refused(e.to_string()))?
-                .ok_or_else(|| CliError::usage(format!("unknown actor {id}")))?;
+                .ok_or_else(|| crate::suggest::unknown_actor(&l, id.as_str()))?;
             if cli.json {
                 emit_json(&actor_json(&a));
             } else {

@@ -18,7 +18,9 @@ mod open;
 mod output;
 mod portable;
 mod proofs;
+mod queries;
 mod shell;
+mod suggest;
 mod verify;
 
 use args::{Cli, Command, KeyCmd};
@@ -43,8 +45,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::SignBatch(a) => bulk::sign_batch(cli, a),
         Command::Import(a) => bulk::import(cli, a),
         Command::Show { seq } => commands::show(cli, *seq),
-        Command::Log { from, to } => commands::log(cli, *from, *to),
-        Command::Lot { id } => commands::lot(cli, id),
+        Command::Log(a) => queries::log(cli, a),
+        Command::Lot(a) => queries::lot(cli, a),
+        Command::Report(r) => queries::report(cli, r),
         Command::Verify(v) => verify::verify(cli, v),
         Command::Checkpoint { key, out, verifier_key, .. } => {
             proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key)

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod json;
 pub mod merkle;
 pub mod note;
+pub mod query;
 pub mod rules;
 pub mod sigbatch;
 pub mod testkeys;

@@ -5,8 +5,9 @@
 //! public keys as hex or SPKI PEM), signed-event files ([`signed`]), bulk
 //! rows ([`fields`], [`rows`]: CSV of one kind, JSON Lines), the text forms
 //! of multi-part values ([`values`]), the certificate's HTML page
-//! ([`cert_html`]), portable ledger exports ([`export`]) and Merkle proof
-//! files ([`proof`]). Later: EPCIS and other trade exports.
+//! ([`cert_html`]), portable ledger exports ([`export`]), Merkle proof
+//! files ([`proof`]) and query results for other tools ([`report`]: DOT,
+//! CSV). Later: EPCIS and other trade exports.
 //!
 //! Never: opens a ledger, applies custody rules (the core crate does),
 //! talks to a network, prints, prompts, or decides exit codes. The only
@@ -23,6 +24,7 @@ pub mod export;
 pub mod fields;
 pub mod keyfile;
 pub mod proof;
+pub mod report;
 pub mod rows;
 pub mod signed;
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod audit;
 mod certsrc;
 mod engine;
 mod error;
+mod query;
 mod reindex;
 pub mod schema;
 mod store;
