@@ -184,3 +184,71 @@ pub fn view(c: &Certificate) -> Result<CertView, CertError> {
     }
     Ok(CertView { authority, steps })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo's certificate (golden; `tinledger demo` writes the same file).
+    const DEMO: &str = include_str!("../../../fixtures/certificates/demo-solder-007.cert.json");
+
+    fn id(s: &str) -> ActorId {
+        ActorId::new(s).unwrap()
+    }
+
+    #[test]
+    fn demo_view_names_the_authority_and_every_grade_source() {
+        let c = Certificate::from_json(DEMO).unwrap();
+        let v = view(&c).unwrap();
+        assert_eq!(v.authority.id, id("AUTH-BABEL"));
+        assert_eq!(v.authority.key, PublicKey::from(&crate::testkeys::test_key("AUTH-BABEL")));
+        assert!(!v.authority.name.is_empty());
+        let kinds: Vec<(u64, &str)> = v.steps.iter().map(|s| (s.seq, s.kind)).collect();
+        assert_eq!(kinds, [(28, "merge"), (35, "smelt"), (39, "manufacture")]);
+        let merge = &v.steps[0];
+        // AGG-2026-0001 was assayed (entry 26) after its receive; AGG-2026-0002 keeps the mine's declared grade.
+        let a = &merge.inputs[0];
+        assert_eq!((a.lot.as_str(), a.mass_g, a.grade_ppm), ("AGG-2026-0001", 1_199_200, Some(618_000)));
+        let src = a.source.as_ref().unwrap();
+        assert_eq!((src.by.as_str(), src.seq), ("LAB-PANGKALPINANG", 26));
+        assert!(matches!(&src.basis, GradeBasis::Assayed { method, .. } if method == "XRF"));
+        let b = &merge.inputs[1];
+        assert_eq!((b.mass_g, b.grade_ppm), (950_000, Some(580_000)));
+        assert_eq!(b.source, Some(GradeSource { basis: GradeBasis::Declared, by: id("MINE-AIRGEGAS"), seq: 13 }));
+        let mixed = ((1_199_200u128 * 618_000 + 950_000 * 580_000) / 2_149_200) as u32;
+        assert_eq!(merge.outputs[0].grade_ppm, Some(mixed));
+        assert_eq!(merge.outputs[0].mass_g, 2_149_200);
+
+        let smelt = &v.steps[1];
+        assert_eq!(smelt.signer, id("SMELTER-MUNTOK"));
+        let conc = &smelt.inputs[0];
+        assert_eq!(conc.grade_ppm, Some(mixed));
+        assert_eq!(conc.source.as_ref().map(|s| (&s.basis, s.seq)), Some((&GradeBasis::Merged, 28)));
+        let kob = &smelt.inputs[1];
+        assert_eq!((kob.mass_g, kob.grade_ppm), (1_500_000, Some(702_000)));
+        assert_eq!(kob.source.as_ref().map(|s| (s.by.as_str(), s.seq)), Some(("LAB-PANGKALPINANG", 33)));
+        let (m_in, m_out) = smelt.mass_balance();
+        assert_eq!(m_in, 2_149_200 + 1_500_000);
+        assert_eq!(m_out, smelt.outputs.iter().map(|o| o.mass_g).sum::<u64>());
+        let (t_in, t_out) = smelt.tin_balance();
+        let want_in = tin_g(2_149_200, Some(mixed)).unwrap() + tin_g(1_500_000, Some(702_000)).unwrap();
+        assert_eq!(t_in, Some(want_in));
+        assert!(t_out.unwrap() <= want_in + want_in / 100, "the rules bound tin out");
+
+        let manu = &v.steps[2];
+        assert_eq!(
+            manu.inputs[0].source.as_ref().map(|s| (&s.basis, s.by.as_str(), s.seq)),
+            Some((&GradeBasis::Declared, "SMELTER-MUNTOK", 35))
+        );
+    }
+
+    #[test]
+    fn entries_that_do_not_replay_give_an_error() {
+        let mut c = Certificate::from_json(DEMO).unwrap();
+        c.entries.retain(|e| e.seq != 41);
+        assert_eq!(view(&c).unwrap_err().code, "rule");
+        assert_eq!(tin_g(1_000_000, Some(500_000)), Some(500_000));
+        assert_eq!(tin_g(3, Some(333_333)), Some(0));
+        assert_eq!(tin_g(3, None), None);
+    }
+}

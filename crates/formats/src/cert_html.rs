@@ -382,6 +382,12 @@ pre.cmd{background:#1d2733;color:#f1f4f7;border-color:#1d2733;font-size:13.5px}
 footer{margin-top:30px;padding-top:10px;border-top:1px solid var(--line);font-size:11.5px;color:var(--muted);display:flex;justify-content:space-between;gap:20px}
 .bi{font-weight:400;color:var(--muted)}
 h2 .bi,th .bi,dt .bi{color:inherit;opacity:.8}
+th .bi{display:block}
+table.bal{table-layout:fixed}
+.b-side{width:13%}.b-lot{width:33%}.b-mass{width:18%}.b-grade{width:16%}.b-tin{width:20%}
+table.bal td.mono{white-space:nowrap;overflow-wrap:normal}
+table.bal tfoot td{border-top:0;padding-top:4px;padding-bottom:4px}
+table.bal tfoot tr:first-child td{border-top:1.5px solid var(--ink)}
 .h1id{margin:0;font-size:17px;color:var(--muted);font-weight:600}
 .verdict{margin:0 0 18px;padding:10px 16px;border:2px solid;font-size:13px}
 .verdict.ok{border-color:#2f7d62;background:#eef7f2;color:#173d30}
@@ -400,6 +406,9 @@ svg.qr{width:112px;height:112px;flex:none}
 .balance+.balance{margin-top:16px}
 .balance h3{margin:0 0 6px;font-size:13.5px;font-weight:600}
 table.grades td{font-size:13px}
+table.grades{table-layout:fixed}
+table.grades th:nth-child(1){width:8%}table.grades th:nth-child(2){width:13%}table.grades th:nth-child(3){width:21%}
+table.grades th:nth-child(4){width:14%}table.grades th:nth-child(5){width:13%}
 @page{size:A4;margin:14mm 13mm 16mm}
 @media print{
 html{background:#fff}
@@ -422,7 +431,7 @@ ul.ext .lot{font-size:11px}
 footer{font-size:8pt}
 a.map{display:none}
 th.num{white-space:normal}
-.t-rail{width:20px}.t-seq{width:40px}.t-time{width:76px}.t-kind{width:92px}.t-signer{width:19%}
+.t-rail{width:20px}.t-seq{width:50px}.t-time{width:80px}.t-kind{width:92px}.t-signer{width:19%}
 table.tl td{font-size:9pt}
 table.tl td.mono{font-size:8pt}
 .kind{font-size:7pt;padding:0 5px}
@@ -669,7 +678,7 @@ fn file_hash(h: &mut String, file: &[u8]) {
 
 fn section_head(h: &mut String, n: &mut u32, title: &str, aside: &str) {
     *n += 1;
-    h.push_str(&format!("<h2><span class=\"n\">{n}</span>{title}"));
+    h.push_str(&format!("<h2><span class=\"n\">{n}</span><span class=\"t\">{title}</span>"));
     if !aside.is_empty() {
         h.push_str(&format!("<span class=\"aside\">{aside}</span>"));
     }
@@ -1014,7 +1023,8 @@ fn mass_balance(h: &mut String, n: &mut u32, view: &Result<CertView, String>) {
         let (d, tm) = date_time(&st.at);
         h.push_str(&format!(
             "<div class=\"balance\"><h3>Entry {} \u{00b7} <span class=\"kind k-{}\">{}</span> by <span class=\"mono\">{}</span> \
-             <span class=\"muted\">\u{00b7} {} {} UTC \u{00b7} {}</span></h3>\n<table>\n<thead><tr><th>{}</th><th>{}</th>\
+             <span class=\"muted\">\u{00b7} {} {} UTC \u{00b7} {}</span></h3>\n<table class=\"bal\">\n<colgroup><col class=\"b-side\">\
+             <col class=\"b-lot\"><col class=\"b-mass\"><col class=\"b-grade\"><col class=\"b-tin\"></colgroup>\n<thead><tr><th>{}</th><th>{}</th>\
              <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead>\n<tbody>\n",
             st.seq,
             st.kind,
@@ -1054,19 +1064,21 @@ fn mass_balance(h: &mut String, n: &mut u32, view: &Result<CertView, String>) {
             (Some(a), Some(b)) => ratio(b, a),
             _ => "\u{2014}".into(),
         };
-        h.push_str(&format!(
-            "</tbody>\n<tfoot><tr><td colspan=\"2\">{}: {} \u{2192} {}</td><td class=\"num\">{}: {}</td>\
-             <td colspan=\"2\" class=\"num\">{}: {} \u{2192} {} = {}</td></tr></tfoot>\n</table></div>\n",
-            bi("Mass in \u{2192} out", "Massa masuk \u{2192} keluar"),
-            esc(&format_mass(m_in)),
-            esc(&format_mass(m_out)),
-            bi("Yield", "Rendemen"),
+        let total = |h: &mut String, label: String, mass: String, tin: String| {
+            h.push_str(&format!(
+                "<tr><td colspan=\"2\">{label}</td><td class=\"num\">{mass}</td><td></td><td class=\"num\">{tin}</td></tr>\n"
+            ))
+        };
+        h.push_str("</tbody>\n<tfoot>\n");
+        total(h, bi("Total in", "Jumlah masuk"), esc(&format_mass(m_in)), tin(t_in));
+        total(h, bi("Total out", "Jumlah keluar"), esc(&format_mass(m_out)), tin(t_out));
+        total(
+            h,
+            format!("{} \u{00b7} {}", bi("Yield", "Rendemen"), bi("tin recovered", "timah terambil")),
             ratio(m_out, m_in),
-            bi("Tin in \u{2192} out", "Timah masuk \u{2192} keluar"),
-            tin(t_in),
-            tin(t_out),
             recovery,
-        ));
+        );
+        h.push_str("</tfoot>\n</table></div>\n");
     }
     h.push_str(
         "<p class=\"note\">Yield is output mass over input mass; tin recovered is output tin over input tin (tin = mass \
@@ -1122,7 +1134,7 @@ fn timeline(h: &mut String, n: &mut u32, s: &Summary) {
          <col class=\"t-kind\"><col class=\"t-signer\"><col></colgroup>\n<thead><tr><th></th><th class=\"num\">{}</th>\
          <th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
         bi("Entry", "Entri"),
-        bi("Time (UTC, WIB)", "Waktu"),
+        bi("Time", "Waktu"),
         bi("Event", "Peristiwa"),
         bi("Signed by", "Ditandatangani oleh"),
         bi("Description", "Keterangan"),
