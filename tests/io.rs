@@ -156,6 +156,7 @@ fn output_commands(env: &Env, dir: &Path) -> Vec<(&'static str, PathBuf, Command
     let p = dir.join("c.html");
     let mut c = env.cmd();
     c.args(["cert", "render"]).arg(env.path("demo/certificate.json")).arg("--html").arg(&p);
+    c.arg("--authority-key").arg(env.path("demo/keys/AUTH-BABEL.pub.pem"));
     v.push(("cert render", p, c));
     let p = dir.join("s.json");
     v.push(("sign --out", p.clone(), sign_extract(env, "KOB-IO-1", &p)));

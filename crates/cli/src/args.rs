@@ -784,14 +784,25 @@ pub enum CertCmd {
         #[command(flatten)]
         trust: Trust,
     },
-    /// Render a certificate as a self-contained HTML page.
-    #[command(after_help = "Example:\n  tinledger cert render solder-007.cert.json --html solder-007.html")]
+    /// Verify a certificate offline, then render it as a self-contained HTML page.
+    #[command(
+        after_help = "Examples:\n  tinledger cert render solder-007.cert.json --html solder-007.html --authority-key authority.pub.pem\n  tinledger cert render suspect.cert.json --html suspect.html --unverified   # the page says NOT VERIFIED"
+    )]
     Render {
         /// The certificate file (JSON; `-` for standard input).
         cert: PathBuf,
         /// Where to write the HTML page (`-` for standard output; never overwritten).
         #[arg(long, value_name = "OUT.html")]
         html: PathBuf,
+        /// The authority's public key: 64 hex digits or a PEM file (repeat across a key rotation).
+        #[arg(long, value_name = "KEY", required_unless_present_any = ["verifier_key", "unverified"])]
+        authority_key: Vec<String>,
+        /// Or the signed-note verifier key from `checkpoint --verifier-key`; may be repeated too.
+        #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
+        verifier_key: Vec<String>,
+        /// Render without verifying; the page then says NOT VERIFIED on every printed page.
+        #[arg(long, conflicts_with_all = ["authority_key", "verifier_key"])]
+        unverified: bool,
     },
 }
 
@@ -952,6 +963,7 @@ pub enum ReportCmd {
         #[arg(long)]
         csv: bool,
     },
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! `tinledger cert issue|verify|render`.
 
-use crate::args::{CertCmd, Cli, Trust};
+use crate::args::{CertCmd, Cli, PassphraseEnv, Trust};
 use crate::error::{CliError, UsageExt};
 use crate::keys;
 use crate::output::{emit, emit_json};
@@ -13,14 +13,22 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::rules::StateView;
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
 use tinledger_core::LotId;
-use tinledger_formats::cert_html::{self, share_pct};
+use tinledger_formats::cert_html::{self, share_pct, Checked};
 use tinledger_ledger::Ledger;
 
 pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
     match c {
         CertCmd::Issue { lot, key, out, at, .. } => issue(cli, lot, key, out, at.as_deref()),
         CertCmd::Verify { cert, trust } => verify(cli, cert, trust),
-        CertCmd::Render { cert, html } => render(cli, cert, html),
+        CertCmd::Render { cert, html, authority_key, verifier_key, unverified } => {
+            let trust = (!unverified)
+                .then(|| Trust {
+                authority_key: authority_key.clone(),
+                verifier_key: verifier_key.clone(),
+                pass: PassphraseEnv { var: None },
+            });
+            render(cli, cert, html, trust.as_ref())
+        }
     }
 }
 
@@ -95,9 +103,31 @@ fn tree_size(c: &Certificate) -> u64 {
 const MAX_CERT: u64 = 256 * 1024 * 1024;
 
 pub fn load(path: &Path) -> Result<Certificate, CliError> {
+    load_with_bytes(path).map(|(c, _)| c)
+}
+
+/// [`load`], also returning the file's bytes (the page hashes them).
+fn load_with_bytes(path: &Path) -> Result<(Certificate, String), CliError> {
     let text = crate::input::read_text_capped(path, "certificate", MAX_CERT)?;
-    Certificate::from_json(&text)
-        .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", crate::input::name(path))))
+    let c = Certificate::from_json(&text)
+        .map_err(|e| CliError::refused(format!("certificate INVALID: {}: {e}", crate::input::name(path))))?;
+    Ok((c, text))
+}
+
+/// Verify `c` with `trust` (fresh batch weights; the verdict does not depend
+/// on them), returning the trusted authority key that opened the checkpoint.
+fn verify_with(c: &Certificate, trust: &Trust) -> Result<(cert::Verified, PublicKey), (&'static str, CliError)> {
+    let v = trusted_verifier(trust, &c.checkpoint).map_err(|mut e| {
+        if e.code == crate::error::EXIT_REFUSED {
+            e.msg = format!("certificate INVALID: {}", e.msg);
+        }
+        ("checkpoint", e)
+    })?;
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    cert::verify_seeded(c, &v, &seed)
+        .map(|vf| (vf, PublicKey(v.key)))
+        .map_err(|e| (e.code, CliError::refused(format!("certificate INVALID: {e}"))))
 }
 
 fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
@@ -114,19 +144,10 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
         CliError { code: e.code, msg: String::new(), hint: None }
     };
     let c = load(path).map_err(|e| fail("format", e))?;
-    let v = trusted_verifier(trust, &c.checkpoint).map_err(|mut e| {
-        if e.code == crate::error::EXIT_REFUSED {
-            e.msg = format!("certificate INVALID: {}", e.msg);
-        }
-        fail("checkpoint", e)
-    })?;
-    // Fresh weights for the signature batches (the verdict does not depend on them).
-    let mut seed = [0u8; 32];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
-    let ok = cert::verify_seeded(&c, &v, &seed);
+    let ok = verify_with(&c, trust);
     match ok {
-        Err(e) => Err(fail(e.code, CliError::refused(format!("certificate INVALID: {e}")))),
-        Ok(vf) => {
+        Err((code, e)) => Err(fail(code, e)),
+        Ok((vf, _)) => {
             let s = &c.summary;
             if cli.json {
                 emit_json(&json!({"ok": true, "lot": c.lot, "exporter": c.exporter, "entries": vf.entries,
@@ -179,14 +200,32 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
     }
 }
 
-fn render(cli: &Cli, path: &Path, html: &Path) -> Result<(), CliError> {
-    let c = load(path)?;
-    let page = cert_html::page(&c);
+fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>) -> Result<(), CliError> {
+    let (c, text) = load_with_bytes(path)?;
+    // A page is only rendered as verified after the same checks as `cert
+    // verify`; a certificate that fails them is refused (nothing written)
+    // unless --unverified asked for a page marked NOT VERIFIED.
+    let checked = match trust {
+        Some(t) => {
+            let (_, authority_key) = verify_with(&c, t).map_err(|(_, e)| match e.code {
+                crate::error::EXIT_REFUSED => e.hint(
+                    "nothing was written; to look at it anyway: tinledger cert render FILE --html OUT --unverified",
+                ),
+                _ => e,
+            })?;
+            Checked::Verified { authority_key }
+        }
+        None => Checked::Unverified,
+    };
+    let page = cert_html::page(&c, text.as_bytes(), &checked);
     write_atomic(html, page.as_bytes(), false)?;
+    let verified = trust.is_some();
     if cli.json {
-        report_json(html, &json!({"file": html}));
+        report_json(html, &json!({"file": html, "verified": verified}));
+    } else if verified {
+        report(html, &format!("certificate OK; wrote the page to {}", out_name(html)));
     } else {
-        report(html, &format!("wrote the page to {}", out_name(html)));
+        report(html, &format!("wrote the page to {} (NOT VERIFIED: rendered with --unverified)", out_name(html)));
     }
     Ok(())
 }

@@ -16,7 +16,8 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::testkeys::test_key;
 use tinledger_core::units::Timestamp;
-use tinledger_core::LotId;
+use tinledger_core::{ActorId, Event, EventBody, LedgerId, LotId, SignedEvent};
+use tinledger_formats::cert_html::{page, share_pct, Checked};
 use tinledger_ledger::{AuditOptions, Ledger};
 use tinledger_synth::scenario::{scenario_events, SCENARIO};
 
@@ -86,11 +87,12 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
     let cert_text = serde_json::to_string_pretty(&certificate).map_err(|e| CliError::usage(e.to_string()))?;
     let cert_path = dir.join("certificate.json");
     write_file(&cert_path, cert_text.as_bytes())?;
-    let html_path = dir.join("certificate.html");
-    write_file(&html_path, tinledger_formats::cert_html::page(&certificate).as_bytes())?;
     let verifier = Verifier::new(&origin, PublicKey::from(&auth_key).0).map_err(|e| CliError::usage(e.to_string()))?;
     let cert_ok =
         cert::verify(&certificate, &verifier).map_err(|e| CliError::refused(format!("demo certificate: {e}")))?;
+    let html_path = dir.join("certificate.html");
+    let checked = Checked::Verified { authority_key: PublicKey::from(&auth_key) };
+    write_file(&html_path, page(&certificate, cert_text.as_bytes(), &checked).as_bytes())?;
 
     let rep = ledger.audit(&AuditOptions { indices: true, ..AuditOptions::default() });
     if cli.json {
@@ -119,12 +121,7 @@ pub fn demo(cli: &Cli, dir: &Path) -> Result<(), CliError> {
             cert_path.display()
         ));
         for o in &certificate.summary.origins {
-            emit(&format!(
-                "  {:>8} of its tin from {} ({})",
-                tinledger_formats::cert_html::share_pct(o.share_ppb),
-                o.mine,
-                o.name
-            ));
+            emit(&format!("  {:>8} of its tin from {} ({})", share_pct(o.share_ppb), o.mine, o.name));
         }
         emit(&format!("  page for people: {}", html_path.display()));
         emit("");

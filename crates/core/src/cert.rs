@@ -366,13 +366,16 @@ fn select_entries(
 }
 
 /// Replayed state of the included entries.
-struct Replay {
-    state: Overlay<'static>,
+pub(crate) struct Replay {
+    pub(crate) state: Overlay<'static>,
     /// Lot → mine → share (ppb, summing to SHARE_DENOM).
     attribution: HashMap<LotId, BTreeMap<ActorId, u64>>,
     /// Seq of the entry that extracted each lot.
     extracted: BTreeMap<LotId, u64>,
-    events: BTreeMap<u64, SignedEvent>,
+    pub(crate) events: BTreeMap<u64, SignedEvent>,
+    /// Seq of each merge, smelt and manufacture → (mass taken, grade just
+    /// before it) of each input, in input order: what its attribution weighed.
+    pub(crate) grades_used: BTreeMap<u64, Vec<(u64, Option<u32>)>>,
 }
 
 /// Combine attributions weighted by `w` (integer, exact): floor, then the
@@ -425,6 +428,7 @@ fn replay(events: BTreeMap<u64, SignedEvent>, sig_seed: Option<&[u8; 32]>) -> Re
     let mut st = Overlay::empty();
     let mut attribution: HashMap<LotId, BTreeMap<ActorId, u64>> = HashMap::new();
     let mut extracted = BTreeMap::new();
+    let mut grades_used = BTreeMap::new();
     let mut keys: Vec<(u64, PublicKey)> = Vec::with_capacity(events.len());
     // Signatures are checked in batches on the thread pool while the replay
     // goes on; the lowest failing seq is kept.
@@ -463,6 +467,7 @@ fn replay(events: BTreeMap<u64, SignedEvent>, sig_seed: Option<&[u8; 32]>) -> Re
                         .iter()
                         .map(|l| st.lot(l).ok().flatten().map_or((0, None), |s| (s.mass_g, s.grade_ppm)))
                         .collect();
+                    grades_used.insert(*seq, masses.clone());
                     let graded = masses.iter().all(|(_, g)| g.is_some_and(|g| g > 0));
                     let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(attr_of).collect();
                     let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = masses
@@ -477,6 +482,7 @@ fn replay(events: BTreeMap<u64, SignedEvent>, sig_seed: Option<&[u8; 32]>) -> Re
                 }
                 EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
                     let attrs: Vec<BTreeMap<ActorId, u64>> = inputs.iter().map(|t| attr_of(&t.lot)).collect();
+                    grades_used.insert(*seq, inputs.iter().map(|t| (t.mass_g, grade_of(&st, &t.lot))).collect());
                     let grades: Vec<u32> = inputs.iter().map(|t| grade_of(&st, &t.lot).unwrap_or(0)).collect();
                     let by_tin = grades.iter().all(|g| *g > 0);
                     let parts: Vec<(u128, &BTreeMap<ActorId, u64>)> = inputs
@@ -521,7 +527,7 @@ fn replay(events: BTreeMap<u64, SignedEvent>, sig_seed: Option<&[u8; 32]>) -> Re
             return Err(err("event-signature", format!("entry {seq}: {e}")));
         }
     }
-    Ok(Replay { state: st, attribution, extracted, events })
+    Ok(Replay { state: st, attribution, extracted, events, grades_used })
 }
 
 /// Check every signature: batch verification in parallel chunks; a chunk
@@ -553,11 +559,8 @@ fn state_name(s: &LotStatus) -> &'static str {
     }
 }
 
-/// The summary the included entries imply for `lot`.
-fn summarize(r: &Replay, lot: &LotId) -> Result<Summary, CertError> {
-    let st = &r.state;
-    let target = st.lots.get(lot).ok_or_else(|| err("unknown-lot", format!("lot {lot} is not in the certificate")))?;
-    // The lot and all its ancestors.
+/// `lot` and all its ancestors in the replayed state.
+pub(crate) fn lineage(st: &Overlay<'static>, lot: &LotId) -> BTreeSet<LotId> {
     let mut lineage: BTreeSet<LotId> = BTreeSet::new();
     let mut stack = vec![lot.clone()];
     while let Some(l) = stack.pop() {
@@ -567,6 +570,14 @@ fn summarize(r: &Replay, lot: &LotId) -> Result<Summary, CertError> {
             }
         }
     }
+    lineage
+}
+
+/// The summary the included entries imply for `lot`.
+fn summarize(r: &Replay, lot: &LotId) -> Result<Summary, CertError> {
+    let st = &r.state;
+    let target = st.lots.get(lot).ok_or_else(|| err("unknown-lot", format!("lot {lot} is not in the certificate")))?;
+    let lineage = lineage(st, lot);
     let contained = u64::try_from(u128::from(target.mass_g) * u128::from(target.grade_ppm.unwrap_or(0)) / 1_000_000)
         .unwrap_or(u64::MAX);
     let shares = r.attribution.get(lot).cloned().unwrap_or_default();
@@ -1118,15 +1129,22 @@ fn first_difference(want: &Summary, got: &Summary) -> String {
 /// test corpora: a certificate made this way is as trustworthy as `key`.
 #[doc(hidden)]
 pub fn dangerous_rebuild(cert: &mut Certificate, key: &SigningKey) -> Result<(), CertError> {
-    let mut events = BTreeMap::new();
-    for ce in &cert.entries {
-        let bytes = hex::decode(&ce.entry_hex).map_err(|_| err("entry-decode", "not hex"))?;
-        let e = Entry::from_bytes(&bytes).map_err(|x| err("entry-decode", x.to_string()))?;
-        events.insert(ce.seq, decode(&e)?);
-    }
-    let r = replay(events, None)?;
+    let r = replay_entries(cert)?;
     cert.summary = summarize(&r, &cert.lot)?;
     dangerous_resign(cert, key)
+}
+
+/// Replay a certificate's own entries through the rules, without checking
+/// proofs or signatures (for [`dangerous_rebuild`] and [`crate::certview`]).
+pub(crate) fn replay_entries(cert: &Certificate) -> Result<Replay, CertError> {
+    let mut events = BTreeMap::new();
+    for ce in &cert.entries {
+        let bytes =
+            hex::decode(&ce.entry_hex).map_err(|_| err("entry-decode", format!("entry {}: not hex", ce.seq)))?;
+        let e = Entry::from_bytes(&bytes).map_err(|x| err("entry-decode", format!("entry {}: {x}", ce.seq)))?;
+        events.insert(ce.seq, decode(&e)?);
+    }
+    replay(events, None)
 }
 
 /// Re-sign a certificate as it stands. Only for building test corpora.

@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cert;
+pub mod certview;
 pub mod checkpoint;
 pub mod codec;
 pub mod ed25519;

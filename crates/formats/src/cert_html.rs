@@ -5,9 +5,18 @@
 //! Content-Security-Policy is `default-src 'none'`), and its only URLs are
 //! OpenStreetMap links the reader may click. Every string taken from the
 //! certificate is escaped: the file is untrusted input, and it is rendered
-//! without being verified, which the page says plainly.
+//! by the CLI only after it verified it (or, under `--unverified`, with a
+//! banner saying it was not): [`Checked`] tells the page which.
+//!
+//! Labels are in English and Bahasa Indonesia ([`bi`]); every time is shown
+//! in UTC and in WIB (UTC+7, Bangka Belitung's zone). What the summary does
+//! not carry (the authority, the grade each attribution weighed, each
+//! smelt's mass balance) comes from [`tinledger_core::certview`].
 
+use sha2::{Digest, Sha256};
 use tinledger_core::cert::{Certificate, Extraction, Origin, SmelterSummary, Summary, TimelineItem, SHARE_DENOM};
+use tinledger_core::certview::{self, CertView, GradeBasis, GradeSource, Step};
+use tinledger_core::event::PublicKey;
 use tinledger_core::rules::Flag;
 use tinledger_core::units::{format_grade, format_mass, GeoPoint, Timestamp};
 
@@ -90,9 +99,90 @@ fn date_time(t: &Timestamp) -> (String, String) {
     }
 }
 
+/// Western Indonesia Time, UTC+7 (no daylight saving).
+const WIB_OFFSET_S: i64 = 7 * 3600;
+
+/// (date, time) in WIB.
+fn date_time_wib(t: &Timestamp) -> (String, String) {
+    date_time(&Timestamp(t.0.saturating_add(WIB_OFFSET_S)))
+}
+
+/// `2026-03-05 06:00 UTC · 13:00 WIB` (the WIB date too when it differs).
 fn utc(t: &Timestamp) -> String {
     let (d, tm) = date_time(t);
-    format!("{d} {tm} UTC")
+    format!("{d} {tm} UTC \u{00b7} {}", wib(t, &d))
+}
+
+/// The WIB time, with its date when it is not `utc_date`.
+fn wib(t: &Timestamp, utc_date: &str) -> String {
+    let (wd, wt) = date_time_wib(t);
+    if wd == utc_date {
+        format!("{wt} WIB")
+    } else {
+        format!("{wd} {wt} WIB")
+    }
+}
+
+/// A label in English and Bahasa Indonesia: `Mass / Massa` (the Indonesian
+/// marked `lang="id"`). Both are fixed text, not escaped.
+pub fn bi(en: &str, id: &str) -> String {
+    if en == id {
+        return en.to_string();
+    }
+    format!("{en}<span class=\"bi\" lang=\"id\"> / {id}</span>")
+}
+
+/// How the CLI checked the certificate before rendering it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// `cert verify`'s checks passed.
+    Verified {
+        /// The trusted authority key that opened the checkpoint.
+        authority_key: PublicKey,
+    },
+    /// Rendered under `--unverified`: the page says so on every printed page.
+    Unverified,
+}
+
+/// SHA-256 of the certificate file's bytes, lowercase hex (what
+/// `sha256sum FILE` prints): the value a buyer quotes.
+pub fn file_sha256(file: &[u8]) -> String {
+    hex::encode(Sha256::digest(file))
+}
+
+/// The first 16 hex digits of [`file_sha256`] in groups of four
+/// (`1a2b 3c4d 5e6f 7081`), to quote on the phone or in a letter.
+pub fn short_hash(full: &str) -> String {
+    let head: Vec<&str> = full.as_bytes().chunks(4).take(4).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    head.join(" ")
+}
+
+/// The text the page's QR code holds: `sha256:` and the file's hash.
+pub fn qr_text(full: &str) -> String {
+    format!("sha256:{full}")
+}
+
+/// `text` as a QR code (error correction M), an inline SVG of one path with
+/// the four-module quiet zone; nothing is loaded.
+fn qr_svg(text: &str) -> String {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M) else {
+        return String::new();
+    };
+    let w = code.width();
+    let quiet = 4;
+    let size = w + 2 * quiet;
+    let mut d = String::new();
+    for (i, c) in code.to_colors().iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            d.push_str(&format!("M{} {}h1v1h-1z", i % w + quiet, i / w + quiet));
+        }
+    }
+    format!(
+        "<svg class=\"qr\" viewBox=\"0 0 {size} {size}\" role=\"img\" aria-label=\"QR code: {}\" \
+         shape-rendering=\"crispEdges\"><rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/>\
+         <path fill=\"#000\" d=\"{d}\"/></svg>",
+        esc(text)
+    )
 }
 
 /// `2.851200° S<br>106.231400° E` (HTML).
@@ -153,6 +243,18 @@ fn state_label(s: &str) -> String {
         "in_transit" => "In transit".into(),
         other => capitalise(other),
     }
+}
+
+/// The lot state in both languages (HTML).
+fn state_bi(s: &str) -> String {
+    let id = match s {
+        "active" => "Aktif",
+        "in_transit" => "Dalam perjalanan",
+        "consumed" => "Terpakai",
+        "exported" => "Diekspor",
+        _ => return esc(&state_label(s)),
+    };
+    bi(&esc(&state_label(s)), id)
 }
 
 /// Origin, tree size and root hash lines of the checkpoint note (shown as
@@ -278,6 +380,35 @@ pre{margin:0 0 14px;padding:12px 14px;background:#f6f7f9;border:1px solid var(--
 pre.cmd{background:#1d2733;color:#f1f4f7;border-color:#1d2733;font-size:13.5px}
 .sig{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","DejaVu Sans Mono",monospace;font-size:11.5px;overflow-wrap:anywhere;color:var(--muted)}
 footer{margin-top:30px;padding-top:10px;border-top:1px solid var(--line);font-size:11.5px;color:var(--muted);display:flex;justify-content:space-between;gap:20px}
+.bi{font-weight:400;color:var(--muted)}
+h2 .bi,th .bi,dt .bi{color:inherit;opacity:.8}
+th .bi{display:block}
+table.bal{table-layout:fixed}
+.b-side{width:13%}.b-lot{width:33%}.b-mass{width:18%}.b-grade{width:16%}.b-tin{width:20%}
+table.bal td.mono{white-space:nowrap;overflow-wrap:normal}
+table.bal tfoot td{border-top:0;padding-top:4px;padding-bottom:4px}
+table.bal tfoot tr:first-child td{border-top:1.5px solid var(--ink)}
+.h1id{margin:0;font-size:17px;color:var(--muted);font-weight:600}
+.verdict{margin:0 0 18px;padding:10px 16px;border:2px solid;font-size:13px}
+.verdict.ok{border-color:#2f7d62;background:#eef7f2;color:#173d30}
+.verdict.bad{border-color:var(--red);border-width:4px;background:var(--red-bg);color:#5c0f0f;font-size:15px}
+.verdict.bad strong{font-size:20px;display:block;color:var(--red);letter-spacing:.04em}
+dl.facts.auth{grid-template-columns:1fr 3fr}
+dl.facts.auth div{border-bottom:0}
+dl.facts .span3{grid-column:span 1}
+.fp{font-size:15px;font-weight:700;letter-spacing:.04em}
+.quote{display:flex;gap:18px;align-items:center;margin:14px 0 0;padding:12px 16px;border:1px solid var(--line)}
+svg.qr{width:112px;height:112px;flex:none}
+.qlbl{font-size:11px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted)}
+.quote .short{font-size:22px;font-weight:700;letter-spacing:.06em}
+.quote .full{font-size:11.5px;overflow-wrap:anywhere;color:var(--muted)}
+.quote .note{margin-top:4px}
+.balance+.balance{margin-top:16px}
+.balance h3{margin:0 0 6px;font-size:13.5px;font-weight:600}
+table.grades td{font-size:13px}
+table.grades{table-layout:fixed}
+table.grades th:nth-child(1){width:8%}table.grades th:nth-child(2){width:13%}table.grades th:nth-child(3){width:21%}
+table.grades th:nth-child(4){width:14%}table.grades th:nth-child(5){width:13%}
 @page{size:A4;margin:14mm 13mm 16mm}
 @media print{
 html{background:#fff}
@@ -300,20 +431,32 @@ ul.ext .lot{font-size:11px}
 footer{font-size:8pt}
 a.map{display:none}
 th.num{white-space:normal}
-.t-rail{width:20px}.t-seq{width:40px}.t-time{width:76px}.t-kind{width:92px}.t-signer{width:19%}
+.t-rail{width:20px}.t-seq{width:50px}.t-time{width:80px}.t-kind{width:92px}.t-signer{width:19%}
 table.tl td{font-size:9pt}
 table.tl td.mono{font-size:8pt}
 .kind{font-size:7pt;padding:0 5px}
 thead{display:table-header-group}
 .verify{break-before:auto}
+pre.cmd{background:#fff;color:var(--ink);border:1.5px solid var(--ink)}
+.verdict.ok{background:#fff}
+.verdict.bad{background:#fff}
+.quote,.balance,.verdict{break-inside:avoid}
+svg.qr{width:30mm;height:30mm}
+.quote .short{font-size:16pt}
+table.grades td{font-size:9pt}
+.h1id{font-size:13pt}
 }
 "#;
 
-/// The page for certificate `c`.
-pub fn page(c: &Certificate) -> String {
+/// The page for certificate `c`, rendered from the certificate file's bytes
+/// `file` (hashed for the page, as `sha256sum` would) after the check
+/// `checked`.
+pub fn page(c: &Certificate, file: &[u8], checked: &Checked) -> String {
     let s = &c.summary;
     let (cp_origin, cp_size, cp_root) = checkpoint_lines(&c.checkpoint);
+    let view = certview::view(c).map_err(|e| e.to_string());
     let lot = esc(c.lot.as_str());
+    let unverified = matches!(checked, Checked::Unverified);
     let mut h = String::with_capacity(64 * 1024);
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str(
@@ -322,36 +465,80 @@ pub fn page(c: &Certificate) -> String {
     );
     h.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    h.push_str(&format!("<title>Certificate of tin provenance \u{2014} {lot}</title>\n<style>{CSS}"));
+    h.push_str(&format!(
+        "<title>{}Certificate of tin provenance \u{2014} {lot}</title>\n<style>{CSS}",
+        if unverified { "[NOT VERIFIED] " } else { "" }
+    ));
     h.push_str(&format!(
         "@page{{@bottom-left{{content:\"Certificate of tin provenance \u{00b7} lot {}\";font:8pt sans-serif;color:#5d6876}}\
-         @bottom-right{{content:\"Page \" counter(page) \" of \" counter(pages);font:8pt sans-serif;color:#5d6876}}}}\n",
-        css_safe(c.lot.as_str())
+         @bottom-right{{content:\"Page \" counter(page) \" of \" counter(pages);font:8pt sans-serif;color:#5d6876}}{}}}\n",
+        css_safe(c.lot.as_str()),
+        if unverified {
+            "@top-center{content:\"NOT VERIFIED / TIDAK TERVERIFIKASI\";font:bold 10pt sans-serif;color:#a61b1b}"
+        } else {
+            ""
+        }
     ));
     h.push_str("</style>\n</head>\n<body>\n<main class=\"doc\">\n");
 
+    verdict(&mut h, checked, view.as_ref().ok());
     header(&mut h, c, cp_origin, cp_size);
+    authority(&mut h, checked, &view);
+    file_hash(&mut h, file);
     h.push_str(
         "<p class=\"notice\"><strong>This page is a rendering of a certificate file and proves nothing by itself.</strong> \
          The evidence is the signed certificate file; check it as described under <em>How to verify</em> before \
-         relying on anything shown here.</p>\n",
+         relying on anything shown here.<span class=\"bi\" lang=\"id\"> Halaman ini hanya tampilan berkas sertifikat \
+         dan tidak membuktikan apa pun; buktinya adalah berkas sertifikat yang ditandatangani.</span></p>\n",
     );
-    export(&mut h, s);
-    warnings(&mut h, s);
-    origins(&mut h, s);
-    attribution(&mut h, s);
-    smelters(&mut h, &s.smelters);
-    timeline(&mut h, s);
-    how_to_verify(&mut h, c, cp_origin, cp_size, cp_root);
+    // Sections are numbered in page order; a new one is one more call.
+    let mut n = 0;
+    export(&mut h, &mut n, s);
+    warnings(&mut h, &mut n, s);
+    origins(&mut h, &mut n, s);
+    attribution(&mut h, &mut n, s);
+    grades_used(&mut h, &mut n, &view);
+    smelters(&mut h, &mut n, &s.smelters);
+    mass_balance(&mut h, &mut n, &view);
+    timeline(&mut h, &mut n, s);
+    how_to_verify(&mut h, &mut n, c, cp_origin, cp_size, cp_root);
 
     h.push_str(&format!(
         "<footer><span>Rendered by tinledger {} from the certificate for lot <span class=\"mono\">{lot}</span>. \
-         Not verified when rendered.</span><span>Certificate format {}</span></footer>\n",
+         {}</span><span>Certificate format {}</span></footer>\n",
         env!("CARGO_PKG_VERSION"),
+        if unverified {
+            "<strong>NOT VERIFIED when rendered / TIDAK TERVERIFIKASI.</strong>"
+        } else {
+            "Verified when rendered / Terverifikasi saat dirender."
+        },
         esc(&c.format)
     ));
     h.push_str("</main>\n</body>\n</html>\n");
     h
+}
+
+/// The banner saying whether the certificate was verified before rendering.
+fn verdict(h: &mut String, checked: &Checked, view: Option<&CertView>) {
+    match checked {
+        Checked::Verified { authority_key } => h.push_str(&format!(
+            "<div class=\"verdict ok\"><strong>{}</strong> tinledger verified this certificate file before \
+             rendering this page, trusting the authority key <span class=\"mono\">{}</span>{}: checkpoint signature, \
+             every inclusion proof and event signature, the custody rules, the summary and the exporter's signature. \
+             Keep the file: it, not this page, is the evidence.</div>\n",
+            bi("Verified when rendered", "Terverifikasi saat dirender"),
+            esc(&authority_key.key_id()),
+            view.map(|v| format!(" ({})", esc(&v.authority.name))).unwrap_or_default(),
+        )),
+        Checked::Unverified => h.push_str(&format!(
+            "<div class=\"verdict bad\" role=\"alert\"><strong>{}</strong> This page was rendered with \
+             <code>--unverified</code>: nobody checked this certificate's signatures, proofs or summary, and what it \
+             shows may be false. Do not rely on it; verify the file first (section <em>How to verify</em>).\
+             <span class=\"bi\" lang=\"id\"> Halaman ini dibuat tanpa verifikasi: jangan mengandalkannya sebelum \
+             berkasnya diverifikasi.</span></div>\n",
+            bi("NOT VERIFIED", "TIDAK TERVERIFIKASI"),
+        )),
+    }
 }
 
 fn header(h: &mut String, c: &Certificate, cp_origin: &str, cp_size: &str) {
@@ -360,56 +547,147 @@ fn header(h: &mut String, c: &Certificate, cp_origin: &str, cp_size: &str) {
     h.push_str(&format!(
         "<header class=\"head\">\n<div class=\"brand\"><div class=\"tile\" aria-hidden=\"true\"><span class=\"z\">50</span>\
          <span class=\"sym\">Sn</span><span class=\"nm\">Tin</span></div>\n<div><p class=\"kicker\">Signed custody \
-         ledger \u{00b7} chain of custody record</p><h1>Certificate of tin provenance</h1></div></div>\n\
+         ledger \u{00b7} chain of custody record</p><h1>Certificate of tin provenance</h1>\
+         <p class=\"h1id\" lang=\"id\">Sertifikat Asal Timah</p></div></div>\n\
          <div class=\"lotbox\"><div class=\"lbl\">Lot</div><div class=\"lot{}\">{}</div><div class=\"state\">{}</div></div>\n\
          </header>\n",
         if c.lot.as_str().len() > 24 { " long" } else { "" },
         esc(c.lot.as_str()),
-        esc(&state_label(&l.state))
+        state_bi(&l.state)
     ));
-    let fact = |h: &mut String, label: &str, value: String, sub: Option<String>, class: &str| {
-        h.push_str(&format!("<div><dt>{label}</dt><dd class=\"{class}\">{value}"));
-        if let Some(sub) = sub {
-            h.push_str(&format!("<span class=\"sub\">{sub}</span>"));
-        }
-        h.push_str("</dd></div>\n");
-    };
     let (d, t) = date_time(&c.issued_at);
     h.push_str("<dl class=\"facts\">\n");
-    fact(h, "Material", esc(&capitalise(l.material.as_str())), None, "big");
-    fact(h, "Mass", esc(&format_mass(l.mass_g)), Some(format!("{} g", group(l.mass_g))), "big");
-    fact(h, "Grade", esc(&grade(l.grade_ppm)), l.grade_ppm.map(|g| format!("{} ppm", group(u64::from(g)))), "big");
+    fact(h, &bi("Material", "Bahan"), esc(&capitalise(l.material.as_str())), None, "big");
+    fact(h, &bi("Mass", "Massa"), esc(&format_mass(l.mass_g)), Some(format!("{} g", group(l.mass_g))), "big");
     fact(
         h,
-        "Contained tin",
+        &bi("Grade", "Kadar"),
+        esc(&grade(l.grade_ppm)),
+        l.grade_ppm.map(|g| format!("{} ppm", group(u64::from(g)))),
+        "big",
+    );
+    fact(
+        h,
+        &bi("Contained tin", "Kandungan timah"),
         esc(&format_mass(s.contained_tin_g)),
         Some(format!("{} g Sn", group(s.contained_tin_g))),
         "big",
     );
-    fact(h, "Exporter (issuer)", format!("<span class=\"mono\">{}</span>", esc(c.exporter.as_str())), None, "");
-    fact(h, "Issued", format!("{} {}", esc(&d), esc(&t)), Some("UTC".into()), "");
-    fact(h, "Checkpoint tree size", esc(cp_size), Some("ledger entries".into()), "");
-    fact(h, "Entries included", group(c.entries.len() as u64), Some("each with an inclusion proof".into()), "");
+    fact(
+        h,
+        &bi("Exporter (issuer)", "Eksportir (penerbit)"),
+        format!("<span class=\"mono\">{}</span>", esc(c.exporter.as_str())),
+        None,
+        "",
+    );
+    fact(
+        h,
+        &bi("Issued", "Diterbitkan"),
+        format!("{} {} UTC", esc(&d), esc(&t)),
+        Some(esc(&wib(&c.issued_at, &d))),
+        "",
+    );
+    fact(h, &bi("Checkpoint tree size", "Ukuran pohon checkpoint"), esc(cp_size), Some("ledger entries".into()), "");
+    fact(
+        h,
+        &bi("Entries included", "Entri disertakan"),
+        group(c.entries.len() as u64),
+        Some("each with an inclusion proof".into()),
+        "",
+    );
     h.push_str(&format!(
-        "<div class=\"span2\"><dt>Ledger id</dt><dd><span class=\"mono\">{}</span></dd></div>\n\
-         <div class=\"span2\"><dt>Checkpoint origin</dt><dd><span class=\"mono\">{}</span></dd></div>\n",
+        "<div class=\"span2\"><dt>{}</dt><dd><span class=\"mono\">{}</span></dd></div>\n\
+         <div class=\"span2\"><dt>{}</dt><dd><span class=\"mono\">{}</span></dd></div>\n",
+        bi("Ledger id", "ID buku besar"),
         esc(&c.ledger_id.to_hex()),
+        bi("Checkpoint origin", "Asal checkpoint"),
         esc(cp_origin)
     ));
     h.push_str("</dl>\n");
 }
 
-fn section_head(h: &mut String, n: u32, title: &str, aside: &str) {
-    h.push_str(&format!("<h2><span class=\"n\">{n}</span>{title}"));
+/// One `<div><dt>…</dt><dd>…</dd></div>` of a facts list.
+fn fact(h: &mut String, label: &str, value: String, sub: Option<String>, class: &str) {
+    h.push_str(&format!("<div><dt>{label}</dt><dd class=\"{class}\">{value}"));
+    if let Some(sub) = sub {
+        h.push_str(&format!("<span class=\"sub\">{sub}</span>"));
+    }
+    h.push_str("</dd></div>\n");
+}
+
+/// The authority's name and key fingerprint (the ledger's key id: the first
+/// 8 bytes of SHA-256 of the 32-byte Ed25519 key, hex).
+fn authority(h: &mut String, checked: &Checked, view: &Result<CertView, String>) {
+    h.push_str("<dl class=\"facts auth\">\n");
+    match view {
+        Ok(v) => fact(
+            h,
+            &bi("Ledger authority", "Otoritas buku besar"),
+            esc(&v.authority.name),
+            Some(format!("<span class=\"mono\">{}</span>", esc(v.authority.id.as_str()))),
+            "",
+        ),
+        Err(e) => fact(
+            h,
+            &bi("Ledger authority", "Otoritas buku besar"),
+            "<span class=\"muted\">cannot be read from the entries</span>".into(),
+            Some(esc(e)),
+            "",
+        ),
+    }
+    let (key, how) = match (checked, view) {
+        (Checked::Verified { authority_key }, _) => {
+            (Some(*authority_key), "the trusted key that opened the checkpoint")
+        }
+        (Checked::Unverified, Ok(v)) => (Some(v.authority.key), "as the certificate's entries state it (not checked)"),
+        (Checked::Unverified, Err(_)) => (None, ""),
+    };
+    match key {
+        Some(k) => h.push_str(&format!(
+            "<div class=\"span3\"><dt>{}</dt><dd><span class=\"mono fp\">{}</span><span class=\"sub\">key id: first 8 \
+             bytes of SHA-256 of the Ed25519 key, {how}; key <span class=\"mono\">{}</span></span></dd></div>\n",
+            bi("Authority key fingerprint", "Sidik jari kunci otoritas"),
+            esc(&k.key_id()),
+            esc(&k.to_hex())
+        )),
+        None => h.push_str(&format!(
+            "<div class=\"span3\"><dt>{}</dt><dd class=\"muted\">unknown</dd></div>\n",
+            bi("Authority key fingerprint", "Sidik jari kunci otoritas")
+        )),
+    }
+    h.push_str("</dl>\n");
+}
+
+/// The certificate file's SHA-256, short and in full, and as a QR code.
+fn file_hash(h: &mut String, file: &[u8]) {
+    let full = file_sha256(file);
+    h.push_str(&format!(
+        "<div class=\"quote keep\">{}<div><div class=\"qlbl\">{}</div>\
+         <div class=\"short mono\">{}</div><div class=\"full mono\">SHA-256 {}</div>\
+         <p class=\"note\">Quote the short hash when referring to this certificate. Anyone holding the file can \
+         recompute it: <code>sha256sum FILE</code> (or <code>certutil -hashfile FILE SHA256</code>) prints the full \
+         value; it must match, digit for digit. The QR code holds <code>sha256:</code> and the full value.\
+         <span class=\"bi\" lang=\"id\"> Kutip hash pendek ini saat merujuk sertifikat; hitung ulang dari berkasnya \
+         dengan <code>sha256sum</code>.</span></p></div></div>\n",
+        qr_svg(&qr_text(&full)),
+        bi("Certificate file hash", "Hash berkas sertifikat"),
+        esc(&short_hash(&full)),
+        esc(&full),
+    ));
+}
+
+fn section_head(h: &mut String, n: &mut u32, title: &str, aside: &str) {
+    *n += 1;
+    h.push_str(&format!("<h2><span class=\"n\">{n}</span><span class=\"t\">{title}</span>"));
     if !aside.is_empty() {
         h.push_str(&format!("<span class=\"aside\">{aside}</span>"));
     }
     h.push_str("</h2>\n");
 }
 
-fn export(h: &mut String, s: &Summary) {
+fn export(h: &mut String, n: &mut u32, s: &Summary) {
     h.push_str("<section>\n");
-    section_head(h, 1, "Export", "");
+    section_head(h, n, &bi("Export", "Ekspor"), "");
     match &s.export {
         Some(x) => {
             h.push_str("<div class=\"box\"><dl>\n");
@@ -417,15 +695,15 @@ fn export(h: &mut String, s: &Summary) {
                 let class = if wide { " class=\"wide\"" } else { "" };
                 h.push_str(&format!("<div{class}><dt>{label}</dt><dd>{value}</dd></div>\n"));
             };
-            item(h, "Destination country", esc(&x.destination), false);
-            item(h, "HS code", format!("<span class=\"mono\">{}</span>", esc(&x.hs_code)), false);
-            item(h, "Export permit", format!("<span class=\"mono\">{}</span>", esc(&x.permit)), false);
-            item(h, "Surveyor report", format!("<span class=\"mono\">{}</span>", esc(&x.surveyor_report)), false);
-            item(h, "Consignee", esc(&x.consignee), true);
-            item(h, "Exported", esc(&utc(&x.at)), false);
+            item(h, &bi("Destination country", "Negara tujuan"), esc(&x.destination), false);
+            item(h, &bi("HS code", "Kode HS"), format!("<span class=\"mono\">{}</span>", esc(&x.hs_code)), false);
+            item(h, &bi("Export permit", "Izin ekspor"), format!("<span class=\"mono\">{}</span>", esc(&x.permit)), false);
+            item(h, &bi("Surveyor report", "Laporan surveyor"), format!("<span class=\"mono\">{}</span>", esc(&x.surveyor_report)), false);
+            item(h, &bi("Consignee", "Penerima barang"), esc(&x.consignee), true);
+            item(h, &bi("Exported", "Diekspor"), esc(&utc(&x.at)), false);
             item(
                 h,
-                "Exporter",
+                &bi("Exporter", "Eksportir"),
                 format!("<span class=\"mono\">{}</span><span class=\"sub\">ledger entry {}</span>", esc(x.exporter.as_str()), x.seq),
                 false,
             );
@@ -441,9 +719,9 @@ fn export(h: &mut String, s: &Summary) {
     h.push_str("</section>\n");
 }
 
-fn warnings(h: &mut String, s: &Summary) {
+fn warnings(h: &mut String, n: &mut u32, s: &Summary) {
     h.push_str("<section>\n");
-    section_head(h, 2, "Flags and warnings", "on this lot and every lot it was made from");
+    section_head(h, n, &bi("Flags and warnings", "Tanda dan peringatan"), "on this lot and every lot it was made from");
     if s.flags.is_empty() && s.untrusted_entries.is_empty() {
         h.push_str(
             "<div class=\"alert clear\"><h3>None recorded</h3>No mass discrepancy or assay disagreement was flagged, \
@@ -543,19 +821,25 @@ fn extraction(e: &Extraction, o: &Origin) -> String {
     x
 }
 
-fn origins(h: &mut String, s: &Summary) {
+fn origins(h: &mut String, n: &mut u32, s: &Summary) {
     h.push_str("<section>\n");
     section_head(
         h,
-        3,
-        "Origin mines",
+        n,
+        &bi("Origin mines", "Tambang asal"),
         &format!("{} {}", s.origins.len(), if s.origins.len() == 1 { "mine" } else { "mines" }),
     );
-    h.push_str(
+    h.push_str(&format!(
         "<table class=\"origins\">\n<colgroup><col class=\"c-mine\"><col class=\"c-lic\"><col class=\"c-loc\"><col class=\"c-ext\">\
-         <col class=\"c-share\"><col class=\"c-tin\"></colgroup>\n<thead><tr><th>Mine</th><th>IUP licence</th>\
-         <th>Location (WGS84)</th><th>Extraction lots</th><th class=\"num\">Share</th><th class=\"num\">Attributed tin</th></tr></thead>\n<tbody>\n",
-    );
+         <col class=\"c-share\"><col class=\"c-tin\"></colgroup>\n<thead><tr><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead>\n<tbody>\n",
+        bi("Mine", "Tambang"),
+        bi("IUP licence", "Izin IUP"),
+        bi("Location (WGS84)", "Lokasi"),
+        bi("Extraction lots", "Lot penambangan"),
+        bi("Share", "Bagian"),
+        bi("Attributed tin", "Timah teratribusi"),
+    ));
     let mut sum_ppb: u64 = 0;
     let mut sum_g: u64 = 0;
     for (i, o) in s.origins.iter().enumerate() {
@@ -583,7 +867,7 @@ fn origins(h: &mut String, s: &Summary) {
     h.push_str("</tbody>\n");
     if !s.origins.is_empty() {
         h.push_str(&format!(
-            "<tfoot><tr><td colspan=\"4\">Total (contained tin of the lot: {} g)</td><td class=\"num\">{}</td>\
+            "<tfoot><tr><td colspan=\"4\">Total / Jumlah (contained tin of the lot: {} g)</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}<span class=\"sub\">{} g</span></td></tr></tfoot>\n",
             group(s.contained_tin_g),
             esc(&pct(sum_ppb)),
@@ -599,12 +883,17 @@ fn origins(h: &mut String, s: &Summary) {
     );
 }
 
-fn attribution(h: &mut String, s: &Summary) {
+fn attribution(h: &mut String, n: &mut u32, s: &Summary) {
     if s.origins.is_empty() {
         return;
     }
     h.push_str("<section>\n");
-    section_head(h, 4, "Attribution of contained tin", "share of the lot's tin by mine of origin");
+    section_head(
+        h,
+        n,
+        &bi("Attribution of contained tin", "Atribusi kandungan timah"),
+        "share of the lot's tin by mine of origin",
+    );
     h.push_str("<div class=\"stack\" aria-hidden=\"true\">");
     for (i, o) in s.origins.iter().enumerate() {
         h.push_str(&format!("<span style=\"width:{};background:{}\"></span>", width(o.share_ppb), colour(i)));
@@ -627,17 +916,192 @@ fn attribution(h: &mut String, s: &Summary) {
     h.push_str("</div>\n</section>\n");
 }
 
-fn smelters(h: &mut String, list: &[SmelterSummary]) {
+/// `part / whole` as a percentage with two decimals, rounded down.
+fn ratio(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "\u{2014}".into();
+    }
+    let bp = u128::from(part) * 10_000 / u128::from(whole);
+    format!("{}.{:02}%", bp / 100, bp % 100)
+}
+
+/// Who stated a grade, and how (HTML).
+fn grade_source(src: Option<&GradeSource>) -> String {
+    let Some(g) = src else { return "<span class=\"muted\">not stated</span>".into() };
+    let by = format!("<span class=\"mono\">{}</span>", esc(g.by.as_str()));
+    match &g.basis {
+        GradeBasis::Declared => {
+            format!("{} by {by}<span class=\"sub\">entry {}</span>", bi("Declared", "Dinyatakan"), g.seq)
+        }
+        GradeBasis::Assayed { method, report } => format!(
+            "{} by {by}<span class=\"sub\">entry {}, method {}, report <span class=\"mono\">{}</span></span>",
+            bi("Assayed", "Hasil uji"),
+            g.seq,
+            esc(method),
+            esc(report)
+        ),
+        GradeBasis::Merged => format!(
+            "{}<span class=\"sub\">mass-weighted mean of merge entry {} by {by}</span>",
+            bi("Merged", "Campuran"),
+            g.seq
+        ),
+    }
+}
+
+/// The page can say nothing more than the summary when the entries do not replay.
+fn view_unavailable(h: &mut String, e: &str) {
+    h.push_str(&format!(
+        "<p class=\"muted\">Not available: the certificate's entries do not replay ({}).</p>\n</section>\n",
+        esc(e)
+    ));
+}
+
+fn grades_used(h: &mut String, n: &mut u32, view: &Result<CertView, String>) {
     h.push_str("<section>\n");
-    section_head(h, 5, "Smelters", "");
+    section_head(
+        h,
+        n,
+        &bi("Grades used in the attribution", "Kadar yang dipakai dalam atribusi"),
+        "each input of every merge, smelt and manufacture",
+    );
+    let v = match view {
+        Ok(v) => v,
+        Err(e) => return view_unavailable(h, e),
+    };
+    if v.steps.is_empty() {
+        h.push_str("<p class=\"muted\">No merge, smelt or manufacture is in this lot's history: each mine's share is its extraction's.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(&format!(
+        "<table class=\"grades\">\n<thead><tr><th class=\"num\">{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th>\
+         <th class=\"num\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        bi("Entry", "Entri"),
+        bi("Step", "Tahap"),
+        bi("Input lot", "Lot masukan"),
+        bi("Mass", "Massa"),
+        bi("Grade used", "Kadar dipakai"),
+        bi("Grade stated by", "Kadar dinyatakan oleh"),
+    ));
+    for st in &v.steps {
+        for i in &st.inputs {
+            h.push_str(&format!(
+                "<tr><td class=\"num\">{}</td><td><span class=\"kind k-{}\">{}</span></td><td class=\"mono\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\"><strong>{}</strong></td><td>{}</td></tr>\n",
+                st.seq,
+                st.kind,
+                st.kind,
+                esc(i.lot.as_str()),
+                esc(&format_mass(i.mass_g)),
+                esc(&grade(i.grade_ppm)),
+                grade_source(i.source.as_ref()),
+            ));
+        }
+    }
+    h.push_str(
+        "</tbody>\n</table>\n<p class=\"note\">A merge, smelt or manufacture passes its inputs' shares on weighted by \
+         contained tin (mass \u{00d7} the grade shown) when every input has a grade, else by mass. An assay replaces \
+         the declared grade; a split part keeps its source lot's.</p>\n</section>\n",
+    );
+}
+
+fn mass_balance(h: &mut String, n: &mut u32, view: &Result<CertView, String>) {
+    h.push_str("<section>\n");
+    section_head(h, n, &bi("Smelt mass balance", "Neraca massa peleburan"), "inputs, outputs, yield and tin recovered");
+    let v = match view {
+        Ok(v) => v,
+        Err(e) => return view_unavailable(h, e),
+    };
+    let smelts: Vec<&Step> = v.steps.iter().filter(|s| s.kind != "merge").collect();
+    if smelts.is_empty() {
+        h.push_str("<p class=\"muted\">No smelt or manufacture is in this lot's history.</p>\n</section>\n");
+        return;
+    }
+    let tin = |t: Option<u64>| t.map(format_mass).map(|m| esc(&m)).unwrap_or_else(|| "unknown".into());
+    for st in smelts {
+        let (m_in, m_out) = st.mass_balance();
+        let (t_in, t_out) = st.tin_balance();
+        let (d, tm) = date_time(&st.at);
+        h.push_str(&format!(
+            "<div class=\"balance\"><h3>Entry {} \u{00b7} <span class=\"kind k-{}\">{}</span> by <span class=\"mono\">{}</span> \
+             <span class=\"muted\">\u{00b7} {} {} UTC \u{00b7} {}</span></h3>\n<table class=\"bal\">\n<colgroup><col class=\"b-side\">\
+             <col class=\"b-lot\"><col class=\"b-mass\"><col class=\"b-grade\"><col class=\"b-tin\"></colgroup>\n<thead><tr><th>{}</th><th>{}</th>\
+             <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead>\n<tbody>\n",
+            st.seq,
+            st.kind,
+            st.kind,
+            esc(st.signer.as_str()),
+            esc(&d),
+            esc(&tm),
+            esc(&wib(&st.at, &d)),
+            bi("Side", "Sisi"),
+            bi("Lot", "Lot"),
+            bi("Mass", "Massa"),
+            bi("Grade", "Kadar"),
+            bi("Tin", "Timah"),
+        ));
+        for i in &st.inputs {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                bi("In", "Masuk"),
+                esc(i.lot.as_str()),
+                esc(&format_mass(i.mass_g)),
+                esc(&grade(i.grade_ppm)),
+                tin(certview::tin_g(i.mass_g, i.grade_ppm)),
+            ));
+        }
+        for o in &st.outputs {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td class=\"mono\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                bi("Out", "Keluar"),
+                esc(o.lot.as_str()),
+                o.material.map(|m| format!(" <span class=\"muted\">({})</span>", esc(m.as_str()))).unwrap_or_default(),
+                esc(&format_mass(o.mass_g)),
+                esc(&grade(o.grade_ppm)),
+                tin(certview::tin_g(o.mass_g, o.grade_ppm)),
+            ));
+        }
+        let recovery = match (t_in, t_out) {
+            (Some(a), Some(b)) => ratio(b, a),
+            _ => "\u{2014}".into(),
+        };
+        let total = |h: &mut String, label: String, mass: String, tin: String| {
+            h.push_str(&format!(
+                "<tr><td colspan=\"2\">{label}</td><td class=\"num\">{mass}</td><td></td><td class=\"num\">{tin}</td></tr>\n"
+            ))
+        };
+        h.push_str("</tbody>\n<tfoot>\n");
+        total(h, bi("Total in", "Jumlah masuk"), esc(&format_mass(m_in)), tin(t_in));
+        total(h, bi("Total out", "Jumlah keluar"), esc(&format_mass(m_out)), tin(t_out));
+        total(
+            h,
+            format!("{} \u{00b7} {}", bi("Yield", "Rendemen"), bi("tin recovered", "timah terambil")),
+            ratio(m_out, m_in),
+            recovery,
+        );
+        h.push_str("</tfoot>\n</table></div>\n");
+    }
+    h.push_str(
+        "<p class=\"note\">Yield is output mass over input mass; tin recovered is output tin over input tin (tin = mass \
+         \u{00d7} grade, rounded down to whole grams). The ledger's rules refuse a smelt whose output tin exceeds its \
+         input tin by more than 1 %.</p>\n</section>\n",
+    );
+}
+
+fn smelters(h: &mut String, n: &mut u32, list: &[SmelterSummary]) {
+    h.push_str("<section>\n");
+    section_head(h, n, &bi("Smelters", "Smelter (peleburan)"), "");
     if list.is_empty() {
         h.push_str("<p class=\"muted\">No smelter is recorded in this lot's history.</p>\n</section>\n");
         return;
     }
-    h.push_str(
-        "<table>\n<thead><tr><th style=\"width:34%\">Smelter</th><th style=\"width:18%\">RMI smelter ID (CID)</th>\
-         <th style=\"width:26%\">Location (WGS84)</th><th>Smelting entries</th></tr></thead>\n<tbody>\n",
-    );
+    h.push_str(&format!(
+        "<table>\n<thead><tr><th style=\"width:34%\">{}</th><th style=\"width:18%\">{}</th>\
+         <th style=\"width:26%\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        bi("Smelter", "Smelter"),
+        bi("RMI smelter ID (CID)", "ID smelter RMI"),
+        bi("Location (WGS84)", "Lokasi"),
+        bi("Smelting entries", "Entri peleburan"),
+    ));
     for sm in list {
         let seqs: Vec<String> = sm.smelts.iter().map(u64::to_string).collect();
         h.push_str(&format!(
@@ -657,14 +1121,24 @@ fn smelters(h: &mut String, list: &[SmelterSummary]) {
     );
 }
 
-fn timeline(h: &mut String, s: &Summary) {
+fn timeline(h: &mut String, n: &mut u32, s: &Summary) {
     h.push_str("<section>\n");
-    section_head(h, 6, "Custody timeline", &format!("{} custody events, oldest first", s.timeline.len()));
-    h.push_str(
-        "<table class=\"tl\">\n<colgroup><col class=\"t-rail\"><col class=\"t-seq\"><col class=\"t-time\">\
-         <col class=\"t-kind\"><col class=\"t-signer\"><col></colgroup>\n<thead><tr><th></th><th class=\"num\">Entry</th>\
-         <th>Time (UTC)</th><th>Event</th><th>Signed by</th><th>Description</th></tr></thead>\n<tbody>\n",
+    section_head(
+        h,
+        n,
+        &bi("Custody timeline", "Kronologi rantai penguasaan"),
+        &format!("{} custody events, oldest first", s.timeline.len()),
     );
+    h.push_str(&format!(
+        "<table class=\"tl\">\n<colgroup><col class=\"t-rail\"><col class=\"t-seq\"><col class=\"t-time\">\
+         <col class=\"t-kind\"><col class=\"t-signer\"><col></colgroup>\n<thead><tr><th></th><th class=\"num\">{}</th>\
+         <th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        bi("Entry", "Entri"),
+        bi("Time", "Waktu"),
+        bi("Event", "Peristiwa"),
+        bi("Signed by", "Ditandatangani oleh"),
+        bi("Description", "Keterangan"),
+    ));
     let flagged = |t: &TimelineItem| {
         s.flags.iter().any(|f| match f {
             Flag::MassDiscrepancy { seq, .. } | Flag::AssayDisagrees { seq, .. } => *seq == t.seq,
@@ -690,11 +1164,13 @@ fn timeline(h: &mut String, s: &Summary) {
         let kind_class: String = t.kind.chars().filter(char::is_ascii_alphanumeric).collect();
         let (d, tm) = date_time(&t.at);
         h.push_str(&format!(
-            "<tr{class}><td class=\"rail\"></td><td class=\"num\">{}</td><td class=\"nowrap\">{}<span class=\"sub\">{}</span></td>\
+            "<tr{class}><td class=\"rail\"></td><td class=\"num\">{}</td><td class=\"nowrap\">{}<span class=\"sub\">{} UTC</span>\
+             <span class=\"sub\">{}</span></td>\
              <td><span class=\"kind k-{}\">{}</span></td><td class=\"mono\">{}</td><td>{}{tags}</td></tr>\n",
             t.seq,
             esc(&d),
             esc(&tm),
+            esc(&wib(&t.at, &d)),
             kind_class,
             esc(&t.kind.replace('_', " ")),
             esc(t.signer.as_str()),
@@ -704,9 +1180,9 @@ fn timeline(h: &mut String, s: &Summary) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn how_to_verify(h: &mut String, c: &Certificate, cp_origin: &str, cp_size: &str, cp_root: &str) {
+fn how_to_verify(h: &mut String, n: &mut u32, c: &Certificate, cp_origin: &str, cp_size: &str, cp_root: &str) {
     h.push_str("<section class=\"verify\">\n");
-    section_head(h, 7, "How to verify", "");
+    section_head(h, n, &bi("How to verify", "Cara memverifikasi"), "");
     h.push_str(&format!(
         "<p><strong>This page proves nothing by itself.</strong> Anyone can edit an HTML file or print a convincing \
          page. What can be checked is the certificate file (JSON) this page was rendered from: it is signed by the \
@@ -769,11 +1245,20 @@ mod tests {
         serde_json::from_str(DEMO).unwrap()
     }
 
+    /// The demo authority's key (TEST key AUTH-BABEL).
+    fn auth_key() -> PublicKey {
+        PublicKey::from(&tinledger_core::testkeys::test_key("AUTH-BABEL"))
+    }
+
+    fn render(c: &Certificate) -> String {
+        page(c, DEMO.as_bytes(), &Checked::Verified { authority_key: auth_key() })
+    }
+
     const OSM: &str = "https://www.openstreetmap.org/?mlat=";
 
     #[test]
     fn demo_page_loads_nothing() {
-        let html = page(&demo());
+        let html = render(&demo());
         let lower = html.to_ascii_lowercase();
         let osm = lower.matches(OSM).count();
         assert!(osm >= 3, "a map link per mine and smelter");
@@ -815,7 +1300,7 @@ mod tests {
     fn demo_page_shows_the_summary() {
         let c = demo();
         let s = &c.summary;
-        let html = page(&c);
+        let html = render(&c);
         assert!(!s.origins.is_empty());
         for o in &s.origins {
             assert!(html.contains(&format!("<span class=\"id\">{}</span>", o.mine)), "mine {}", o.mine);
@@ -863,7 +1348,7 @@ mod tests {
         c.checkpoint = format!("{evil}\n{}", c.checkpoint);
         c.signature = evil.into();
         c.format = evil.into();
-        let html = page(&c);
+        let html = render(&c);
         assert!(!html.contains(evil), "unescaped certificate text");
         assert!(html.contains("&lt;b&gt;&amp;&quot;"));
         let lower = html.to_ascii_lowercase();
@@ -893,7 +1378,7 @@ mod tests {
             Flag::AssayDisagrees { seq: 26, lot, declared_ppm: 620_000, assayed_ppm: 550_000 },
         ];
         c.summary.untrusted_entries = vec![3, c.summary.timeline[0].seq];
-        let html = page(&c);
+        let html = render(&c);
         assert!(html.contains("<div class=\"alert amber\"><h3>2 flags"));
         assert!(html.contains("dispatched 1,200.000 kg, received 1,176.000 kg \u{2014} 24.000 kg less than dispatched"));
         assert!(html.contains("declared 62.00% Sn, assayed 55.00% Sn"));
@@ -912,7 +1397,7 @@ mod tests {
         c.summary.origins[1].location = None;
         c.summary.origins[1].licence = None;
         c.checkpoint = String::new();
-        let html = page(&c);
+        let html = render(&c);
         assert!(html.contains("invalid (18,446,744,073,709,551,615 ppb)"));
         assert!(html.contains("width:100.000%"));
         assert!(html.contains("No export is recorded for this lot"));
@@ -920,7 +1405,7 @@ mod tests {
         assert!(html.contains("none registered") && html.contains("not registered"));
         c.summary.origins.clear();
         c.summary.timeline.clear();
-        assert!(page(&c).contains("No origin mine is recorded"));
+        assert!(render(&c).contains("No origin mine is recorded"));
     }
 
     #[test]
