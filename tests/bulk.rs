@@ -241,7 +241,7 @@ fn every_bad_row_is_reported_with_line_and_column_and_nothing_is_appended() {
     c.arg("import").arg(env.path("receive.csv")).arg("--key").arg(env.key("SMELTER-MUNTOK-2"));
     let err = fails_with(c, 2);
     for want in [
-        "line 2, column mass: mass \"12x kg\" is not a whole number of grams",
+        "line 2, column mass: mass \"12x kg\" does not end in a unit g, kg or t",
         "line 3, column mass: empty, but required",
         "line 5, column lot: lot id \"bad lot!\"",
         "line 6, column at: time \"yesterday\" is not RFC 3339",
