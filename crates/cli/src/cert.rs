@@ -21,8 +21,7 @@ pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
         CertCmd::Issue { lot, key, out, at, .. } => issue(cli, lot, key, out, at.as_deref()),
         CertCmd::Verify { cert, trust } => verify(cli, cert, trust),
         CertCmd::Render { cert, html, authority_key, verifier_key, unverified } => {
-            let trust = (!unverified)
-                .then(|| Trust {
+            let trust = (!unverified).then(|| Trust {
                 authority_key: authority_key.clone(),
                 verifier_key: verifier_key.clone(),
                 pass: PassphraseEnv { var: None },

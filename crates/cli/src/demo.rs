@@ -16,7 +16,7 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::testkeys::test_key;
 use tinledger_core::units::Timestamp;
-use tinledger_core::{ActorId, Event, EventBody, LedgerId, LotId, SignedEvent};
+use tinledger_core::LotId;
 use tinledger_formats::cert_html::{page, share_pct, Checked};
 use tinledger_ledger::{AuditOptions, Ledger};
 use tinledger_synth::scenario::{scenario_events, SCENARIO};

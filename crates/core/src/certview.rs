@@ -16,7 +16,9 @@ use std::collections::HashMap;
 /// The ledger's authority, as the replayed entries leave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorityView {
+    /// The authority's actor id.
     pub id: ActorId,
+    /// The authority's name as its genesis entry states it.
     pub name: String,
     /// Its current key (the last genesis or rotation entry included).
     pub key: PublicKey,
@@ -28,7 +30,12 @@ pub enum GradeBasis {
     /// Stated by the actor that created the lot (extract, smelt, manufacture).
     Declared,
     /// Set by an assay entry.
-    Assayed { method: String, report: String },
+    Assayed {
+        /// The assay's method (e.g. XRF).
+        method: String,
+        /// The assay's report number.
+        report: String,
+    },
     /// The mass-weighted mix of a merge's inputs.
     Merged,
 }
@@ -37,40 +44,54 @@ pub enum GradeBasis {
 /// keeps its source lot's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GradeSource {
+    /// Declared, assayed or merged.
     pub basis: GradeBasis,
+    /// The actor that signed the entry that set the grade.
     pub by: ActorId,
+    /// That entry's sequence number.
     pub seq: u64,
 }
 
 /// One input of a merge, smelt or manufacture.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepInput {
+    /// The input lot.
     pub lot: LotId,
     /// The mass taken (a merge takes the whole lot).
     pub mass_g: u64,
     /// The grade the attribution weighed (the lot's grade just before the step).
     pub grade_ppm: Option<u32>,
+    /// Which entry set that grade; `None` if the lot had none.
     pub source: Option<GradeSource>,
 }
 
 /// One lot a step created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepOutput {
+    /// The new lot.
     pub lot: LotId,
+    /// Its material, when the step states one (a merge keeps its inputs').
     pub material: Option<Material>,
+    /// Its mass when created, grams.
     pub mass_g: u64,
+    /// Its grade when created, ppm Sn; `None` if unknown.
     pub grade_ppm: Option<u32>,
 }
 
 /// A merge, smelt or manufacture on the lot's lineage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
+    /// The step's sequence number.
     pub seq: u64,
+    /// The step's event time.
     pub at: Timestamp,
     /// `merge`, `smelt` or `manufacture`.
     pub kind: &'static str,
+    /// The actor that signed the step.
     pub signer: ActorId,
+    /// The lots consumed, in the order the event lists them.
     pub inputs: Vec<StepInput>,
+    /// The lots created.
     pub outputs: Vec<StepOutput>,
 }
 
@@ -98,6 +119,7 @@ impl Step {
 /// What the page shows beyond the summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertView {
+    /// The ledger's authority, as the entries leave it.
     pub authority: AuthorityView,
     /// Merges, smelts and manufactures on the lot's lineage, by seq.
     pub steps: Vec<Step>,

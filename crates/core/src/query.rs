@@ -78,7 +78,9 @@ pub struct LotFilter {
     /// The lot's custodian: who holds it, or (in transit) who sent it, or
     /// (consumed, exported) who held it last.
     pub held_by: Option<ActorId>,
+    /// The lot's material.
     pub material: Option<Material>,
+    /// The lot's state (held, in transit, consumed, exported).
     pub phase: Option<LotPhase>,
 }
 
@@ -198,7 +200,9 @@ pub fn suggest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Vec
 /// How a lot came to be, for [`Provenance`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Creation {
+    /// The lot's id.
     pub lot: LotId,
+    /// Its material when created.
     pub material: Material,
     /// Mass when created, grams.
     pub mass_g: u64,
@@ -206,8 +210,11 @@ pub struct Creation {
     pub grade_ppm: Option<u32>,
     /// The entry that created it, its kind, signer and time.
     pub seq: u64,
+    /// The creating event's kind (`extract`, `smelt`, `split`, ...).
     pub kind: &'static str,
+    /// The actor that signed it.
     pub signer: ActorId,
+    /// Its event time.
     pub at: Timestamp,
     /// The lots it was made from and the grams taken from each (a merge
     /// takes each input whole; a split takes the part's mass from its source).
@@ -217,7 +224,9 @@ pub struct Creation {
 /// One input of a [`Creation`]: the lot and the grams taken from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Link {
+    /// The input lot.
     pub lot: LotId,
+    /// Grams taken from it.
     pub mass_g: u64,
 }
 
@@ -291,7 +300,9 @@ impl ProvenanceBuilder {
 /// breadth-first towards the mines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Provenance {
+    /// The lot the tree is for.
     pub root: LotId,
+    /// Every lot in the tree once: the root first, then breadth-first.
     pub lots: Vec<Creation>,
 }
 
@@ -300,6 +311,7 @@ pub struct Provenance {
 pub struct TreeLine<'a> {
     /// 0 for the root.
     pub depth: usize,
+    /// The lot on this line.
     pub lot: &'a Creation,
     /// Grams the child (one level up) took from this lot; `None` for the root.
     pub taken_g: Option<u64>,
@@ -339,10 +351,15 @@ impl Provenance {
 /// A receive whose measured mass differs from the dispatched mass.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReceiveDifference {
+    /// The receive's sequence number.
     pub seq: u64,
+    /// The receive's event time.
     pub at: Timestamp,
+    /// The lot received.
     pub lot: LotId,
+    /// Its mass just before the receive (what the dispatch handed over), grams.
     pub dispatched_g: u64,
+    /// The measured mass the receive states, grams.
     pub received_g: u64,
     /// Beyond [`crate::rules::RECEIVE_TOLERANCE_PPM`]: the rules flagged it.
     pub flagged: bool,
@@ -353,27 +370,44 @@ pub struct ReceiveDifference {
 /// (1,000,000 = 100 %), rounded down.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Balance {
+    /// The actor balanced.
     pub actor: Option<ActorId>,
+    /// Start of the period (inclusive); `None`: the ledger's start.
     pub from: Option<Timestamp>,
+    /// End of the period (inclusive); `None`: no end.
     pub to: Option<Timestamp>,
     /// Entries the actor signed in the period.
     pub events: u64,
+    /// Stock at the start of the period: (+) minus (-) over the entries before it, grams.
     pub opening_g: i128,
+    /// Σ extracts in the period, grams.
     pub extracted_g: u128,
+    /// Σ measured masses of receives in the period, grams.
     pub received_g: u128,
+    /// Σ outputs of smelts, manufactures, splits and merges in the period, grams.
     pub produced_g: u128,
+    /// Σ inputs of smelts, manufactures, splits and merges in the period, grams.
     pub consumed_g: u128,
+    /// Σ masses of the lots dispatched in the period (just before dispatch), grams.
     pub dispatched_g: u128,
+    /// Σ masses of the lots exported in the period (just before export), grams.
     pub exported_g: u128,
+    /// opening + extracted + received + produced - consumed - dispatched - exported, grams.
     pub closing_g: i128,
     /// Smelts and manufactures only: mass in and out, contained tin in and
     /// out (`None` if an input's grade was unknown), and the yields.
     pub process_in_g: u128,
+    /// Σ outputs of the period's smelts and manufactures, grams.
     pub process_out_g: u128,
+    /// Contained tin of their inputs, grams, rounded down; `None` if a grade is unknown.
     pub tin_in_g: Option<u128>,
+    /// Contained tin of their outputs, grams, rounded down; `None` if a grade is unknown.
     pub tin_out_g: Option<u128>,
+    /// out × 1,000,000 / in, ppm, rounded down; `None` without processing.
     pub mass_yield_ppm: Option<u128>,
+    /// tin out × 1,000,000 / tin in (unrounded sums), ppm, rounded down.
     pub tin_yield_ppm: Option<u128>,
+    /// Every receive in the period whose measured mass differs from the dispatched one.
     pub discrepancies: Vec<ReceiveDifference>,
 }
 
