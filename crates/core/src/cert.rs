@@ -980,8 +980,7 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
     if cert.entries.windows(2).any(|w| w[0].seq >= w[1].seq) {
         return Err(err("order", "entries are not in strictly ascending seq order"));
     }
-    let decoded: Result<Vec<(u64, (Entry, SignedEvent))>, CertError> =
-        cert.entries.par_iter().map(|ce| check_entry(ce, &cp)).collect();
+    let decoded: Result<Vec<Included>, CertError> = cert.entries.par_iter().map(|ce| check_entry(ce, &cp)).collect();
     let decoded = match decoded {
         Ok(d) => d,
         // Name the lowest failing seq (the parallel collect returns any one).
@@ -1014,8 +1013,11 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
     Ok(Verified { checkpoint: cp, entries: cert.entries.len() })
 }
 
+/// An included entry by seq: its stored form and its decoded event.
+type Included = (u64, (Entry, SignedEvent));
+
 /// Decode one included entry and check its inclusion proof.
-fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<(u64, (Entry, SignedEvent)), CertError> {
+fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<Included, CertError> {
     if ce.seq >= cp.size {
         return Err(err("inclusion", format!("entry {} is beyond the checkpoint's {} entries", ce.seq, cp.size)));
     }

@@ -266,8 +266,9 @@ pub enum RuleError {
     #[error("storage error while checking: {0}")]
     Storage(String),
     /// The event is dated before an earlier entry on a lot it names.
-    #[error("{kind} dated {at} is before seq {before_seq} ({before_kind} on lot {lot}, dated {before_at}); events on a lot must be in time order")]
-    TimeOrder { kind: &'static str, at: String, lot: LotId, before_seq: u64, before_kind: String, before_at: String },
+    /// `detail` reads "KIND dated AT is before"; `before` "KIND on lot L, dated T".
+    #[error("{detail} seq {before_seq} ({before}); events on a lot must be in time order")]
+    TimeOrder { detail: String, before_seq: u64, before: String },
     /// The event is dated too far after the appender's clock.
     #[error("event dated {at} is more than {skew_min} minutes after this machine's clock ({now})")]
     FutureTime { at: String, now: String, skew_min: i64 },
@@ -275,8 +276,9 @@ pub enum RuleError {
     #[error("{0}")]
     Correction(String),
     /// A correction of a value something downstream already used.
-    #[error("cannot correct seq {seq}: lot {lot} was used after it (seq {used_seq}, {used_kind}); {hint}")]
-    CorrectionTooLate { seq: u64, lot: LotId, used_seq: u64, used_kind: String, hint: String },
+    /// `detail` names the lot, the kind that used it and what to do.
+    #[error("cannot correct seq {seq}: {detail}")]
+    CorrectionTooLate { seq: u64, used_seq: u64, detail: String },
 }
 
 impl From<ViewError> for RuleError {
@@ -781,12 +783,13 @@ fn check_time_order(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Re
             .ok_or_else(|| RuleError::Storage(format!("entry {} (last on lot {lot}) is missing", l.last_seq)))?;
         if ev.at < before_at {
             return Err(RuleError::TimeOrder {
-                kind: ev.body.kind(),
-                at: ev.at.to_rfc3339(),
-                lot: lot.clone(),
+                detail: format!("{} dated {} is before", ev.body.kind(), ev.at.to_rfc3339()),
                 before_seq: l.last_seq,
-                before_kind: kind_at(view, l.last_seq).unwrap_or_else(|| "entry".into()),
-                before_at: before_at.to_rfc3339(),
+                before: format!(
+                    "{} on lot {lot}, dated {}",
+                    kind_at(view, l.last_seq).unwrap_or_else(|| "entry".into()),
+                    before_at.to_rfc3339()
+                ),
             });
         }
     }
@@ -859,10 +862,13 @@ fn correctable(
             };
             return Err(RuleError::CorrectionTooLate {
                 seq: entry_seq,
-                lot: lot.id.clone(),
                 used_seq: lot.last_seq,
-                used_kind: last_body.map_or("entry", |b| b.kind()).to_string(),
-                hint: hint.into(),
+                detail: format!(
+                    "lot {} was used after it (seq {}, {}); {hint}",
+                    lot.id,
+                    lot.last_seq,
+                    last_body.map_or("entry", |b| b.kind())
+                ),
             });
         }
     }

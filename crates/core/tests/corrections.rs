@@ -92,11 +92,7 @@ fn correct(signer: &str, at: i64, (seq, hash): (u64, EntryHash), mass_g: u64) ->
 }
 
 fn dispatch(at: i64) -> SignedEvent {
-    signed(
-        "MINE-A",
-        at,
-        EventBody::Dispatch { lot: lot(), to: id("COLL"), transporter: None, document: "SJ-1".into() },
-    )
+    signed("MINE-A", at, EventBody::Dispatch { lot: lot(), to: id("COLL"), transporter: None, document: "SJ-1".into() })
 }
 
 #[test]
