@@ -25,5 +25,5 @@ mod scenario;
 mod snapshots;
 mod storage;
 mod tamper;
-mod unix;
 mod units;
+mod unix;

@@ -678,6 +678,35 @@ pub enum Kind {
         "--key authority.pem --id SMELTER-MUNTOK --public-key new.pub.pem"
     ))]
     RotateKey(RotateArgs),
+    /// Correct a mass or grade you mis-keyed in your own extract, receive or
+    /// assay, while nothing has used the lot since (docs/model.md, "Corrections").
+    #[command(after_help = kind_example!(
+        "correct",
+        "--key mine.pem --entry 12 --mass 1250kg --reason 'typed 1.25 kg for 1250 kg'"
+    ))]
+    Correct(CorrectArgs),
+}
+
+/// `record correct` / `sign correct`.
+#[derive(Args, Debug)]
+pub struct CorrectArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    /// The entry to correct: SEQ or HASH (with `record`), or SEQ:HASH (required with `sign`).
+    #[arg(long, value_name = "SEQ|HASH|SEQ:HASH")]
+    pub entry: String,
+    /// The lot the entry names (found from the ledger with `record`; required with `sign`).
+    #[arg(long)]
+    pub lot: Option<String>,
+    /// The right mass (an extract or a receive), e.g. 1250kg.
+    #[arg(long)]
+    pub mass: Option<String>,
+    /// The right grade (an extract or an assay), e.g. 72.5%.
+    #[arg(long)]
+    pub grade: Option<String>,
+    /// Why: what was keyed wrong (shown in the lot's history and certificates).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Subcommand, Debug)]

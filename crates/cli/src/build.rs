@@ -1,11 +1,11 @@
 //! Resolve typed arguments into event bodies.
 
-use crate::args::{ActorOnly, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
+use crate::args::{ActorOnly, CorrectArgs, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};
-use tinledger_core::units::{parse_grade_with, parse_mass_with, GeoPoint, Numbers, Role};
-use tinledger_core::{ActorId, LotId};
+use tinledger_core::units::{parse_grade, parse_grade_with, parse_mass, parse_mass_with, GeoPoint, Numbers, Role};
+use tinledger_core::{ActorId, EntryHash, LotId};
 use tinledger_formats::values;
 
 fn actor(s: &str) -> Result<ActorId, CliError> {
@@ -143,5 +143,52 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
         Kind::ReinstateActor(a) => (&a.signing, reinstate_body(a)?),
         Kind::RevokeActor(a) => (&a.signing, revoke_body(a)?),
         Kind::RotateKey(a) => (&a.signing, rotate_body(a)?),
+        Kind::Correct(a) => {
+            let (seq, hash) = match entry_ref(&a.entry)? {
+                (Some(seq), Some(hash)) => (seq, hash),
+                _ => {
+                    return Err(CliError::usage(format!(
+                        "--entry {} names the entry by seq or hash only; signing offline needs both",
+                        a.entry
+                    ))
+                    .hint("write --entry SEQ:HASH with the seq and hash `tinledger log` shows, and --lot LOT"))
+                }
+            };
+            let l = a.lot.as_deref().ok_or_else(|| {
+                CliError::usage("--lot is required when signing a correction offline")
+                    .hint("give the lot the corrected entry names")
+            })?;
+            (&a.signing, correct_body(a, seq, hash, lot(l)?)?)
+        }
+    })
+}
+
+/// `--entry` of a correction: `SEQ`, `HASH` (64 hex digits) or `SEQ:HASH`.
+pub fn entry_ref(s: &str) -> Result<(Option<u64>, Option<EntryHash>), CliError> {
+    let bad = || {
+        CliError::usage(format!("--entry {s:?} is not SEQ, HASH or SEQ:HASH"))
+            .hint("for example --entry 12, or --entry 12:<the 64 hex digits of its hash>")
+    };
+    let seq = |t: &str| t.parse::<u64>().map_err(|_| bad());
+    let hash = |t: &str| t.parse::<EntryHash>().map_err(|_| bad());
+    match s.split_once(':') {
+        Some((a, b)) => Ok((Some(seq(a)?), Some(hash(b)?))),
+        None if s.len() == 64 => Ok((None, Some(hash(s)?))),
+        None => Ok((Some(seq(s)?), None)),
+    }
+}
+
+/// The body of a correction of entry `seq` (with hash `hash`) on `lot`.
+pub fn correct_body(a: &CorrectArgs, seq: u64, hash: EntryHash, lot: LotId) -> Result<EventBody, CliError> {
+    if a.mass.is_none() && a.grade.is_none() {
+        return Err(CliError::usage("a correction needs --mass, --grade or both").hint("give the right value"));
+    }
+    Ok(EventBody::Correct {
+        lot,
+        entry_seq: seq,
+        entry_hash: hash,
+        mass_g: a.mass.as_deref().map(parse_mass).transpose().usage()?,
+        grade_ppm: a.grade.as_deref().map(parse_grade).transpose().usage()?,
+        reason: a.reason.clone(),
     })
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, RuleError, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
-use tinledger_core::{ActorId, Event, LedgerId, LotId, SignedEvent};
+use tinledger_core::{ActorId, Entry, EntryHash, Event, LedgerId, LotId, SignedEvent};
 use tinledger_formats::signed::{parse_signed_text, SignedFile};
 use tinledger_ledger::{Ledger, LedgerError, Receipt};
 
@@ -158,8 +158,65 @@ fn wrong_key(l: &Ledger, signing: &Signing, signed: &SignedEvent, used: &PublicK
 }
 
 pub fn record(cli: &Cli, kind: &Kind) -> Result<(), CliError> {
+    if let Kind::Correct(a) = kind {
+        let (seq, hash, lot) = resolve_entry(cli, a)?;
+        return record_body(cli, &a.signing, build::correct_body(a, seq, hash, lot)?);
+    }
     let (signing, body) = build::kind_body(kind)?;
     record_body(cli, signing, body)
+}
+
+/// A correction's `--entry` (SEQ, HASH or SEQ:HASH) and `--lot`, completed
+/// from the ledger: the seq, the entry hash and the lot the entry names.
+fn resolve_entry(cli: &Cli, a: &crate::args::CorrectArgs) -> Result<(u64, EntryHash, LotId), CliError> {
+    let l = open(cli)?;
+    let size = l.head().size;
+    let (seq, hash) = build::entry_ref(&a.entry)?;
+    let entry = match (seq, hash) {
+        (Some(s), _) => l.get(s)?.ok_or_else(|| {
+            CliError::refused(format!("there is no entry seq {s}: the ledger has {size} entries"))
+                .hint("look the entry up with `tinledger lot LOT` or `tinledger log`")
+        })?,
+        (None, Some(h)) => find_entry(&l, &h)?.ok_or_else(|| {
+            CliError::refused(format!("no entry of this ledger has hash {h}"))
+                .hint("look the entry up with `tinledger lot LOT` or `tinledger log`")
+        })?,
+        (None, None) => return Err(CliError::usage("--entry is empty")),
+    };
+    if let Some(h) = hash {
+        if entry.hash() != h {
+            return Err(CliError::refused(format!("entry seq {} has hash {}, not {h}", entry.seq, entry.hash()))
+                .hint("check --entry against `tinledger log`"));
+        }
+    }
+    let named = entry.signed_event().map_err(|e| CliError::refused(format!("entry {}: {e}", entry.seq)))?;
+    let lot = match (&a.lot, named.event().body.lots().first()) {
+        (Some(given), _) => LotId::new(given).usage()?,
+        (None, Some(l)) => (*l).clone(),
+        (None, None) => {
+            return Err(CliError::refused(format!(
+                "seq {} is a {}, which names no lot; only an extract, a receive or an assay can be corrected",
+                entry.seq,
+                named.event().body.kind()
+            )))
+        }
+    };
+    Ok((entry.seq, entry.hash(), lot))
+}
+
+/// The entry with hash `h`, scanning the ledger in chunks.
+fn find_entry(l: &Ledger, h: &EntryHash) -> Result<Option<Entry>, CliError> {
+    const CHUNK: u64 = 4096;
+    let size = l.head().size;
+    let mut from = 0;
+    while from < size {
+        let to = (from + CHUNK).min(size);
+        if let Some(e) = l.range(from, to - 1)?.into_iter().find(|e| e.hash() == *h) {
+            return Ok(Some(e));
+        }
+        from = to;
+    }
+    Ok(None)
 }
 
 pub fn sign(cli: &Cli, kind: &Kind) -> Result<(), CliError> {

@@ -422,10 +422,16 @@ fn grade_of(state: &Overlay<'static>, lot: &LotId) -> Option<u32> {
 /// Replay `events` (ascending seq) from an empty state, computing
 /// attribution. Signatures are checked in parallel, with batch weights
 /// seeded by `sig_seed`, unless it is `None`.
-fn replay(events: BTreeMap<u64, SignedEvent>, sig_seed: Option<&[u8; 32]>) -> Result<Replay, CertError> {
+fn replay(included: BTreeMap<u64, (Entry, SignedEvent)>, sig_seed: Option<&[u8; 32]>) -> Result<Replay, CertError> {
     let check_sigs = sig_seed.is_some();
     let seed = sig_seed.copied().unwrap_or_default();
     let mut st = Overlay::empty();
+    // The rules look up a correction's target entry (and earlier times) here.
+    let mut events = BTreeMap::new();
+    for (seq, (e, s)) in included {
+        st.entries.insert(seq, e);
+        events.insert(seq, s);
+    }
     let mut attribution: HashMap<LotId, BTreeMap<ActorId, u64>> = HashMap::new();
     let mut extracted = BTreeMap::new();
     let mut grades_used = BTreeMap::new();
@@ -987,12 +993,9 @@ pub fn issue(
     let mut events = BTreeMap::new();
     let mut entries = Vec::with_capacity(selected.len());
     for ((seq, (e, d)), proof) in selected.into_iter().zip(proofs) {
-        events.insert(seq, d);
-        entries.push(CertEntry {
-            seq,
-            entry_hex: hex::encode(e.to_bytes()),
-            proof: proof.iter().map(|h| B64.encode(h)).collect(),
-        });
+        let entry_hex = hex::encode(e.to_bytes());
+        events.insert(seq, (e, d));
+        entries.push(CertEntry { seq, entry_hex, proof: proof.iter().map(|h| B64.encode(h)).collect() });
     }
     // The ledger checked these signatures when it appended them.
     let r = replay(events, None)?;
@@ -1056,8 +1059,7 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
     if cert.entries.windows(2).any(|w| w[0].seq >= w[1].seq) {
         return Err(err("order", "entries are not in strictly ascending seq order"));
     }
-    let decoded: Result<Vec<(u64, SignedEvent)>, CertError> =
-        cert.entries.par_iter().map(|ce| check_entry(ce, &cp)).collect();
+    let decoded: Result<Vec<Included>, CertError> = cert.entries.par_iter().map(|ce| check_entry(ce, &cp)).collect();
     let decoded = match decoded {
         Ok(d) => d,
         // Name the lowest failing seq (the parallel collect returns any one).
@@ -1090,8 +1092,11 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
     Ok(Verified { checkpoint: cp, entries: cert.entries.len() })
 }
 
+/// An included entry by seq: its stored form and its decoded event.
+type Included = (u64, (Entry, SignedEvent));
+
 /// Decode one included entry and check its inclusion proof.
-fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<(u64, SignedEvent), CertError> {
+fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<Included, CertError> {
     if ce.seq >= cp.size {
         return Err(err("inclusion", format!("entry {} is beyond the checkpoint's {} entries", ce.seq, cp.size)));
     }
@@ -1108,7 +1113,8 @@ fn check_entry(ce: &CertEntry, cp: &Checkpoint) -> Result<(u64, SignedEvent), Ce
         .ok_or_else(|| err("inclusion", format!("entry {}: proof is not base64 hashes", ce.seq)))?;
     merkle::verify_inclusion(&merkle::leaf_hash(&bytes), ce.seq, cp.size, &path, &cp.root)
         .map_err(|x| err("inclusion", format!("entry {}: inclusion proof fails: {x}", ce.seq)))?;
-    Ok((ce.seq, decode(&e)?))
+    let d = decode(&e)?;
+    Ok((ce.seq, (e, d)))
 }
 
 /// Name the first summary field that differs.
@@ -1142,7 +1148,8 @@ pub(crate) fn replay_entries(cert: &Certificate) -> Result<Replay, CertError> {
         let bytes =
             hex::decode(&ce.entry_hex).map_err(|_| err("entry-decode", format!("entry {}: not hex", ce.seq)))?;
         let e = Entry::from_bytes(&bytes).map_err(|x| err("entry-decode", format!("entry {}: {x}", ce.seq)))?;
-        events.insert(ce.seq, decode(&e)?);
+        let d = decode(&e)?;
+        events.insert(ce.seq, (e, d));
     }
     replay(events, None)
 }

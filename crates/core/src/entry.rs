@@ -18,7 +18,8 @@ pub const ENTRY_VERSION: u8 = 1;
 pub const ENTRY_HASH_CONTEXT: &[u8] = b"tinledger-entry-v1\0";
 
 /// A SHA-256 entry hash. The genesis entry's `prev` is all zeros.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// In canonical bytes it is its 32 bytes; in JSON, 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Encode, Decode)]
 pub struct EntryHash(pub [u8; 32]);
 
 impl EntryHash {
@@ -46,6 +47,18 @@ impl std::str::FromStr for EntryHash {
         hex::decode_to_slice(s.trim(), &mut out)
             .map_err(|_| format!("hash {} is not 64 hex digits", crate::units::quoted(s)))?;
         Ok(EntryHash(out))
+    }
+}
+
+impl serde::Serialize for EntryHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+impl<'de> serde::Deserialize<'de> for EntryHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

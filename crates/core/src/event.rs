@@ -6,6 +6,7 @@
 //! its ledger id, a signature binds the event to one ledger.
 
 use crate::codec::{self, CodecError};
+use crate::entry::EntryHash;
 use crate::ids::{ActorId, LedgerId, LotId};
 use crate::units::{
     check_country, check_mass_bound, check_required, check_text, format_grade, format_mass, quoted, GeoPoint, Material,
@@ -322,6 +323,29 @@ pub enum EventBody {
         /// Who receives the shipment abroad (Text).
         consignee: String,
     },
+    /// 15. The signer of an extract, receive or assay corrects a value it
+    ///     mis-keyed there, while nothing downstream has used it (the rules
+    ///     in docs/model.md, "Corrections"). The corrected entry stays as it
+    ///     is; the lot's state takes the new values. `lot` is the lot the
+    ///     corrected entry names; `entry_seq` and `entry_hash` name the entry.
+    ///     Extract: `mass_g` and/or `grade_ppm`; receive: `mass_g`; assay:
+    ///     `grade_ppm`.
+    Correct {
+        /// The lot the corrected entry names.
+        lot: LotId,
+        /// The corrected entry's sequence number.
+        entry_seq: u64,
+        /// The corrected entry's hash (it must match the entry at `entry_seq`).
+        entry_hash: EntryHash,
+        /// The corrected mass, grams (extract or receive).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mass_g: Option<u64>,
+        /// The corrected grade, ppm Sn (extract or assay).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grade_ppm: Option<u32>,
+        /// Why the value was wrong, in the signer's words.
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -343,6 +367,7 @@ impl EventBody {
             EventBody::Merge { .. } => "merge",
             EventBody::Manufacture { .. } => "manufacture",
             EventBody::Export { .. } => "export",
+            EventBody::Correct { .. } => "correct",
         }
     }
 
@@ -353,7 +378,8 @@ impl EventBody {
             | EventBody::Dispatch { lot, .. }
             | EventBody::Receive { lot, .. }
             | EventBody::Assay { lot, .. }
-            | EventBody::Export { lot, .. } => vec![lot],
+            | EventBody::Export { lot, .. }
+            | EventBody::Correct { lot, .. } => vec![lot],
             EventBody::Smelt { inputs, outputs } | EventBody::Manufacture { inputs, outputs } => {
                 inputs.iter().map(|t| &t.lot).chain(outputs.iter().map(|o| &o.lot)).collect()
             }
@@ -493,6 +519,18 @@ impl EventBody {
                 check_required("export permit", permit, MAX_FIELD)?;
                 check_required("surveyor report", surveyor_report, MAX_FIELD)?;
                 check_required("consignee", consignee, MAX_FIELD)?;
+            }
+            EventBody::Correct { mass_g, grade_ppm, reason, .. } => {
+                if mass_g.is_none() && grade_ppm.is_none() {
+                    return Err("a correction gives a new mass, a new grade or both".into());
+                }
+                if let Some(m) = mass_g {
+                    mass("corrected", *m)?;
+                }
+                if let Some(g) = grade_ppm {
+                    grade(*g)?;
+                }
+                check_required("correction reason", reason, MAX_FIELD)?;
             }
         }
         // No lot may appear twice in one event.
@@ -678,6 +716,16 @@ impl Event {
             }
             EventBody::Export { lot, destination, hs_code, .. } => {
                 format!("exported {lot} to {destination} (HS {hs_code})")
+            }
+            EventBody::Correct { lot, entry_seq, mass_g, grade_ppm, reason, .. } => {
+                let mut values = Vec::new();
+                if let Some(g) = mass_g {
+                    values.push(format!("mass {}", m(g)));
+                }
+                if let Some(g) = grade_ppm {
+                    values.push(format!("grade {}", format_grade(*g)));
+                }
+                format!("corrected seq {entry_seq} on {lot}: {} ({reason})", values.join(", "))
             }
         }
     }

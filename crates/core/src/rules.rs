@@ -6,9 +6,10 @@
 //! anything; the caller writes the delta. Appending and verifying call the
 //! same function, so the rules are enforced identically at both points.
 
+use crate::entry::{Entry, EntryHash};
 use crate::event::{ActorRecord, EventBody, PublicKey, SignedEvent, Take};
 use crate::ids::{ActorId, LedgerId, LotId};
-use crate::units::{check_mass_bound, format_grade, format_mass, format_mass_wide, Material, Role};
+use crate::units::{check_mass_bound, format_grade, format_mass, format_mass_wide, Material, Role, Timestamp};
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,6 +33,9 @@ pub const MIN_EXPORT_INGOT_PPM: u32 = 999_000;
 /// Contained tin out of a smelt or manufacture may exceed the tin in by at
 /// most this (ppm of the tin in), to absorb assay uncertainty.
 pub const TIN_TOLERANCE_PPM: u128 = 10_000; // 1 %
+/// The ledger refuses an event dated more than this many seconds after the
+/// appender's clock ([`check_clock`], docs/model.md "Times").
+pub const MAX_CLOCK_SKEW_SECS: i64 = 600; // 10 minutes
 
 /// Facts fixed by the genesis entry.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -236,6 +240,8 @@ pub struct Delta {
     pub compromise: Option<Compromise>,
     /// The event id, for refusing duplicates.
     pub event_id: [u8; 32],
+    /// The event's time, for the time-order rule of later entries.
+    pub at: Timestamp,
 }
 
 /// A storage failure while reading state (not a rule violation).
@@ -255,6 +261,19 @@ pub trait StateView {
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError>;
     /// Sequence number of an earlier entry with this event id.
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError>;
+    /// The entry at `seq`, if the view holds it. The rules ask only for
+    /// entries before the one being checked (a correction's target).
+    fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError>;
+    /// The time of the event at `seq` (an earlier entry), if the view holds it.
+    fn entry_time(&self, seq: u64) -> Result<Option<Timestamp>, ViewError> {
+        match self.entry(seq)? {
+            None => Ok(None),
+            Some(e) => {
+                let s = e.signed_event().map_err(|x| ViewError(format!("entry {seq}: {x}")))?;
+                Ok(Some(s.event().at))
+            }
+        }
+    }
 }
 
 /// Why an event was refused. Every message names what is wrong.
@@ -457,6 +476,41 @@ pub enum RuleError {
     /// Reading ledger state failed (a [`ViewError`]); not a verdict on the event.
     #[error("storage error while checking: {0}")]
     Storage(String),
+    /// The event is dated before an earlier entry on a lot it names.
+    /// `detail` reads "KIND dated AT is before"; `before` "KIND on lot L, dated T".
+    #[error("{detail} seq {before_seq} ({before}); events on a lot must be in time order")]
+    TimeOrder {
+        /// "KIND dated AT is before".
+        detail: String,
+        /// The earlier entry the event is dated before.
+        before_seq: u64,
+        /// "KIND on lot L, dated T" of that entry.
+        before: String,
+    },
+    /// The event is dated too far after the appender's clock.
+    #[error("event dated {at} is more than {skew_min} minutes after this machine's clock ({now})")]
+    FutureTime {
+        /// The event's time, RFC 3339.
+        at: String,
+        /// The appender's clock, RFC 3339.
+        now: String,
+        /// The skew allowed, minutes ([`MAX_CLOCK_SKEW_SECS`] / 60).
+        skew_min: i64,
+    },
+    /// A correction that names no correctable entry of its signer.
+    #[error("{0}")]
+    Correction(String),
+    /// A correction of a value something downstream already used.
+    /// `detail` names the lot, the kind that used it and what to do.
+    #[error("cannot correct seq {seq}: {detail}")]
+    CorrectionTooLate {
+        /// The entry the correction names.
+        seq: u64,
+        /// The later entry that used the lot.
+        used_seq: u64,
+        /// The lot, the kind that used it and what to do instead.
+        detail: String,
+    },
 }
 
 impl From<ViewError> for RuleError {
@@ -521,6 +575,9 @@ fn roles_for(body: &EventBody) -> &'static [Role] {
         EventBody::Split { .. } | EventBody::Merge { .. } => &[Collector, Smelter, Manufacturer, Exporter],
         EventBody::Manufacture { .. } => &[Manufacturer],
         EventBody::Export { .. } => &[Exporter],
+        // Whoever could sign the corrected entry; the rule below also wants
+        // the very same actor.
+        EventBody::Correct { .. } => &[Mine, Lab, Collector, Smelter, Manufacturer, Exporter],
         _ => &[],
     }
 }
@@ -591,7 +648,7 @@ fn apply_inner(
     // Field syntax was checked when the SignedEvent was made: both of its
     // constructors (`SignedEvent::from_parts`, `Event::sign`) run
     // `Event::check`, so it is not repeated here.
-    let mut d = Delta { event_id: signed.id(), ..Delta::default() };
+    let mut d = Delta { event_id: signed.id(), at: ev.at, ..Delta::default() };
 
     // Genesis: only at seq 0, signed by the key it introduces.
     let ledger = match (&ev.body, view.ledger()) {
@@ -678,6 +735,7 @@ fn apply_inner(
         }
     }
 
+    check_time_order(view, seq, signed)?;
     let mut lots = LotWork::new(view, seq, &ev.signer);
     match &ev.body {
         EventBody::Genesis { .. } => return Err(RuleError::GenesisNotFirst),
@@ -924,6 +982,33 @@ fn apply_inner(
             l.status = LotStatus::Exported { seq, destination: destination.clone() };
             lots.put(l);
         }
+        EventBody::Correct { lot, entry_seq, entry_hash, mass_g, grade_ppm, .. } => {
+            let mut l = lots.get(lot)?;
+            let target = correctable(view, seq, signed, &l, *entry_seq, entry_hash)?;
+            match (&target, mass_g, grade_ppm) {
+                (EventBody::Receive { .. }, _, Some(_)) => {
+                    return Err(RuleError::Correction(format!(
+                        "seq {entry_seq} is a receive, which has no grade; correct the mass only (a lab's assay sets the grade)"
+                    )))
+                }
+                (EventBody::Assay { .. }, Some(_), _) => {
+                    return Err(RuleError::Correction(format!(
+                        "seq {entry_seq} is an assay, which has no mass; correct the grade only"
+                    )))
+                }
+                _ => {}
+            }
+            if let Some(m) = mass_g {
+                l.mass_g = *m;
+            }
+            if let Some(g) = grade_ppm {
+                l.grade_ppm = Some(*g);
+                if matches!(target, EventBody::Extract { .. }) {
+                    l.declared_grade_ppm = Some(*g);
+                }
+            }
+            lots.put(l);
+        }
     }
     if !is_actor_event {
         let mut s = signer;
@@ -933,6 +1018,131 @@ fn apply_inner(
     d.touched_lots = ev.body.lots().into_iter().cloned().collect();
     d.lots = lots.finish();
     Ok((d, sig_key))
+}
+
+/// Refuse an event dated more than [`MAX_CLOCK_SKEW_SECS`] after `now`,
+/// the appender's clock. Appends call it; verification does not (a
+/// verdict on a stored entry depends only on its bytes and the entries
+/// before it, never on when it is checked).
+pub fn check_clock(signed: &SignedEvent, now: Timestamp) -> Result<(), RuleError> {
+    let at = signed.event().at;
+    if at.0 > now.0.saturating_add(MAX_CLOCK_SKEW_SECS) {
+        return Err(RuleError::FutureTime {
+            at: at.to_rfc3339(),
+            now: now.to_rfc3339(),
+            skew_min: MAX_CLOCK_SKEW_SECS / 60,
+        });
+    }
+    Ok(())
+}
+
+/// An event may not be dated before the latest earlier entry on any lot it
+/// names (docs/model.md, "Times"): a receive not before its dispatch, a
+/// smelt, split, merge, manufacture or export not before its inputs' last
+/// event, an assay not before the lot's last event, a correction not before
+/// the entry it corrects.
+fn check_time_order(view: &impl StateView, seq: u64, signed: &SignedEvent) -> Result<(), RuleError> {
+    let ev = signed.event();
+    for lot in ev.body.lots() {
+        let Some(l) = view.lot(lot)? else { continue };
+        if l.last_seq >= seq {
+            continue;
+        }
+        let before_at = view
+            .entry_time(l.last_seq)?
+            .ok_or_else(|| RuleError::Storage(format!("entry {} (last on lot {lot}) is missing", l.last_seq)))?;
+        if ev.at < before_at {
+            return Err(RuleError::TimeOrder {
+                detail: format!("{} dated {} is before", ev.body.kind(), ev.at.to_rfc3339()),
+                before_seq: l.last_seq,
+                before: format!(
+                    "{} on lot {lot}, dated {}",
+                    kind_at(view, l.last_seq).unwrap_or_else(|| "entry".into()),
+                    before_at.to_rfc3339()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The kind of the entry at `seq`, if the view holds it (for messages).
+fn kind_at(view: &impl StateView, seq: u64) -> Option<String> {
+    let e = view.entry(seq).ok()??;
+    Some(e.signed_event().ok()?.event().body.kind().to_string())
+}
+
+/// The body of the entry a correction at `seq` names, if the signer may
+/// correct it now (docs/model.md, "Corrections"): an earlier extract,
+/// receive or assay of `lot`, with that hash, by the same actor, and still
+/// the lot's latest entry apart from earlier corrections of it.
+fn correctable(
+    view: &impl StateView,
+    seq: u64,
+    signed: &SignedEvent,
+    lot: &LotState,
+    entry_seq: u64,
+    entry_hash: &EntryHash,
+) -> Result<EventBody, RuleError> {
+    let ev = signed.event();
+    let no = |m: String| Err(RuleError::Correction(m));
+    if entry_seq >= seq {
+        return no(format!("a correction names an earlier entry; seq {entry_seq} is not before this one ({seq})"));
+    }
+    let Some(entry) = view.entry(entry_seq)? else {
+        return no(format!("seq {entry_seq} is not an entry of this ledger yet; append it before correcting it"));
+    };
+    if entry.hash() != *entry_hash {
+        return no(format!(
+            "entry seq {entry_seq} has hash {}, not {entry_hash}; name the entry by its seq and hash as recorded",
+            entry.hash()
+        ));
+    }
+    let target = entry.signed_event().map_err(|x| RuleError::Storage(format!("entry {entry_seq}: {x}")))?;
+    let target = target.event();
+    let target_lot = match &target.body {
+        EventBody::Extract { lot, .. } | EventBody::Receive { lot, .. } | EventBody::Assay { lot, .. } => lot,
+        other => {
+            return no(format!(
+                "seq {entry_seq} is a {}; only an extract, a receive or an assay can be corrected",
+                other.kind()
+            ))
+        }
+    };
+    if target_lot != &lot.id {
+        return no(format!("seq {entry_seq} is about lot {target_lot}, not {}", lot.id));
+    }
+    if target.signer != ev.signer {
+        return no(format!(
+            "seq {entry_seq} was signed by {}; only its signer may correct it (ask {} to record the correction)",
+            target.signer, target.signer
+        ));
+    }
+    if lot.last_seq != entry_seq {
+        // The latest entry may be one of the same batch, not stored yet: then
+        // it is not an earlier correction of this entry.
+        let last = view.entry(lot.last_seq)?.and_then(|e| e.signed_event().ok());
+        let last_body = last.as_ref().map(|l| &l.event().body);
+        let earlier_correction = matches!(last_body, Some(EventBody::Correct { entry_seq: s, .. }) if *s == entry_seq);
+        if !earlier_correction {
+            let hint = if matches!(target.body, EventBody::Assay { .. }) {
+                "record a new assay of the lot instead"
+            } else {
+                "the value is part of what came after; record what happens next with the right figures, or ask the ledger authority to suspend the lot's custodian until it is sorted out"
+            };
+            return Err(RuleError::CorrectionTooLate {
+                seq: entry_seq,
+                used_seq: lot.last_seq,
+                detail: format!(
+                    "lot {} was used after it (seq {}, {}); {hint}",
+                    lot.id,
+                    lot.last_seq,
+                    last_body.map_or("entry", |b| b.kind())
+                ),
+            });
+        }
+    }
+    Ok(target.body.clone())
 }
 
 fn tin_grams(gram_ppm: u128) -> String {
@@ -1096,6 +1306,11 @@ pub struct Overlay<'a> {
     pub compromises: Vec<Compromise>,
     /// Flags raised here.
     pub flags: Vec<Flag>,
+    /// Times of the absorbed entries, by seq.
+    pub times: HashMap<u64, Timestamp>,
+    /// Entries the holder chose to keep (a certificate's), by seq; others
+    /// are asked of the base.
+    pub entries: HashMap<u64, Entry>,
 }
 
 impl<'a> Overlay<'a> {
@@ -1114,6 +1329,7 @@ impl<'a> Overlay<'a> {
             self.lots.insert(l.id.clone(), l.clone());
         }
         self.events.insert(d.event_id, seq);
+        self.times.insert(seq, d.at);
     }
 
     /// Everything of `d` but its lots and event id: for a holder that keeps
@@ -1169,6 +1385,26 @@ impl StateView for Overlay<'_> {
         match (self.events.get(id), self.base) {
             (Some(s), _) => Ok(Some(*s)),
             (None, Some(b)) => b.seen_event(id),
+            (None, None) => Ok(None),
+        }
+    }
+    fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
+        match (self.entries.get(&seq), self.base) {
+            (Some(e), _) => Ok(Some(e.clone())),
+            (None, Some(b)) => b.entry(seq),
+            (None, None) => Ok(None),
+        }
+    }
+    fn entry_time(&self, seq: u64) -> Result<Option<Timestamp>, ViewError> {
+        if let Some(t) = self.times.get(&seq) {
+            return Ok(Some(*t));
+        }
+        match (self.entries.get(&seq), self.base) {
+            (Some(e), _) => {
+                let s = e.signed_event().map_err(|x| ViewError(format!("entry {seq}: {x}")))?;
+                Ok(Some(s.event().at))
+            }
+            (None, Some(b)) => b.entry_time(seq),
             (None, None) => Ok(None),
         }
     }

@@ -41,7 +41,7 @@ pub fn clip(msg: &str, max: usize) -> std::borrow::Cow<'_, str> {
 
 /// A UTC instant, whole seconds since 1970-01-01T00:00:00Z.
 /// In JSON and on the command line it is RFC 3339 (`2026-03-02T07:30:00Z`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {

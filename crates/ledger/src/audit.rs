@@ -36,6 +36,7 @@ use tinledger_core::rules::{
     self, ActorState, Compromise, Delta, Flag, LedgerInfo, LotState, Overlay, StateView, ViewError,
 };
 use tinledger_core::sigbatch::{self, SigCheck};
+use tinledger_core::units::Timestamp;
 use tinledger_core::{checkpoint, codec, note};
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
@@ -850,6 +851,9 @@ struct AuditState<'l> {
     exact: HashMap<[u8; 32], u64>,
     entries: &'l sled::Tree,
     keys: sigbatch::KeyCache,
+    /// Times of the replayed entries (for the time-order rule); entries
+    /// before an audit snapshot are read from the tree.
+    times: HashMap<u64, Timestamp>,
 }
 
 fn fp(id: &[u8; 32]) -> u64 {
@@ -861,6 +865,7 @@ fn fp(id: &[u8; 32]) -> u64 {
 impl AuditState<'_> {
     fn absorb(&mut self, seq: u64, d: &Delta) {
         self.ov.absorb_except_lots_and_event(d);
+        self.times.insert(seq, d.at);
         for l in &d.lots {
             self.lots.insert(l);
         }
@@ -889,6 +894,18 @@ impl StateView for AuditState<'_> {
     }
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
         self.ov.actor_by_key(key)
+    }
+    fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
+        crate::store::stored_entry(self.entries, seq)
+    }
+    fn entry_time(&self, seq: u64) -> Result<Option<Timestamp>, ViewError> {
+        if let Some(t) = self.times.get(&seq) {
+            return Ok(Some(*t));
+        }
+        match self.entry(seq)? {
+            None => Ok(None),
+            Some(e) => Ok(Some(e.signed_event().map_err(|x| ViewError(format!("entry {seq}: {x}")))?.event().at)),
+        }
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
         if let Some(s) = self.exact.get(id) {
@@ -1060,6 +1077,7 @@ impl<'l> Replay<'l> {
                 exact: HashMap::new(),
                 entries,
                 keys: Default::default(),
+                times: HashMap::new(),
             },
             count: 0,
             start: 0,
@@ -1105,6 +1123,7 @@ impl<'l> Replay<'l> {
                 exact: s.events_exact.iter().copied().collect(),
                 entries,
                 keys: Default::default(),
+                times: HashMap::new(),
             },
             count: s.size,
             start: s.size,

@@ -32,7 +32,9 @@ pub struct ReindexReport {
 impl Ledger {
     /// Rebuild all derived trees from the entries (see the module docs).
     pub fn reindex(&mut self) -> Result<ReindexReport, LedgerError> {
-        let mut st = Overlay::empty();
+        let entries = self.t.entries.clone();
+        let base = crate::store::EntriesOnly(&entries);
+        let mut st = Overlay::over(&base);
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
         let mut actor_keys: Vec<Vec<u8>> = Vec::new();
         let mut tree = merkle::MemTree::new();

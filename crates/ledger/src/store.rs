@@ -26,6 +26,7 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
 use tinledger_core::sigbatch::{self, SigCheck};
+use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
 /// Number of entries and hash of the last one (zero hash when empty).
@@ -402,19 +403,32 @@ impl Ledger {
 
     /// Append one signed event. Validates, writes atomically, makes the
     /// write durable, and only then returns.
+    /// The event may not be dated more than `rules::MAX_CLOCK_SKEW_SECS`
+    /// after this machine's clock.
     pub fn append(&mut self, ev: &SignedEvent) -> Result<Receipt, LedgerError> {
-        let mut r = self.append_all(std::slice::from_ref(ev), false)?;
+        self.append_at(ev, system_now())
+    }
+
+    /// [`Ledger::append`] with the appender's clock given (tests inject it).
+    pub fn append_at(&mut self, ev: &SignedEvent, now: Timestamp) -> Result<Receipt, LedgerError> {
+        let mut r = self.append_all(std::slice::from_ref(ev), false, now)?;
         r.pop().ok_or_else(|| LedgerError::Storage("empty append".into()))
     }
 
     /// Append several signed events all-or-nothing: every event is checked
     /// (later ones see the effects of earlier ones) before anything is
     /// written, then all are written as one atomic append and made durable.
+    /// Like [`Ledger::append`], against this machine's clock.
     pub fn append_batch(&mut self, evs: &[SignedEvent]) -> Result<Vec<Receipt>, LedgerError> {
-        self.append_all(evs, true)
+        self.append_batch_at(evs, system_now())
     }
 
-    fn append_all(&mut self, evs: &[SignedEvent], batch: bool) -> Result<Vec<Receipt>, LedgerError> {
+    /// [`Ledger::append_batch`] with the appender's clock given.
+    pub fn append_batch_at(&mut self, evs: &[SignedEvent], now: Timestamp) -> Result<Vec<Receipt>, LedgerError> {
+        self.append_all(evs, true, now)
+    }
+
+    fn append_all(&mut self, evs: &[SignedEvent], batch: bool, now: Timestamp) -> Result<Vec<Receipt>, LedgerError> {
         if evs.is_empty() {
             return Ok(vec![]);
         }
@@ -455,7 +469,10 @@ impl Ledger {
             };
             for (item, ev) in evs.iter().enumerate() {
                 let seq = head.size;
-                let (delta, key) = match rules::apply_deferred(&over, seq, ev) {
+                // The clock check is the append's alone: verify replays the
+                // same rules without it (docs/model.md, "Times").
+                let applied = rules::check_clock(ev, now).and_then(|()| rules::apply_deferred(&over, seq, ev));
+                let (delta, key) = match applied {
                     Ok(r) => r,
                     Err(source) => {
                         flush(&mut pending);
@@ -782,6 +799,46 @@ fn view_err(e: LedgerError) -> ViewError {
     ViewError(e.to_string())
 }
 
+/// This machine's clock, whole seconds (0 if it is set before 1970).
+pub fn system_now() -> Timestamp {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// Read one stored entry by seq (for the rules' look-ups).
+pub(crate) fn stored_entry(tree: &sled::Tree, seq: u64) -> Result<Option<Entry>, ViewError> {
+    let v = guard("reading an entry", || Ok(tree.get(seq_key(seq))?)).map_err(view_err)?;
+    match v {
+        None => Ok(None),
+        Some(v) => Entry::from_bytes(&v).map(Some).map_err(|e| ViewError(format!("entry {seq}: {e}"))),
+    }
+}
+
+/// A view that holds only the stored entries: the base under the
+/// in-memory state of a replay (reindex), for the rules' entry look-ups.
+pub(crate) struct EntriesOnly<'a>(pub &'a sled::Tree);
+
+impl StateView for EntriesOnly<'_> {
+    fn ledger(&self) -> Option<LedgerInfo> {
+        None
+    }
+    fn actor(&self, _: &ActorId) -> Result<Option<ActorState>, ViewError> {
+        Ok(None)
+    }
+    fn lot(&self, _: &LotId) -> Result<Option<LotState>, ViewError> {
+        Ok(None)
+    }
+    fn actor_by_key(&self, _: &PublicKey) -> Result<Option<ActorId>, ViewError> {
+        Ok(None)
+    }
+    fn seen_event(&self, _: &[u8; 32]) -> Result<Option<u64>, ViewError> {
+        Ok(None)
+    }
+    fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
+        stored_entry(self.0, seq)
+    }
+}
+
 impl StoredView<'_> {
     fn read<T: bincode::Decode<()> + bincode::Encode>(
         &self,
@@ -816,6 +873,9 @@ impl StateView for StoredView<'_> {
                 ActorId::new(s).map(Some).map_err(ViewError)
             }
         }
+    }
+    fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
+        stored_entry(&self.l.t.entries, seq)
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
         let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(id)?)).map_err(view_err)?;

@@ -74,6 +74,8 @@ const ORE_MAX: u64 = 60;
 /// 2026-01-01T00:00:00Z; events are 37 s apart.
 const START: i64 = 1_767_225_600;
 const STEP: i64 = 37;
+/// The latest synthetic time: 2026-10-28T00:00:00Z (300 days after START).
+const LAST: i64 = START + 300 * 86_400;
 /// Fewest events `Synth::new` accepts: the header and the first complete cycle.
 pub const MIN_EVENTS: u64 = 300;
 
@@ -482,7 +484,11 @@ impl Iterator for Synth {
                 self.candidates.push(l);
             }
         }
-        let at = Timestamp(START + STEP * i64::try_from(self.emitted).unwrap_or(0));
+        // Times never decrease (the core refuses an event dated before the
+        // last one on its lots) and stop at LAST, in the past, so appends
+        // pass the ledger's clock check (MAX_CLOCK_SKEW_SECS) on any big ledger.
+        let at =
+            Timestamp(START.saturating_add(STEP.saturating_mul(i64::try_from(self.emitted).unwrap_or(0))).min(LAST));
         self.emitted += 1;
         Some(Event { ledger_id: LEDGER_ID, signer, at, note: None, body: p.body })
     }
