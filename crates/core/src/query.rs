@@ -110,6 +110,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "merge",
     "manufacture",
     "export",
+    "correct",
 ];
 
 /// Parse an event kind as `log --kind` takes it: `register_actor` or
