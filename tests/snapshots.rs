@@ -351,15 +351,17 @@ fn human_output_columns_are_aligned() {
 fn leap_second_and_signed_mass() {
     let env = demo();
     // An operator copies a leap second from a GPS log, then a mass with a sign.
+    // (30 June is a leap-second slot; the date follows the lot's last event,
+    // as time order requires, and is not in the future.)
     let split = |part: &'static str, at: &'static str| -> [&'static str; 10] {
         let key = "demo/keys/SMELTER-MUNTOK-2.pem";
         ["record", "split", "--key", key, "--lot", "INGOT-MTK-2026-0042-C", "--part", part, "--at", at]
     };
-    mistake(&env, "leap_second", &split("INGOT-C-1:70kg", "2016-12-31T23:59:60Z"), 2);
+    mistake(&env, "leap_second", &split("INGOT-C-1:70kg", "2026-06-30T23:59:60Z"), 2);
     mistake(&env, "signed_mass", &split("INGOT-C-1:+70kg", AT), 2);
     // Positive control: the second before the leap second, and no sign.
     let before = env.state();
-    tl(&env, &on_demo(&split("INGOT-C-1:70kg", "2016-12-31T23:59:59Z")).iter().map(String::as_str).collect::<Vec<_>>())
+    tl(&env, &on_demo(&split("INGOT-C-1:70kg", "2026-06-30T23:59:59Z")).iter().map(String::as_str).collect::<Vec<_>>())
         .assert()
         .success();
     assert_eq!(env.state().0, before.0 + 1);

@@ -19,6 +19,7 @@ mod page;
 mod portable;
 mod props;
 mod queries;
+mod readme;
 mod reindex;
 mod rules;
 mod scenario;

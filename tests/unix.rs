@@ -53,7 +53,13 @@ fn dash_is_standard_output_and_input() {
         .output()
         .unwrap();
     assert!(v.status.success() && stdout(&v).starts_with("certificate OK"), "{}", stderr(&v));
-    let page = env.bare().args(["cert", "render", "-", "--html", "-"]).write_stdin(cert).output().unwrap();
+    let page = env
+        .bare()
+        .args(["cert", "render", "-", "--html", "-", "--authority-key"])
+        .arg(env.path("demo/keys/AUTH-BABEL.pub.pem"))
+        .write_stdin(cert)
+        .output()
+        .unwrap();
     assert!(page.status.success() && stdout(&page).starts_with("<!DOCTYPE html>"), "{}", stderr(&page));
 
     // sign --out - | submit - appends the event.

@@ -1,6 +1,8 @@
 //! Resolve typed arguments into event bodies.
 
-use crate::args::{ActorOnly, CorrectArgs, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs};
+use crate::args::{
+    ActorOnly, CorrectArgs, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs,
+};
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
 use tinledger_core::event::{ActorAttrs, ActorRecord, EventBody, Output, Take};

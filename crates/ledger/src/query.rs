@@ -8,7 +8,7 @@ use crate::store::{guard, Ledger};
 use tinledger_core::query::{suggest, Balance, BalanceBuilder, EntryFilter, LotFilter, Provenance, ProvenanceBuilder};
 use tinledger_core::rules::{self, Delta, LotState, Overlay, StateView, ViewError};
 use tinledger_core::units::Timestamp;
-use tinledger_core::{ActorId, Entry, LotId, SignedEvent};
+use tinledger_core::{ActorId, Entry, EventBody, LotId, SignedEvent};
 
 fn damaged(seq: u64, what: impl std::fmt::Display) -> LedgerError {
     LedgerError::Corrupt { seq: Some(seq), reason: format!("{what}; run `tinledger verify`") }
@@ -37,11 +37,18 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let mut state = Overlay::empty();
         for seq in 0..self.head().size {
-            let (_, s) = self.decoded(seq)?;
+            let (e, s) = self.decoded(seq)?;
             let (delta, _) = rules::apply_deferred(&state, seq, &s)
                 .map_err(|e| damaged(seq, format!("entry {seq} no longer passes the rules: {e}")))?;
             f(&state, seq, &s, &delta).map_err(view_failed)?;
             state.absorb(seq, &delta);
+            // A later correction looks its target up by seq (and checks its
+            // hash); only these three kinds can be corrected, so only they
+            // are kept.
+            if matches!(s.event().body, EventBody::Extract { .. } | EventBody::Receive { .. } | EventBody::Assay { .. })
+            {
+                state.entries.insert(seq, e);
+            }
         }
         Ok(())
     }
