@@ -60,7 +60,7 @@ pub struct LockHolder {
     pub pid: Option<u32>,
 }
 
-/// How long [`lock`] waits for a ledger held by another process, and what
+/// How long `lock` waits for a ledger held by another process, and what
 /// it calls once when the wait begins (to say so on a terminal).
 pub struct LockWait<'a> {
     /// Zero: fail at once, as before waiting existed.
