@@ -435,7 +435,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<(), CliError> {
     let evs = evs.map_err(|errs| report_rows(cli, &a.file, "sign", &errs, Some(n), NOTHING))?;
 
     let pb = prog.spinner(format!("appending {n} events (all or nothing)"));
-    let appended = l.append_batch(&evs);
+    let appended = l.append_batch_at(&evs, now());
     pb.finish_and_clear();
     let receipts = match appended {
         Ok(r) => r,

@@ -14,9 +14,28 @@ use tinledger_core::{ActorId, Entry, EntryHash, Event, LedgerId, LotId, SignedEv
 use tinledger_formats::signed::{parse_signed_text, SignedFile};
 use tinledger_ledger::{Ledger, LedgerError, Receipt};
 
+/// The variable that sets this process's clock, for tests only
+/// (docs/cli.md §1.11): an RFC 3339 time, or unset for the system clock.
+pub const TEST_NOW_VAR: &str = "TINLEDGER_TEST_NOW";
+
+/// This machine's clock: the default `--at`, and what appends check an
+/// event's time against (at most `rules::MAX_CLOCK_SKEW_SECS` ahead).
+/// [`TEST_NOW_VAR`] replaces it; `main` refuses a value that does not parse.
 pub fn now() -> Timestamp {
+    if let Some(Ok(t)) = test_now() {
+        return t;
+    }
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Timestamp(i64::try_from(secs).unwrap_or(0))
+}
+
+/// [`TEST_NOW_VAR`], parsed, if set.
+pub fn test_now() -> Option<Result<Timestamp, CliError>> {
+    let v = std::env::var_os(TEST_NOW_VAR)?;
+    Some(v.to_str().unwrap_or("").parse::<Timestamp>().map_err(|e| {
+        CliError::usage(format!("{TEST_NOW_VAR}: {e}"))
+            .hint(format!("unset {TEST_NOW_VAR} (it is for tests only), or give an RFC 3339 time"))
+    }))
 }
 
 fn at(s: &Option<String>) -> Result<Timestamp, CliError> {
@@ -125,7 +144,7 @@ fn record_body(cli: &Cli, signing: &Signing, body: EventBody) -> Result<(), CliE
         let view = l.view();
         sign_body(signing, body, info.ledger_id, Some(&view))?
     };
-    let r = match l.append(&signed) {
+    let r = match l.append_at(&signed, now()) {
         Ok(r) => r,
         Err(e @ LedgerError::Refused { source: RuleError::BadSignature { .. }, .. }) => {
             return Err(wrong_key(&l, signing, &signed, &used, e));
@@ -190,15 +209,19 @@ fn resolve_entry(cli: &Cli, a: &crate::args::CorrectArgs) -> Result<(u64, EntryH
         }
     }
     let named = entry.signed_event().map_err(|e| CliError::refused(format!("entry {}: {e}", entry.seq)))?;
-    let lot = match (&a.lot, named.event().body.lots().first()) {
-        (Some(given), _) => LotId::new(given).usage()?,
-        (None, Some(l)) => (*l).clone(),
-        (None, None) => {
+    let body = &named.event().body;
+    let lot = match (&a.lot, body.lots().first()) {
+        (_, Some(l)) if body.is_correctable() => match &a.lot {
+            Some(given) => LotId::new(given).usage()?,
+            None => (*l).clone(),
+        },
+        _ => {
             return Err(CliError::refused(format!(
-                "seq {} is a {}, which names no lot; only an extract, a receive or an assay can be corrected",
+                "seq {} is a {}; only an extract, a receive or an assay can be corrected",
                 entry.seq,
-                named.event().body.kind()
-            )))
+                body.kind()
+            ))
+            .hint("name the extract, receive or assay with the wrong value (see `tinledger lot LOT`)"))
         }
     };
     Ok((entry.seq, entry.hash(), lot))
@@ -270,7 +293,7 @@ pub fn read_signed_files(files: &[PathBuf]) -> Result<Vec<SignedEvent>, CliError
 pub fn submit(cli: &Cli, files: &[PathBuf]) -> Result<(), CliError> {
     let evs = read_signed_files(files)?;
     let mut l = open(cli)?;
-    let rs = l.append_batch(&evs).map_err(|e| crate::suggest::refused(&l, e))?;
+    let rs = l.append_batch_at(&evs, now()).map_err(|e| crate::suggest::refused(&l, e))?;
     print_receipts(cli, &rs, &evs);
     Ok(())
 }

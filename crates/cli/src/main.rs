@@ -130,7 +130,12 @@ fn main() -> ExitCode {
     };
     keys::set_passphrase_env(passphrase_env(&matches));
     output::set_mode(&cli, std::env::var_os("NO_COLOR"));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Some(Err(e)) = commands::test_now() {
+            return Err(e);
+        }
+        run(&cli)
+    }));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {

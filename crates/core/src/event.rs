@@ -371,6 +371,23 @@ impl EventBody {
         }
     }
 
+    /// Whether a correction may name an entry of this kind: an extract, a
+    /// receive or an assay (docs/model.md, "Corrections"). The rules refuse
+    /// a correction of anything else.
+    pub fn is_correctable(&self) -> bool {
+        matches!(self, EventBody::Extract { .. } | EventBody::Receive { .. } | EventBody::Assay { .. })
+    }
+
+    /// Whether the rules of a later correction may read this entry by seq:
+    /// its target (a correctable entry) or an earlier correction of the
+    /// same target (the lot's latest entry may be one without the target
+    /// counting as used). Whoever feeds the rules entries that are not
+    /// stored yet (a batch being appended, a query's in-memory replay)
+    /// keeps exactly these.
+    pub fn kept_for_corrections(&self) -> bool {
+        self.is_correctable() || matches!(self, EventBody::Correct { .. })
+    }
+
     /// Every lot id the event names (inputs, outputs, subject).
     pub fn lots(&self) -> Vec<&LotId> {
         match self {

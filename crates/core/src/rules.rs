@@ -534,6 +534,22 @@ fn gross_tolerance(lot: &LotId, dispatched_g: u64, received_g: u64) -> Result<()
     Ok(())
 }
 
+/// The dispatched mass a receive at `receive_seq` (which stated
+/// `received_g`) of `lot` is compared with when it is corrected: the
+/// dispatched mass its `mass_discrepancy` flag recorded, or, if it raised
+/// none, its received mass, which is then within
+/// [`RECEIVE_TOLERANCE_PPM`] of the dispatched mass (docs/model.md,
+/// "Corrections").
+fn dispatched_mass(lot: &LotState, receive_seq: u64, received_g: u64) -> u64 {
+    lot.flags
+        .iter()
+        .find_map(|f| match f {
+            Flag::MassDiscrepancy { seq, dispatched_g, .. } if *seq == receive_seq => Some(*dispatched_g),
+            _ => None,
+        })
+        .unwrap_or(received_g)
+}
+
 /// The message of [`RuleError::ProbableUnitMistake`]: both masses and the
 /// unit slip that most likely explains their ratio.
 fn gross_message(lot: &LotId, dispatched_g: u64, received_g: u64) -> String {
@@ -996,6 +1012,11 @@ fn apply_inner(
                         "seq {entry_seq} is an assay, which has no mass; correct the grade only"
                     )))
                 }
+                (EventBody::Receive { mass_g: received_g, .. }, Some(m), _) => {
+                    // The gross tolerance holds for the corrected mass too:
+                    // a correction is no way round it.
+                    gross_tolerance(lot, dispatched_mass(&l, *entry_seq, *received_g), *m)?;
+                }
                 _ => {}
             }
             if let Some(m) = mass_g {
@@ -1100,12 +1121,12 @@ fn correctable(
     }
     let target = entry.signed_event().map_err(|x| RuleError::Storage(format!("entry {entry_seq}: {x}")))?;
     let target = target.event();
-    let target_lot = match &target.body {
-        EventBody::Extract { lot, .. } | EventBody::Receive { lot, .. } | EventBody::Assay { lot, .. } => lot,
-        other => {
+    let target_lot = match target.body.lots().first() {
+        Some(l) if target.body.is_correctable() => *l,
+        _ => {
             return no(format!(
                 "seq {entry_seq} is a {}; only an extract, a receive or an assay can be corrected",
-                other.kind()
+                target.body.kind()
             ))
         }
     };

@@ -8,7 +8,7 @@ use crate::store::{guard, Ledger};
 use tinledger_core::query::{suggest, Balance, BalanceBuilder, EntryFilter, LotFilter, Provenance, ProvenanceBuilder};
 use tinledger_core::rules::{self, Delta, LotState, Overlay, StateView, ViewError};
 use tinledger_core::units::Timestamp;
-use tinledger_core::{ActorId, Entry, EventBody, LotId, SignedEvent};
+use tinledger_core::{ActorId, Entry, LotId, SignedEvent};
 
 fn damaged(seq: u64, what: impl std::fmt::Display) -> LedgerError {
     LedgerError::Corrupt { seq: Some(seq), reason: format!("{what}; run `tinledger verify`") }
@@ -43,10 +43,8 @@ impl Ledger {
             f(&state, seq, &s, &delta).map_err(view_failed)?;
             state.absorb(seq, &delta);
             // A later correction looks its target up by seq (and checks its
-            // hash); only these three kinds can be corrected, so only they
-            // are kept.
-            if matches!(s.event().body, EventBody::Extract { .. } | EventBody::Receive { .. } | EventBody::Assay { .. })
-            {
+            // hash), and at an earlier correction of the same target.
+            if s.event().body.kept_for_corrections() {
                 state.entries.insert(seq, e);
             }
         }

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use tinledger_core::codec;
-use tinledger_core::event::{EventBody, PublicKey};
+use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
 use tinledger_core::sigbatch::{self, SigCheck};
@@ -499,13 +499,9 @@ impl Ledger {
                     return Err((item, rules::RuleError::Storage(String::new())));
                 }
                 over.absorb(seq, &delta);
-                // A correction later in this batch looks its target up in
-                // the overlay (it is not stored yet); only extracts,
-                // receives and assays can be corrected.
-                if matches!(
-                    ev.event().body,
-                    EventBody::Extract { .. } | EventBody::Receive { .. } | EventBody::Assay { .. }
-                ) {
+                // A correction later in this batch looks its target (and an
+                // earlier correction of it) up in the overlay: not stored yet.
+                if ev.event().body.kept_for_corrections() {
                     over.entries.insert(seq, entry);
                 }
                 entries.push((seq_key(seq), bytes));
