@@ -69,7 +69,7 @@ pub(crate) fn mistake(env: &Env, name: &str, args: &[&str], exit: i32) {
     mistake_env(env, name, args, &[], exit)
 }
 
-fn mistake_env(env: &Env, name: &str, args: &[&str], vars: &[(&str, &str)], exit: i32) {
+pub(crate) fn mistake_env(env: &Env, name: &str, args: &[&str], vars: &[(&str, &str)], exit: i32) {
     let before = env.state();
     let text = transcript_env(env, &on_demo(args), vars);
     assert_eq!(env.state(), before, "{name}: the ledger changed");

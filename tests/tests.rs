@@ -7,6 +7,7 @@ mod bench;
 mod bulk;
 mod certs;
 mod concurrency;
+mod corrections;
 mod crash;
 mod ed25519;
 mod golden;

@@ -7,6 +7,7 @@ use crate::keys;
 use crate::output::{col_width, emit, emit_json, entry_json, lot_status, summary};
 use serde_json::json;
 use std::path::PathBuf;
+use tinledger_core::correction::{annotate, Corrections};
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::{ActorState, RuleError, StateView};
 use tinledger_core::units::{format_grade, format_mass, Timestamp};
@@ -349,10 +350,18 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
         let s = decode(&e)?;
         history.push((e, s));
     }
+    let mut corrections = Corrections::default();
+    for (e, s) in &history {
+        corrections.add(e.seq, s.event());
+    }
     if cli.json {
         let h: Vec<_> = history
             .iter()
-            .map(|(e, s)| json!({"seq": e.seq, "at": s.event().at, "signer": s.event().signer, "kind": s.event().body.kind(), "summary": summary(s.event())}))
+            .map(|(e, s)| {
+                let mut v = json!({"seq": e.seq, "at": s.event().at, "signer": s.event().signer, "kind": s.event().body.kind(), "summary": summary(s.event())});
+                crate::output::correction_fields(&mut v, &corrections, e.seq);
+                v
+            })
             .collect();
         emit_json(&json!({"lot": state, "history": h}));
         return Ok(());
@@ -379,7 +388,8 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     let signer_w = col_width(23, history.iter().map(|(_, s)| s.event().signer.as_str()));
     for (e, s) in &history {
         let ev = s.event();
-        emit(&format!("  {:>6}  {}  {:<signer_w$}  {}", e.seq, ev.at, ev.signer.as_str(), summary(ev)));
+        let line = annotate(&corrections, e.seq, summary(ev));
+        emit(&format!("  {:>6}  {}  {:<signer_w$}  {line}", e.seq, ev.at, ev.signer.as_str()));
     }
     Ok(())
 }

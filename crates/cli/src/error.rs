@@ -46,10 +46,25 @@ impl fmt::Display for CliError {
     }
 }
 
+/// The hint of an event the rules refused: what to do, where the message
+/// does not say it already.
+fn refused_hint(e: &tinledger_core::RuleError) -> &'static str {
+    use tinledger_core::RuleError::*;
+    match e {
+        TimeOrder { .. } => {
+            "the ledger is unchanged; give --at the time the event really happened, at or after that entry's time"
+        }
+        FutureTime { .. } => {
+            "the ledger is unchanged; check --at (an event is recorded once it has happened) and this machine's clock"
+        }
+        _ => "the ledger is unchanged",
+    }
+}
+
 impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         match &e {
-            LedgerError::Refused { .. } => CliError::refused(format!("refused: {e}")).hint("the ledger is unchanged"),
+            LedgerError::Refused { source, .. } => CliError::refused(format!("refused: {e}")).hint(refused_hint(source)),
             LedgerError::Corrupt { seq: None, .. } | LedgerError::Storage(_) => {
                 CliError::refused(e.to_string()).hint(DAMAGED_HINT)
             }

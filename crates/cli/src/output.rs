@@ -169,6 +169,18 @@ pub fn entry_json(e: &Entry, ev: &Event) -> Value {
     })
 }
 
+/// `corrected_by` (an entry that was corrected) and `correction` (a
+/// correction: the entry, old and new values) of a history item (docs/cli.md, `log`).
+pub fn correction_fields(v: &mut serde_json::Value, corrections: &tinledger_core::correction::Corrections, seq: u64) {
+    let by = corrections.corrected_by(seq);
+    if !by.is_empty() {
+        v["corrected_by"] = serde_json::json!(by);
+    }
+    if let Some(c) = corrections.change(seq) {
+        v["correction"] = serde_json::to_value(c).unwrap_or_default();
+    }
+}
+
 pub fn lot_status(l: &LotState) -> String {
     match &l.status {
         LotStatus::Active => format!("held by {}", l.custodian),

@@ -8,6 +8,8 @@ use crate::error::{CliError, UsageExt};
 use crate::output::{col_width, emit, emit_json, lot_status, summary, write_stdout};
 use crate::suggest;
 use serde_json::json;
+use std::collections::BTreeSet;
+use tinledger_core::correction::annotate;
 use tinledger_core::query::{parse_kind, Balance, EntryFilter, LotFilter, LotPhase, Provenance};
 use tinledger_core::rules::{LotState, StateView};
 use tinledger_core::units::{format_grade, format_mass, format_mass_wide, Material, Timestamp};
@@ -86,12 +88,23 @@ pub fn log(cli: &Cli, a: &LogArgs) -> Result<(), CliError> {
         f.lot = Some(known_lot(&l, id)?.0);
     }
     let found = l.entries_matching(&f, from, to)?;
+    // Corrections and the entries they correct are on the same lot: its
+    // history says which entry was corrected by which, and from what.
+    let lots: BTreeSet<&LotId> = found
+        .iter()
+        .map(|(_, s)| &s.event().body)
+        .filter(|b| b.kept_for_corrections())
+        .flat_map(|b| b.lots())
+        .collect();
+    let corrections = l.corrections_on(lots)?;
     if cli.json {
         let items: Vec<_> = found
             .iter()
             .map(|(e, s)| {
                 let ev = s.event();
-                json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)})
+                let mut v = json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)});
+                crate::output::correction_fields(&mut v, &corrections, e.seq);
+                v
             })
             .collect();
         emit_json(&json!({"entries": items}));
@@ -107,7 +120,7 @@ pub fn log(cli: &Cli, a: &LogArgs) -> Result<(), CliError> {
             ev.at,
             ev.signer.as_str(),
             ev.body.kind(),
-            summary(ev)
+            annotate(&corrections, e.seq, summary(ev))
         ));
     }
     Ok(())

@@ -871,6 +871,23 @@ impl Certificate {
         for t in &s.timeline {
             seq("summary.timeline[].seq", t.seq)?;
         }
+        // A reordered timeline would tell a different custody story: name
+        // it before the summary comparison's "field timeline".
+        if let Some(w) = s.timeline.windows(2).find(|w| w[0].seq >= w[1].seq) {
+            return Err(err(
+                "format",
+                format!(
+                    "summary.timeline is out of order: entry {} ({}, {}) is listed after entry {} ({}, {}); \
+                     the timeline lists the lot's entries in ascending seq",
+                    w[1].seq,
+                    w[1].kind,
+                    w[1].at.to_rfc3339(),
+                    w[0].seq,
+                    w[0].kind,
+                    w[0].at.to_rfc3339()
+                ),
+            ));
+        }
         if let Some(x) = &s.export {
             seq("summary.export.seq", x.seq)?;
         }

@@ -8,6 +8,7 @@
 //! [`crate::cert::verify`] accepted the certificate (docs/certificates.md §13).
 
 use crate::cert::{self, CertError, Certificate};
+use crate::correction::{CorrectionChange, Corrections};
 use crate::event::{EventBody, PublicKey};
 use crate::ids::{ActorId, LotId};
 use crate::units::{Material, Timestamp};
@@ -50,6 +51,10 @@ pub struct GradeSource {
     pub by: ActorId,
     /// That entry's sequence number.
     pub seq: u64,
+    /// The latest correction of that entry's grade, if any (its seq): the
+    /// grade shown is the corrected one; [`CertView::corrections`] has the
+    /// original.
+    pub corrected_by: Option<u64>,
 }
 
 /// One input of a merge, smelt or manufacture.
@@ -123,6 +128,16 @@ pub struct CertView {
     pub authority: AuthorityView,
     /// Merges, smelts and manufactures on the lot's lineage, by seq.
     pub steps: Vec<Step>,
+    /// Every correction of an entry on the lot's lineage, by seq, with the
+    /// values it replaced.
+    pub corrections: Vec<CorrectionChange>,
+}
+
+impl CertView {
+    /// The corrections of the entry at `seq`, oldest first.
+    pub fn corrections_of(&self, seq: u64) -> impl Iterator<Item = &CorrectionChange> {
+        self.corrections.iter().filter(move |c| c.entry == seq)
+    }
 }
 
 /// Replay `c`'s entries (no proof or signature checks) and collect the
@@ -138,12 +153,14 @@ pub fn view(c: &Certificate) -> Result<CertView, CertError> {
         .ok_or_else(|| CertError { code: "rule", msg: "the authority is not in the entries".into() })?;
     let lineage = cert::lineage(st, &c.lot);
     // Who set each lot's grade, in entry order. A new event kind that
-    // changes a grade (a correction) adds its arm here.
+    // changes a grade adds its arm here.
     let mut source: HashMap<LotId, GradeSource> = HashMap::new();
     let mut steps = Vec::new();
+    let mut corrections = Corrections::default();
     for (seq, signed) in &r.events {
         let ev = signed.event();
-        let set = |basis: GradeBasis| GradeSource { basis, by: ev.signer.clone(), seq: *seq };
+        corrections.add(*seq, ev);
+        let set = |basis: GradeBasis| GradeSource { basis, by: ev.signer.clone(), seq: *seq, corrected_by: None };
         let used = r.grades_used.get(seq).cloned().unwrap_or_default();
         let inputs = |lots: Vec<&LotId>| -> Vec<StepInput> {
             lots.into_iter()
@@ -165,6 +182,12 @@ pub fn view(c: &Certificate) -> Result<CertView, CertError> {
             }
             EventBody::Assay { lot, method, report, .. } => {
                 source.insert(lot.clone(), set(GradeBasis::Assayed { method: method.clone(), report: report.clone() }));
+            }
+            EventBody::Correct { lot, entry_seq, grade_ppm: Some(_), .. } => {
+                // The grade's source stays the corrected entry, marked.
+                if let Some(s) = source.get_mut(lot).filter(|s| s.seq == *entry_seq) {
+                    s.corrected_by = Some(*seq);
+                }
             }
             EventBody::Split { lot, parts } => {
                 if let Some(s) = source.get(lot).cloned() {
@@ -204,7 +227,8 @@ pub fn view(c: &Certificate) -> Result<CertView, CertError> {
             _ => {}
         }
     }
-    Ok(CertView { authority, steps })
+    let corrections = corrections.all().filter(|c| lineage.contains(&c.lot)).cloned().collect();
+    Ok(CertView { authority, steps, corrections })
 }
 
 #[cfg(test)]
@@ -227,6 +251,7 @@ mod tests {
         assert!(!v.authority.name.is_empty());
         let kinds: Vec<(u64, &str)> = v.steps.iter().map(|s| (s.seq, s.kind)).collect();
         assert_eq!(kinds, [(28, "merge"), (35, "smelt"), (39, "manufacture")]);
+        assert!(v.corrections.is_empty(), "the demo corrects nothing");
         let merge = &v.steps[0];
         // AGG-2026-0001 was assayed (entry 26) after its receive; AGG-2026-0002 keeps the mine's declared grade.
         let a = &merge.inputs[0];
@@ -236,7 +261,10 @@ mod tests {
         assert!(matches!(&src.basis, GradeBasis::Assayed { method, .. } if method == "XRF"));
         let b = &merge.inputs[1];
         assert_eq!((b.mass_g, b.grade_ppm), (950_000, Some(580_000)));
-        assert_eq!(b.source, Some(GradeSource { basis: GradeBasis::Declared, by: id("MINE-AIRGEGAS"), seq: 13 }));
+        assert_eq!(
+            b.source,
+            Some(GradeSource { basis: GradeBasis::Declared, by: id("MINE-AIRGEGAS"), seq: 13, corrected_by: None })
+        );
         let mixed = ((1_199_200u128 * 618_000 + 950_000 * 580_000) / 2_149_200) as u32;
         assert_eq!(merge.outputs[0].grade_ppm, Some(mixed));
         assert_eq!(merge.outputs[0].mass_g, 2_149_200);

@@ -15,6 +15,7 @@ pub mod cert;
 pub mod certview;
 pub mod checkpoint;
 pub mod codec;
+pub mod correction;
 pub mod ed25519;
 pub mod entry;
 pub mod event;

@@ -418,6 +418,18 @@ pub struct BalanceBuilder {
     tin_in: u128,
     tin_out: u128,
     tin_known: bool,
+    /// The extracts and receives counted so far, by seq: a later
+    /// correction of one moves the figure it was counted in.
+    booked: HashMap<u64, Booked>,
+}
+
+/// Where an extract or receive was counted.
+#[derive(Clone, Copy)]
+struct Booked {
+    /// Before the period (in the opening stock), else in it.
+    before: bool,
+    /// A receive, and the mass dispatched to it; `None` for an extract.
+    dispatched_g: Option<u64>,
 }
 
 impl BalanceBuilder {
@@ -429,12 +441,65 @@ impl BalanceBuilder {
             tin_in: 0,
             tin_out: 0,
             tin_known: true,
+            booked: HashMap::new(),
         }
+    }
+
+    /// A correction by the actor of the extract or receive at `entry`
+    /// giving `new_g`: its figure moves by the difference from the mass in
+    /// effect just before (the rules allow a correction only while the lot
+    /// is unchanged since that entry, so the lot's mass is it).
+    fn correct(&mut self, before: &dyn StateView, entry: u64, lot: &LotId, new_g: u64) -> Result<(), ViewError> {
+        let Some(booked) = self.booked.get(&entry).copied() else { return Ok(()) };
+        let old_g = before.lot(lot)?.map_or(0, |l| l.mass_g);
+        let delta = i128::from(new_g) - i128::from(old_g);
+        if booked.before {
+            self.b.opening_g += delta;
+            return Ok(());
+        }
+        let figure = if booked.dispatched_g.is_some() { &mut self.b.received_g } else { &mut self.b.extracted_g };
+        // The figure holds the old mass, so it stays at or above zero.
+        *figure = u128::try_from(to_i(*figure) + delta).unwrap_or(0);
+        if let Some(sent) = booked.dispatched_g {
+            let i = self.b.discrepancies.iter().position(|d| d.seq == entry);
+            match (i, difference(sent, new_g)) {
+                (Some(i), Some(flagged)) => {
+                    self.b.discrepancies[i].received_g = new_g;
+                    self.b.discrepancies[i].flagged = flagged;
+                }
+                (Some(i), None) => {
+                    self.b.discrepancies.remove(i);
+                }
+                (None, Some(flagged)) => {
+                    let at = before.entry_time(entry)?.unwrap_or_default();
+                    let d = ReceiveDifference {
+                        seq: entry,
+                        at,
+                        lot: lot.clone(),
+                        dispatched_g: sent,
+                        received_g: new_g,
+                        flagged,
+                    };
+                    let pos = self.b.discrepancies.partition_point(|d| d.seq < entry);
+                    self.b.discrepancies.insert(pos, d);
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Take in the entry `seq`, with the rule state just before it.
     pub fn step(&mut self, before: &dyn StateView, seq: u64, ev: &Event) -> Result<(), ViewError> {
-        if Some(&ev.signer) != self.b.actor.as_ref() || self.b.to.is_some_and(|t| ev.at > t) {
+        if Some(&ev.signer) != self.b.actor.as_ref() {
+            return Ok(());
+        }
+        // A correction counts where the entry it corrects was counted,
+        // whenever it was made (docs/model.md §8.3).
+        if let EventBody::Correct { lot, entry_seq, mass_g: Some(new_g), .. } = &ev.body {
+            self.correct(before, *entry_seq, lot, *new_g)?;
+        }
+        if self.b.to.is_some_and(|t| ev.at > t) {
             return Ok(());
         }
         let mass = |id: &LotId| -> Result<u64, ViewError> { Ok(before.lot(id)?.map_or(0, |l| l.mass_g)) };
@@ -444,9 +509,8 @@ impl BalanceBuilder {
             EventBody::Receive { lot, mass_g } => {
                 f.received = u128::from(*mass_g);
                 let sent = mass(lot)?;
-                if sent != *mass_g {
-                    let flagged = u128::from(sent.abs_diff(*mass_g)) * 1_000_000
-                        > u128::from(sent) * u128::from(crate::rules::RECEIVE_TOLERANCE_PPM);
+                f.dispatched_to_receive = Some(sent);
+                if let Some(flagged) = difference(sent, *mass_g) {
                     f.difference = Some(ReceiveDifference {
                         seq,
                         at: ev.at,
@@ -487,7 +551,11 @@ impl BalanceBuilder {
             }
             _ => {}
         }
-        if self.b.from.is_some_and(|from| ev.at < from) {
+        let before_period = self.b.from.is_some_and(|from| ev.at < from);
+        if matches!(ev.body, EventBody::Extract { .. } | EventBody::Receive { .. }) {
+            self.booked.insert(seq, Booked { before: before_period, dispatched_g: f.dispatched_to_receive });
+        }
+        if before_period {
             self.b.opening_g += f.net();
             return Ok(());
         }
@@ -527,6 +595,15 @@ impl BalanceBuilder {
     }
 }
 
+/// Whether a receive of `received_g` differs from the dispatched `sent_g`:
+/// `None` if not, else whether beyond the tolerance that raises a flag.
+fn difference(sent_g: u64, received_g: u64) -> Option<bool> {
+    (sent_g != received_g).then(|| {
+        u128::from(sent_g.abs_diff(received_g)) * 1_000_000
+            > u128::from(sent_g) * u128::from(crate::rules::RECEIVE_TOLERANCE_PPM)
+    })
+}
+
 fn to_i(v: u128) -> i128 {
     i128::try_from(v).unwrap_or(i128::MAX)
 }
@@ -545,6 +622,8 @@ struct Flows {
     tin_out: u128,
     tin_known: bool,
     difference: Option<ReceiveDifference>,
+    /// A receive: the lot's mass just before it.
+    dispatched_to_receive: Option<u64>,
 }
 
 impl Flows {

@@ -495,12 +495,13 @@ pub fn page(c: &Certificate, file: &[u8], checked: &Checked) -> String {
     let mut n = 0;
     export(&mut h, &mut n, s);
     warnings(&mut h, &mut n, s);
-    origins(&mut h, &mut n, s);
+    origins(&mut h, &mut n, s, view.as_ref().ok());
     attribution(&mut h, &mut n, s);
     grades_used(&mut h, &mut n, &view);
     smelters(&mut h, &mut n, &s.smelters);
     mass_balance(&mut h, &mut n, &view);
-    timeline(&mut h, &mut n, s);
+    corrections(&mut h, &mut n, view.as_ref().ok());
+    timeline(&mut h, &mut n, s, view.as_ref().ok());
     how_to_verify(&mut h, &mut n, c, cp_origin, cp_size, cp_root);
 
     h.push_str(&format!(
@@ -797,16 +798,32 @@ fn flag_text(f: &Flag) -> String {
     }
 }
 
-fn extraction(e: &Extraction, o: &Origin) -> String {
+fn extraction(e: &Extraction, o: &Origin, view: Option<&CertView>) -> String {
+    // The corrected values, with the ones the extract recorded noted.
+    let (mut mass_g, mut grade_ppm, mut noted) = (e.mass_g, e.grade_ppm, Vec::new());
+    for c in view.into_iter().flat_map(|v| v.corrections_of(e.seq)) {
+        mass_g = c.mass_g.map_or(mass_g, |m| m.new);
+        grade_ppm = c.grade_ppm.map(|g| g.new).or(grade_ppm);
+        noted.push(c.seq.to_string());
+    }
     let mut x = format!(
         "<li><span class=\"lot\">{}</span> <span class=\"muted\">\u{00b7} entry {}</span><br>\
          {} \u{00b7} {}<span class=\"sub\">{}</span>",
         esc(e.lot.as_str()),
         e.seq,
-        esc(&format_mass(e.mass_g)),
-        esc(&grade(e.grade_ppm)),
+        esc(&format_mass(mass_g)),
+        esc(&grade(grade_ppm)),
         esc(&utc(&e.at)),
     );
+    if !noted.is_empty() {
+        x.push_str(&format!(
+            "<span class=\"sub corrected\">{} {}; recorded as {} \u{00b7} {}</span>",
+            bi("Corrected at entry", "Dikoreksi pada entri"),
+            noted.join(", "),
+            esc(&format_mass(e.mass_g)),
+            esc(&grade(e.grade_ppm)),
+        ));
+    }
     if o.licence.as_deref() != Some(e.licence.as_str()) {
         x.push_str(&format!("<span class=\"sub\">under licence {}</span>", breakable(&e.licence)));
     }
@@ -821,7 +838,7 @@ fn extraction(e: &Extraction, o: &Origin) -> String {
     x
 }
 
-fn origins(h: &mut String, n: &mut u32, s: &Summary) {
+fn origins(h: &mut String, n: &mut u32, s: &Summary, view: Option<&CertView>) {
     h.push_str("<section>\n");
     section_head(
         h,
@@ -845,7 +862,7 @@ fn origins(h: &mut String, n: &mut u32, s: &Summary) {
     for (i, o) in s.origins.iter().enumerate() {
         sum_ppb = sum_ppb.saturating_add(o.share_ppb);
         sum_g = sum_g.saturating_add(o.tin_g);
-        let exts: String = o.extractions.iter().map(|e| extraction(e, o)).collect();
+        let exts: String = o.extractions.iter().map(|e| extraction(e, o, view)).collect();
         h.push_str(&format!(
             "<tr><td><span class=\"sw\" style=\"background:{}\"></span><span class=\"id\">{}</span><span class=\"sub\">{}</span></td>\
              <td class=\"mono\">{}</td><td>{}</td><td><ul class=\"ext\">{}</ul></td><td class=\"num\"><strong>{}</strong></td>\
@@ -929,7 +946,11 @@ fn ratio(part: u64, whole: u64) -> String {
 fn grade_source(src: Option<&GradeSource>) -> String {
     let Some(g) = src else { return "<span class=\"muted\">not stated</span>".into() };
     let by = format!("<span class=\"mono\">{}</span>", esc(g.by.as_str()));
-    match &g.basis {
+    let corrected = g
+        .corrected_by
+        .map(|c| format!("<span class=\"sub\">{} {c}</span>", bi("corrected at entry", "dikoreksi pada entri")))
+        .unwrap_or_default();
+    let stated = match &g.basis {
         GradeBasis::Declared => {
             format!("{} by {by}<span class=\"sub\">entry {}</span>", bi("Declared", "Dinyatakan"), g.seq)
         }
@@ -945,7 +966,55 @@ fn grade_source(src: Option<&GradeSource>) -> String {
             bi("Merged", "Campuran"),
             g.seq
         ),
+    };
+    stated + &corrected
+}
+
+/// A correction's values (`mass A -> B`) as HTML, with a real arrow.
+fn arrows(values: &str) -> String {
+    esc(&values.replace(" -> ", " \u{2192} "))
+}
+
+/// Every correction of an entry on the lineage: which entry, old and new
+/// values, the reason. No section when there is none.
+fn corrections(h: &mut String, n: &mut u32, view: Option<&CertView>) {
+    let Some(v) = view.filter(|v| !v.corrections.is_empty()) else { return };
+    h.push_str("<section>\n");
+    section_head(
+        h,
+        n,
+        &bi("Corrections", "Koreksi"),
+        &match v.corrections.len() {
+            1 => "1 signed correction of a mis-keyed value".to_string(),
+            n => format!("{n} signed corrections of mis-keyed values"),
+        },
+    );
+    h.push_str(&format!(
+        "<table class=\"grades corrections\">\n<thead><tr><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        bi("Entry", "Entri"),
+        bi("Corrects entry", "Mengoreksi entri"),
+        bi("Lot", "Lot"),
+        bi("Old \u{2192} new", "Lama \u{2192} baru"),
+        bi("Reason", "Alasan"),
+    ));
+    for c in &v.corrections {
+        h.push_str(&format!(
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}<span class=\"sub\">{}</span></td><td class=\"mono\">{}</td>\
+             <td>{}</td><td>{}</td></tr>\n",
+            c.seq,
+            c.entry,
+            esc(c.entry_kind.unwrap_or("")),
+            esc(c.lot.as_str()),
+            arrows(&c.values()),
+            esc(&c.reason),
+        ));
     }
+    h.push_str(
+        "</tbody>\n</table>\n<p class=\"note\">A correction is a signed entry by the signer of the corrected entry, \
+         made before anything used the lot's value (docs/model.md, \"Corrections\"). The corrected entry stays in the \
+         ledger as recorded; the lot, the shares and this page use the new value.</p>\n</section>\n",
+    );
 }
 
 /// The page can say nothing more than the summary when the entries do not replay.
@@ -1121,7 +1190,7 @@ fn smelters(h: &mut String, n: &mut u32, list: &[SmelterSummary]) {
     );
 }
 
-fn timeline(h: &mut String, n: &mut u32, s: &Summary) {
+fn timeline(h: &mut String, n: &mut u32, s: &Summary, view: Option<&CertView>) {
     h.push_str("<section>\n");
     section_head(
         h,
@@ -1160,6 +1229,12 @@ fn timeline(h: &mut String, n: &mut u32, s: &Summary) {
         }
         if is_flagged {
             tags.push_str("<span class=\"tag amber\">FLAG</span>");
+        }
+        for c in view.into_iter().flat_map(|v| v.corrections_of(t.seq)) {
+            tags.push_str(&format!("<span class=\"sub\">corrected at entry {}: {}</span>", c.seq, arrows(&c.values())));
+        }
+        if let Some(c) = view.and_then(|v| v.corrections.iter().find(|c| c.seq == t.seq)) {
+            tags.push_str(&format!("<span class=\"sub\">{}</span>", arrows(&c.values())));
         }
         let kind_class: String = t.kind.chars().filter(char::is_ascii_alphanumeric).collect();
         let (d, tm) = date_time(&t.at);

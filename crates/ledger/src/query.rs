@@ -5,6 +5,8 @@
 
 use crate::error::LedgerError;
 use crate::store::{guard, Ledger};
+use std::collections::BTreeSet;
+use tinledger_core::correction::Corrections;
 use tinledger_core::query::{suggest, Balance, BalanceBuilder, EntryFilter, LotFilter, Provenance, ProvenanceBuilder};
 use tinledger_core::rules::{self, Delta, LotState, Overlay, StateView, ViewError};
 use tinledger_core::units::Timestamp;
@@ -104,6 +106,21 @@ impl Ledger {
         let mut b = BalanceBuilder::new(actor.clone(), from, to);
         self.replay_rules(|before, seq, s, _| b.step(before, seq, s.event()))?;
         Ok(b.finish())
+    }
+
+    /// Every correction of the entries on `lots` and what it changed,
+    /// read from the lots' histories (docs/model.md, "Corrections").
+    pub fn corrections_on<'a>(&self, lots: impl IntoIterator<Item = &'a LotId>) -> Result<Corrections, LedgerError> {
+        let mut seqs = BTreeSet::new();
+        for lot in lots {
+            seqs.extend(self.lot_history(lot)?);
+        }
+        let mut c = Corrections::default();
+        for seq in seqs {
+            let (_, s) = self.decoded(seq)?;
+            c.add(seq, s.event());
+        }
+        Ok(c)
     }
 
     /// Known lot ids close to `typed` ([`suggest`]), closest first.
