@@ -248,7 +248,7 @@ fn history_marks_the_corrected_entry_and_shows_old_and_new() {
         assert!(out.status.success());
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         let items = v.get("history").or_else(|| v.get("entries")).and_then(Value::as_array).unwrap().clone();
-        let by_seq = |n: &str| items.iter().find(|i| i["seq"].to_string() == n).cloned().unwrap();
+        let by_seq = |n: &str| items.iter().find(|i| i["seq"] == n.parse::<u64>().unwrap()).cloned().unwrap();
         let (n1, n2): (u64, u64) = (c1.parse().unwrap(), c2.parse().unwrap());
         assert_eq!(by_seq(&s)["corrected_by"], serde_json::json!([n1, n2]), "{args:?}: {v}");
         let c = &by_seq(&c2)["correction"];
@@ -286,7 +286,9 @@ fn balance_counts_corrected_masses() {
     ));
     let mid = balance(&env, "SMELTER-MUNTOK", &[]);
     assert_eq!(int(&mid, "received_g") - int(&before, "received_g"), 757_000, "{mid}");
-    let diff = |b: &Value| b["discrepancies"].as_array().unwrap().iter().find(|d| d["seq"].to_string() == r).cloned();
+    let diff = |b: &Value| {
+        b["discrepancies"].as_array().unwrap().iter().find(|d| d["seq"] == r.parse::<u64>().unwrap()).cloned()
+    };
     assert_eq!(diff(&mid).expect("differs")["flagged"], true, "{mid}");
     let fix = ["--entry", r.as_str(), "--mass", "775kg", "--reason", "digits swapped"];
     ok(&env, &rec("correct", "SMELTER-MUNTOK-2", "2026-04-02T00:00:00Z", &fix));
