@@ -15,6 +15,7 @@ mod keys;
 mod keys_encrypted;
 mod layout;
 mod messages;
+mod migrate;
 mod page;
 mod portable;
 mod props;

@@ -16,10 +16,12 @@ mod audit;
 mod certsrc;
 mod engine;
 mod error;
+pub mod migrate;
 mod query;
 mod reindex;
 pub mod schema;
 mod store;
+pub mod v1;
 
 pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
 pub use engine::{explain_missing, LockHolder, LockWait, Missing};
