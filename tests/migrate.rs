@@ -105,7 +105,9 @@ fn the_format1_fixture_is_refused_with_the_hint_then_migrates_and_verifies() {
     let l = fixture_copy(&env.ledger());
 
     for args in [&["verify"][..], &["show", "0"], &["lot", "KOB-2026-0003"], &["reindex"]] {
-        let err = fails_with(env.cmd().args(args).into(), 2);
+        let mut c = env.cmd();
+        c.args(args);
+        let err = fails_with(c, 2);
         assert!(err.contains(OLD_FORMAT), "{args:?}: {err}");
         assert!(err.contains(&format!("tinledger --ledger {} migrate", l.display())), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 2, "one line and a hint: {err}");
@@ -173,7 +175,9 @@ fn the_format1_fixture_is_refused_with_the_hint_then_migrates_and_verifies() {
     assert!(checked.status.success(), "cert verify: {}", text(&checked));
 
     // Twice: refused, nothing changed.
-    let err = fails_with(env.cmd().arg("migrate").into(), 2);
+    let mut c = env.cmd();
+    c.arg("migrate");
+    let err = fails_with(c, 2);
     assert!(err.contains("already in storage format 2"), "{err}");
     verifies_as_fixture(&l, "after the second migrate");
 }
