@@ -345,3 +345,61 @@ fn strace_kills_at_the_exchange_and_at_fsyncs_leave_one_complete_ledger() {
     }
     assert!(kills >= points.len() - 1, "strace killed {kills} of {} runs", points.len());
 }
+
+/// A format-1 ledger whose data does not carry over is refused, naming the
+/// problem, and left exactly as it was (still format 1, no `migrate.tmp/`).
+#[test]
+fn a_damaged_format1_ledger_is_refused_and_left_as_it_was() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let damage: [(&str, fn(&sled::Db), i32, &str); 3] = [
+        (
+            "a signature byte of entry 12 flipped",
+            |db| {
+                let t = db.open_tree("entries").expect("entries");
+                let mut v = t.get(12u64.to_be_bytes()).expect("get").expect("entry 12").to_vec();
+                let last = v.len() - 1;
+                v[last] ^= 1;
+                t.insert(12u64.to_be_bytes(), v).expect("insert");
+            },
+            1,
+            "signature",
+        ),
+        (
+            "the size-51 checkpoint stored under size 50",
+            |db| {
+                let t = db.open_tree("checkpoints").expect("checkpoints");
+                let note = t.remove(51u64.to_be_bytes()).expect("remove").expect("checkpoint 51");
+                t.insert(50u64.to_be_bytes(), note).expect("insert");
+            },
+            1,
+            "the stored checkpoint for tree size 50 says tree size 51",
+        ),
+        (
+            "entry 30 missing",
+            |db| {
+                db.open_tree("entries").expect("entries").remove(30u64.to_be_bytes()).expect("remove");
+            },
+            1,
+            "entry 30 is missing",
+        ),
+    ];
+    for (i, (what, f, code, says)) in damage.into_iter().enumerate() {
+        let l = fixture_copy(&tmp.path().join(format!("d{i}")));
+        crate::util::with_db(&l, f);
+        let o = run(&l, &["migrate"]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(code), "{what}: {}", text(&o));
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(!l.join("migrate.tmp").exists() && !l.join("db.format1").exists(), "{what}: nothing left over");
+        let v = run(&l, &["verify"]);
+        assert!(String::from_utf8_lossy(&v.stderr).contains(OLD_FORMAT), "{what}: still format 1: {}", text(&v));
+    }
+    // A backup name already taken: refused before anything is built.
+    let l = fixture_copy(&tmp.path().join("taken"));
+    std::fs::create_dir(l.join("db.format1")).expect("mkdir");
+    let o = run(&l, &["migrate"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot keep the old data as"), "{}", text(&o));
+    assert!(!l.join("migrate.tmp").exists());
+}
