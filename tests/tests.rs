@@ -16,6 +16,7 @@ mod keys;
 mod keys_encrypted;
 mod layout;
 mod messages;
+mod migrate;
 mod page;
 mod portable;
 mod props;

@@ -190,6 +190,11 @@ pub enum Command {
     /// Rebuild every index and the Merkle tree from the entries (never touches entries).
     #[command(after_help = "Example:\n  tinledger reindex && tinledger verify")]
     Reindex,
+    /// Convert a ledger in an older storage format (1) to the current one, keeping the old data as DIR/db.format1.
+    #[command(
+        after_help = "Crash-safe: a kill at any point leaves the old or the new ledger, complete (docs/storage.md, \"Migration\").\n\nExample:\n  tinledger --ledger ./ledger migrate && tinledger --ledger ./ledger verify"
+    )]
+    Migrate,
     /// Sign a checkpoint (signed tree head) for the current head, or print the latest one.
     #[command(
         after_help = "Examples:\n  tinledger checkpoint --key authority.pem        # sign and store a checkpoint for the head\n  tinledger checkpoint --out cp.txt                # save the latest signed checkpoint\n  tinledger checkpoint --verifier-key              # the note verifier key buyers trust"

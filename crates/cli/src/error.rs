@@ -73,6 +73,16 @@ impl From<LedgerError> for CliError {
                 "the ledger is unchanged: run the command again when the other one has finished, or wait longer with --wait SECONDS",
             ),
             LedgerError::NotFound(dir) => not_found(&e, dir),
+            LedgerError::OldFormat { dir, .. } => CliError::usage(e.to_string()).hint(format!(
+                "convert it once with `tinledger --ledger {} migrate` (the old data is kept as a backup); nothing was changed",
+                dir.display()
+            )),
+            LedgerError::AlreadyCurrent { .. } => {
+                CliError::usage(e.to_string()).hint("nothing to migrate; the ledger is unchanged")
+            }
+            LedgerError::BackupExists(_) => CliError::usage(e.to_string()).hint(
+                "it is an earlier migration's backup: move it away (or delete it once the migrated ledger verifies), then run migrate again",
+            ),
             LedgerError::Exists(_) => CliError::usage(e.to_string()).hint("choose another --ledger directory"),
             LedgerError::NotWritable { dir, .. } => CliError::usage(e.to_string()).hint(format!(
                 "tinledger's storage engine must write to open a ledger, even to read it: copy it to writable \

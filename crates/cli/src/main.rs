@@ -14,6 +14,7 @@ mod error;
 mod input;
 mod keycmd;
 mod keys;
+mod migrate;
 mod open;
 mod output;
 mod portable;
@@ -56,6 +57,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Check(c) => proofs::check(cli, c),
         Command::Cert(c) => cert::run(cli, c),
         Command::Reindex => commands::reindex(cli),
+        Command::Migrate => migrate::migrate(cli),
         Command::Export { out } => portable::export(cli, out),
         Command::ImportLedger { file, into, checkpoint, trust } => {
             portable::import(cli, file, into, checkpoint.as_deref(), trust)

@@ -11,7 +11,7 @@ use tinledger_core::SignedEvent;
 use tinledger_ledger::{Ledger, LedgerError, LockHolder, LockWait, Receipt};
 
 /// The message for a process that starts waiting (docs/cli.md §1.6).
-fn tell(cli: &Cli) -> impl Fn(&LockHolder) + '_ {
+pub fn tell(cli: &Cli) -> impl Fn(&LockHolder) + '_ {
     move |h: &LockHolder| {
         let who = h.pid.map(|p| format!(" held by PID {p}")).unwrap_or_default();
         note(&format!(

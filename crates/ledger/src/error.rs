@@ -14,6 +14,35 @@ pub enum LedgerError {
     /// `meta/format` record); nothing was created.
     #[error("no ledger at {0}")]
     NotFound(PathBuf),
+    /// The ledger is in an older storage format than this version reads
+    /// (docs/storage.md, "Format versions"); nothing was changed. Convert it
+    /// once with `tinledger migrate` ([`crate::migrate::migrate`]).
+    #[error("ledger {} is in storage format {found}; this tinledger reads format {current}", dir.display())]
+    OldFormat {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The format version stored in `meta/format`.
+        found: u32,
+        /// The format this version reads and writes.
+        current: u32,
+    },
+    /// `migrate` found the ledger already in the current format: nothing
+    /// to convert. `finished` names the backup it completed when an earlier
+    /// migration was cut short after its switch (docs/storage.md, "Migration").
+    #[error("ledger {} is already in storage format {format}{}", dir.display(),
+        finished.as_ref().map(|p| format!(" (finished the interrupted migration's backup at {})", p.display())).unwrap_or_default())]
+    AlreadyCurrent {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The current format version.
+        format: u32,
+        /// The backup an interrupted migration left unnamed, now renamed.
+        finished: Option<PathBuf>,
+    },
+    /// `migrate` would keep the old data under a name that is taken (an
+    /// earlier migration's backup); nothing was changed.
+    #[error("cannot keep the old data as {}: it already exists", .0.display())]
+    BackupExists(PathBuf),
     /// Another process holds the ledger (its PID, when it wrote one) and
     /// did not release it within the wait.
     #[error(

@@ -5,8 +5,9 @@
 //! entries.
 //!
 //! What this crate owns: the on-disk layout (see [`schema`] and
-//! docs/storage.md), locking, atomic and durable appends, and the audit that
-//! replays the chain. What it never does: decide a rule (that is
+//! docs/storage.md), locking, atomic and durable appends, the audit that
+//! replays the chain, and the crash-safe migration of older storage formats
+//! ([`v1`], [`migrate`]). What it never does: decide a rule (that is
 //! `tinledger_core::rules`), update or delete an entry, or print anything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,10 +17,12 @@ mod audit;
 mod certsrc;
 mod engine;
 mod error;
+pub mod migrate;
 mod query;
 mod reindex;
 pub mod schema;
 mod store;
+pub mod v1;
 
 pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
 pub use engine::{explain_missing, LockHolder, LockWait, Missing};

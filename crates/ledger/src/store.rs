@@ -271,6 +271,15 @@ impl Ledger {
         let (info, head) = guard("reading the ledger header", || {
             match t.meta.get(META_FORMAT)? {
                 Some(v) if v.as_ref() == FORMAT_VERSION.to_be_bytes() => {}
+                // An older layout: refuse with the way forward (`migrate`),
+                // never convert silently (docs/storage.md, "Migration").
+                Some(v) if v.len() == 4 && u32::from_be_bytes([v[0], v[1], v[2], v[3]]) < FORMAT_VERSION => {
+                    return Err(LedgerError::OldFormat {
+                        dir: dir.to_path_buf(),
+                        found: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                        current: FORMAT_VERSION,
+                    })
+                }
                 Some(v) => {
                     return Err(LedgerError::Corrupt {
                         seq: None,
