@@ -100,10 +100,12 @@ fn sync_new(dir: &Path, new: &[&OsString]) -> Result<(), LedgerError> {
 /// fdatasync of the log (module docs; docs/storage.md §4). The first call
 /// for a directory in a process fsyncs everything under it.
 pub fn sync_flushed(db_dir: &Path) -> Result<(), LedgerError> {
-    let mut known = DURABLE.lock().unwrap_or_else(PoisonError::into_inner);
     // Forget what we knew until this sync has succeeded: after a failed
-    // fsync the next sync starts from scratch.
-    let before = known.remove(db_dir);
+    // fsync the next sync starts from scratch. The fsyncs run without the
+    // lock, so syncs of different ledgers in one process do not wait for
+    // each other (a concurrent sync of the same one finds nothing known and
+    // fsyncs everything).
+    let before = DURABLE.lock().unwrap_or_else(PoisonError::into_inner).remove(db_dir);
     let now = names(db_dir)?;
     match &before {
         None => sync_tree(db_dir)?,
@@ -115,7 +117,7 @@ pub fn sync_flushed(db_dir: &Path) -> Result<(), LedgerError> {
             sync_path(&db_dir.join(LOG), true)?;
         }
     }
-    known.insert(db_dir.to_path_buf(), now);
+    DURABLE.lock().unwrap_or_else(PoisonError::into_inner).insert(db_dir.to_path_buf(), now);
     Ok(())
 }
 
