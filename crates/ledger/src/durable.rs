@@ -26,13 +26,14 @@
 //! earlier process may have left unsynced (a crash between its flush and its
 //! sync), so it fsyncs every file and directory under `db/`, as every
 //! durable append did before issue #12 ([`crate::sync_tree`]). It then
-//! remembers the names it made durable; a name that vanishes (sled removes
+//! remembers the names (with their inode numbers) it made durable; a name
+//! that vanishes (sled removes
 //! old snapshots and collected blobs) needs no sync, since a removal that
 //! is undone by a power cut leaves a file sled ignores or removes again.
 
 use crate::error::LedgerError;
 use crate::store::sync_tree;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,25 +44,47 @@ const LOG: &str = "db";
 /// sled's blob directory, inside `db/`.
 const BLOBS: &str = "blobs";
 
+/// The entries of one directory: name and inode number. A name whose inode
+/// changed (a ledger replaced by another at the same path) counts as new.
+type Listing = BTreeMap<OsString, u64>;
+
 /// The names under `db/` and `db/blobs/` known to be durable.
 #[derive(Default, PartialEq, Eq, Debug)]
 struct Names {
-    db: BTreeSet<OsString>,
-    blobs: BTreeSet<OsString>,
+    db: Listing,
+    blobs: Listing,
 }
 
 /// Per database directory (as given), the names its last sync in this
 /// process made durable. Appends to one ledger are serialised by its lock.
 static DURABLE: Mutex<BTreeMap<PathBuf, Names>> = Mutex::new(BTreeMap::new());
 
-fn list(dir: &Path) -> Result<BTreeSet<OsString>, LedgerError> {
+/// The entry's inode number (0 where there is none to read).
+#[cfg(unix)]
+fn inode(e: &std::fs::DirEntry) -> u64 {
+    std::os::unix::fs::DirEntryExt::ino(e)
+}
+#[cfg(not(unix))]
+fn inode(_: &std::fs::DirEntry) -> u64 {
+    0
+}
+
+fn list(dir: &Path) -> Result<Listing, LedgerError> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::new()),
         Err(e) => return Err(LedgerError::io(format!("cannot list {}", dir.display()), e)),
     };
-    rd.map(|ent| ent.map(|e| e.file_name()).map_err(|e| LedgerError::io(format!("cannot list {}", dir.display()), e)))
-        .collect()
+    rd.map(|ent| {
+        ent.map(|e| (e.file_name(), inode(&e)))
+            .map_err(|e| LedgerError::io(format!("cannot list {}", dir.display()), e))
+    })
+    .collect()
+}
+
+/// The names of `now` that `old` does not have with the same inode.
+fn added<'a>(now: &'a Listing, old: &Listing) -> Vec<&'a OsString> {
+    now.iter().filter(|(name, ino)| old.get(*name) != Some(*ino)).map(|(name, _)| name).collect()
 }
 
 fn names(db_dir: &Path) -> Result<Names, LedgerError> {
@@ -110,10 +133,8 @@ pub fn sync_flushed(db_dir: &Path) -> Result<(), LedgerError> {
     match &before {
         None => sync_tree(db_dir)?,
         Some(old) => {
-            let new_blobs: Vec<&OsString> = now.blobs.difference(&old.blobs).collect();
-            sync_new(&db_dir.join(BLOBS), &new_blobs)?;
-            let new_db: Vec<&OsString> = now.db.difference(&old.db).collect();
-            sync_new(db_dir, &new_db)?;
+            sync_new(&db_dir.join(BLOBS), &added(&now.blobs, &old.blobs))?;
+            sync_new(db_dir, &added(&now.db, &old.db))?;
             sync_path(&db_dir.join(LOG), true)?;
         }
     }
@@ -141,6 +162,14 @@ mod tests {
         std::fs::remove_file(db.join(BLOBS).join("123")).unwrap();
         sync_flushed(&db).unwrap();
         assert_eq!(snapshot(&db), Some((3, 0)));
+        // A file replaced under the same name is new (another inode).
+        let old = DURABLE.lock().unwrap()[&db].db.clone();
+        let keep = db.join("keep");
+        std::fs::write(&keep, b"x").unwrap();
+        std::fs::rename(&keep, db.join("snap.00000000000000FF")).unwrap();
+        let now = names(&db).unwrap();
+        assert_eq!(added(&now.db, &old), vec![&OsString::from("snap.00000000000000FF")]);
+        sync_flushed(&db).unwrap();
         // A missing log is an error, and the next sync starts from scratch.
         std::fs::remove_file(db.join(LOG)).unwrap();
         let e = sync_flushed(&db).unwrap_err().to_string();

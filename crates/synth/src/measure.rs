@@ -198,7 +198,7 @@ fn batch_limits(s: &Samples) -> Result<[(f64, usize); 2], SynthError> {
     Ok([dalek, ours])
 }
 
-/// Durable sled inserts per second on a fresh database per repetition,
+/// sled inserts per second (the fastest repetition) on a fresh database per repetition,
 /// values the size of an entry; with `flush`, each insert is followed by
 /// `Db::flush` and the syncs a durable append does after it
 /// ([`tinledger_ledger::sync_flushed`]).
@@ -344,4 +344,32 @@ pub fn signature_limit(ls: &[Limit]) -> (&'static str, f64) {
 /// The value of the limit called `name` (NaN if there is none).
 pub fn limit(ls: &[Limit], name: &str) -> f64 {
     ls.iter().find(|l| l.name == name).map_or(f64::NAN, |l| l.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim(name: &'static str, value: f64) -> Limit {
+        Limit { name, value, unit: "signatures/s", what: String::new() }
+    }
+
+    #[test]
+    fn the_signature_limit_is_the_faster_batch_check() {
+        let ls = [lim("verify_batch", 100.0), lim("sigbatch", 150.0)];
+        assert_eq!(signature_limit(&ls), ("sigbatch", 150.0));
+        let ls = [lim("verify_batch", 200.0), lim("sigbatch", 150.0)];
+        assert_eq!(signature_limit(&ls), ("verify_batch", 200.0));
+        assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), 2.5);
+    }
+
+    #[test]
+    fn fsync_rate_writes_and_removes_its_file() {
+        let t = tempfile::tempdir().unwrap();
+        let r = fsync_rate(t.path()).unwrap();
+        assert!(r.is_finite() && r > 0.0, "{r}");
+        assert!(!t.path().join("fsync-4k").exists());
+        let e = fsync_rate(&t.path().join("missing")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("cannot create") && e.contains("missing/fsync-4k"), "{e}");
+    }
 }
