@@ -647,3 +647,59 @@ fn chmod_tree(dir: &Path, writable: bool) {
     }
     set(dir);
 }
+
+/// A durable append syncs what docs/storage.md §4.1 lists, in that order:
+/// the first append of a process fsyncs every file and directory under
+/// `db/` (it cannot know what an earlier process left unsynced); after it,
+/// an append that creates no file issues one fdatasync of the log `db/db`
+/// and no other fsync under `db/`. `demo` appends its events one at a time
+/// in one process, each durable, then stores a checkpoint (synced too).
+#[test]
+fn durable_appends_fdatasync_only_the_log() {
+    let env = Env::new();
+    let trace = env.path("sync.trace");
+    let out = Command::new("strace")
+        .args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_tinledger"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(env.path("demo"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("strace is installed (apt-get install strace)");
+    assert!(out.status.success(), "strace demo: {}", text(&out));
+    let db = std::fs::canonicalize(env.ledger().join("db")).unwrap();
+    let db = db.to_str().unwrap();
+    // (call, path relative to db/) of every sync of db/ or a file under it, in order.
+    let syncs: Vec<(String, String)> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let call = l.split_whitespace().nth(1)?.split('(').next()?;
+            let path = l.split_once('<')?.1.split_once('>')?.0;
+            let rel = path.strip_prefix(db)?;
+            Some((call.to_string(), rel.trim_start_matches('/').to_string()))
+        })
+        .collect();
+    let show = format!("{syncs:#?}");
+    let first = syncs.iter().position(|(c, _)| c == "fdatasync").unwrap_or_else(|| panic!("no fdatasync: {show}"));
+    // Creation and the genesis append: everything, files before db/ itself.
+    let full = &syncs[..first];
+    for want in ["db", "conf", "blobs"] {
+        assert!(full.iter().any(|(c, p)| c == "fsync" && p == want), "no fsync of db/{want} at creation: {show}");
+    }
+    assert_eq!(full.last().map(|(c, p)| (c.as_str(), p.as_str())), Some(("fsync", "")), "db/ last: {show}");
+    // Then one fdatasync of the log per durable append, and nothing else
+    // (but sled's own fsync of its log when the database is closed).
+    let mut rest = &syncs[first..];
+    if rest.last().is_some_and(|(c, p)| c == "fsync" && p == "db") {
+        rest = &rest[..rest.len() - 1];
+    }
+    assert!(rest.iter().all(|(c, p)| c == "fdatasync" && p == "db"), "{show}");
+    let entries = env.verify_json()["entries"].as_u64().unwrap();
+    assert!(entries > 40, "demo ledger of {entries} entries");
+    // Every append after the genesis, and the checkpoint.
+    assert_eq!(rest.len() as u64, entries, "{show}");
+}

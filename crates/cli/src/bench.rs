@@ -1,7 +1,8 @@
 //! `tinledger bench`: measure this machine, like `openssl speed`.
 //!
 //! First the raw limits (Ed25519 sign, `verify_strict`, `verify_batch`,
-//! SHA-256 of an entry, sled inserts with and without a durable flush), then
+//! the cofactored `sigbatch`, SHA-256 of an entry, sled inserts with and
+//! without a durable flush, a 4 KiB write + fsync), then
 //! the figures on a synthetic ledger of N events, each next to the limit
 //! that bounds it and the ratio between them: both measured by
 //! `tinledger_synth::figures`. This module passes it the arguments and
@@ -70,6 +71,13 @@ fn print(json: bool, r: &Report) {
                 if f.reused {
                     v["reused"] = json!(true);
                 }
+                if !f.also.is_empty() {
+                    v["also"] = f
+                        .also
+                        .iter()
+                        .map(|(name, limit)| json!({"limit_name": name, "limit": limit, "ratio": f.ratio_to(*limit)}))
+                        .collect();
+                }
                 v
             })
             .collect();
@@ -80,14 +88,19 @@ fn print(json: bool, r: &Report) {
             "threads": threads,
             "verify_batch_size": VERIFY_BATCH,
             "certificate": {"lot": r.cert_lot, "entries": r.cert_entries},
+            "load_average": r.load.map(|(start, end)| json!({"start": start, "end": end})),
             "limits": lims,
             "figures": figs,
         }));
         return;
     }
     emit(&format!(
-        "tinledger bench: {n} events, {threads} threads; limits and figures measured in this run (medians of {REPS})"
+        "tinledger bench: {n} events, {threads} threads; limits and figures measured in this run \
+         (limits: fastest of {REPS} repetitions; certificate times: medians of {REPS})"
     ));
+    if let Some((start, end)) = r.load {
+        emit(&format!("load average (1 min): {start:.2} at the start, {end:.2} at the end"));
+    }
     emit("ratio: rates value/limit, times limit/value, sizes value/limit (1.00 = at the limit)");
     emit("");
     emit(&format!("{:<18} {:>14}  {:<13} {}", "limit", "value", "unit", "what"));
@@ -110,6 +123,17 @@ fn print(json: bool, r: &Report) {
             f.ratio(),
             if f.reused { "  (from the run that built the ledger)" } else { "" }
         ));
+        for (name, limit) in &f.also {
+            emit(&format!(
+                "{:<16} {:>14}  {:<9} {:<18} {:>14}  {:>6.2}",
+                "",
+                "",
+                "",
+                name,
+                num(*limit),
+                f.ratio_to(*limit)
+            ));
+        }
     }
     emit("");
     emit(&format!("certificate: {} with {} entries", r.cert_lot, r.cert_entries));

@@ -15,6 +15,7 @@
 
 mod audit;
 mod certsrc;
+mod durable;
 mod engine;
 mod error;
 pub mod migrate;
@@ -25,14 +26,16 @@ mod store;
 pub mod v1;
 
 pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
+pub use durable::sync_flushed;
 pub use engine::{explain_missing, LockHolder, LockWait, Missing};
 pub use error::LedgerError;
 pub use reindex::ReindexReport;
 pub use store::{sled_config, sync_tree, Head, Ledger, Receipt};
 
 /// Signatures checked per Ed25519 batch (`tinledger_core::sigbatch`) by the
-/// audit and by appends of many events; `tinledger bench` measures the raw
-/// limit with the same size.
+/// audit and by appends of many events. `tinledger bench` measures the raw
+/// limits at this size and at larger ones, and reports the fastest
+/// (docs/performance.md).
 pub const VERIFY_BATCH: usize = 256;
 
 /// Appends of fewer events than this check each signature alone (a batch

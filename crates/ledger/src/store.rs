@@ -10,7 +10,9 @@
 //!    batch per derived tree, then the head with the marker's removal.
 //! 4. `Db::flush` writes sled's log; on Linux it ends in `sync_file_range`,
 //!    which neither syncs metadata nor flushes the disk cache, so we then
-//!    `fsync` every file and directory under `db/`.
+//!    fsync the files sled created since the last sync and their
+//!    directories, and fdatasync the log (`crate::durable`; the first sync
+//!    of a process fsyncs every file and directory under `db/`).
 //! 5. Only then is success reported. Opening a ledger whose marker is set
 //!    rebuilds the derived trees and the head from the entries, so an append
 //!    cut short is wholly present or wholly absent (never acknowledged).
@@ -160,8 +162,9 @@ fn read_header(t: &Trees) -> Result<(Option<LedgerInfo>, Head), LedgerError> {
     Ok((info, head))
 }
 
-/// fsync every file and directory below `path`, then `path` itself: what a
-/// durable append does after sled's flush.
+/// fsync every file and directory below `path`, then `path` itself: what
+/// creation does, and the first durable append of a process after sled's
+/// flush ([`crate::sync_flushed`] then syncs only what changed).
 pub fn sync_tree(path: &Path) -> Result<(), LedgerError> {
     let rd = std::fs::read_dir(path).map_err(|e| LedgerError::io(format!("cannot list {}", path.display()), e))?;
     for ent in rd {
@@ -767,14 +770,16 @@ impl Ledger {
         })
     }
 
-    /// Make everything written so far durable: sled's flush, then fsync of
-    /// every file and directory it uses (see the module docs).
+    /// Make everything written so far durable: sled's flush, then
+    /// [`crate::sync_flushed`]: fsync of the files sled created since the
+    /// last sync and of their directories, fdatasync of its log (see the
+    /// module docs and docs/storage.md §4).
     pub fn sync(&self) -> Result<(), LedgerError> {
         guard("flushing", || {
             self.db.flush()?;
             Ok(())
         })?;
-        sync_tree(&self.dir.join(DB_DIR))
+        crate::durable::sync_flushed(&self.dir.join(DB_DIR))
     }
 }
 

@@ -11,7 +11,7 @@
 //!
 //! [`measure`]: crate::measure
 
-use crate::measure::{self, limit, median, samples, sign, synth_events, Limit, REPS};
+use crate::measure::{self, limit, median, samples, sign, signature_limit, synth_events, Limit, REPS};
 use crate::{KeyRing, Synth, SynthError, AUTHORITY, EXPORTER, LEDGER_ID, MIN_EVENTS, SYNTH_VERSION};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -84,14 +84,21 @@ pub struct Figure {
     pub limit: f64,
     /// Taken from the run that built a reused ledger.
     pub reused: bool,
+    /// Further limits the figure is compared with (name, value in `unit`),
+    /// each with its own ratio ([`Figure::ratio_to`]).
+    pub also: Vec<(&'static str, f64)>,
 }
 
 impl Figure {
     /// The ratio: rates and sizes value/limit, times limit/value (1.00 = at the limit).
     pub fn ratio(&self) -> f64 {
+        self.ratio_to(self.limit)
+    }
+    /// The ratio to another limit `limit`, by the same convention.
+    pub fn ratio_to(&self, limit: f64) -> f64 {
         match self.kind {
-            Kind::Rate | Kind::Size => self.value / self.limit,
-            Kind::Time => self.limit / self.value,
+            Kind::Rate | Kind::Size => self.value / limit,
+            Kind::Time => limit / self.value,
         }
     }
 }
@@ -110,6 +117,15 @@ pub struct Report {
     pub cert_entries: usize,
     /// Where the ledger was kept (`--dir`, or the temp dir with `--keep`).
     pub kept: Option<PathBuf>,
+    /// The 1-minute load average when the run started and when it ended
+    /// (`/proc/loadavg`; `None` where there is none): above the number of
+    /// cores, something ran beside the bench and its ratios are unreliable.
+    pub load: Option<(f64, f64)>,
+}
+
+/// The 1-minute load average (`None` without `/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// What to run.
@@ -436,6 +452,7 @@ pub fn run(o: &Options) -> Result<Report, SynthError> {
             "--events {n} is out of range: bench builds ledgers of {MIN_EVENTS} to {MAX_EVENTS} events"
         )));
     }
+    let load_start = load_average();
     let (work, reuse) = prepare(o.dir, n)?;
     let root = work.path().to_path_buf();
     let scratch = root.join("scratch");
@@ -456,6 +473,7 @@ pub fn run(o: &Options) -> Result<Report, SynthError> {
     };
     let mut report = result?;
     report.kept = kept;
+    report.load = load_start.zip(load_average());
     Ok(report)
 }
 
@@ -489,11 +507,11 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
     let (verify_rate, rss) = verify_child(o, &ledger)?;
     let (issue_ms, verify_ms, cert_entries, cert_lot) = cert_figures(o, &ledger, &marker)?;
 
-    let batch = limit(&limits, "verify_batch");
+    // Signatures are bound by the faster batch check of the run (measure::signature_limit).
+    let (sig_name, sig) = signature_limit(&limits);
     let sled_plain = limit(&limits, "sled_insert");
-    let (bulk_limit_name, bulk_limit) =
-        if batch <= sled_plain { ("verify_batch", batch) } else { ("sled_insert", sled_plain) };
-    let cert_limit_ms = cert_entries as f64 / batch * 1000.0;
+    let (bulk_limit_name, bulk_limit) = if sig <= sled_plain { (sig_name, sig) } else { ("sled_insert", sled_plain) };
+    let cert_limit_ms = cert_entries as f64 / sig * 1000.0;
     let f = |name, value, unit, kind, limit_name, limit| Figure {
         name,
         value,
@@ -502,21 +520,25 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
         limit_name,
         limit,
         reused: false,
+        also: vec![],
     };
     let mut bulk =
         f("bulk_append", marker.bulk_append_events_per_s, "events/s", Kind::Rate, bulk_limit_name, bulk_limit);
     bulk.reused = reused;
+    let mut durable =
+        f("append_durable", durable, "events/s", Kind::Rate, "sled_insert_flush", limit(&limits, "sled_insert_flush"));
+    durable.also.push(("fsync_4k", limit(&limits, "fsync_4k")));
     let figures = vec![
-        f("append_durable", durable, "events/s", Kind::Rate, "sled_insert_flush", limit(&limits, "sled_insert_flush")),
+        durable,
         bulk,
         f("import_presigned", import_rate, "events/s", Kind::Rate, bulk_limit_name, bulk_limit),
-        f("verify", verify_rate, "events/s", Kind::Rate, "verify_batch", batch),
+        f("verify", verify_rate, "events/s", Kind::Rate, sig_name, sig),
         f("verify_peak_rss", rss as f64, "bytes", Kind::Size, "rss_target", RSS_TARGET as f64),
-        f("cert_issue", issue_ms, "ms", Kind::Time, "verify_batch", cert_limit_ms),
-        f("cert_verify", verify_ms, "ms", Kind::Time, "verify_batch", cert_limit_ms),
+        f("cert_issue", issue_ms, "ms", Kind::Time, sig_name, cert_limit_ms),
+        f("cert_verify", verify_ms, "ms", Kind::Time, sig_name, cert_limit_ms),
         f("bytes_per_event", bytes as f64 / n as f64, "bytes", Kind::Size, "entry_bytes", marker.mean_entry_bytes),
     ];
-    Ok(Report { events: n, limits, figures, cert_lot, cert_entries, kept: None })
+    Ok(Report { events: n, limits, figures, cert_lot, cert_entries, kept: None, load: None })
 }
 
 #[cfg(test)]
@@ -524,7 +546,7 @@ mod tests {
     use super::*;
 
     fn fig(kind: Kind, value: f64, limit: f64) -> Figure {
-        Figure { name: "x", value, unit: "u", kind, limit_name: "l", limit, reused: false }
+        Figure { name: "x", value, unit: "u", kind, limit_name: "l", limit, reused: false, also: vec![] }
     }
 
     #[test]
@@ -532,6 +554,8 @@ mod tests {
         assert_eq!(fig(Kind::Rate, 50.0, 200.0).ratio(), 0.25);
         assert_eq!(fig(Kind::Size, 300.0, 100.0).ratio(), 3.0);
         assert_eq!(fig(Kind::Time, 4.0, 2.0).ratio(), 0.5);
+        assert_eq!(fig(Kind::Time, 4.0, 2.0).ratio_to(1.0), 0.25);
+        assert_eq!(fig(Kind::Rate, 50.0, 200.0).ratio_to(100.0), 0.5);
     }
 
     #[test]
