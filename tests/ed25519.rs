@@ -436,9 +436,8 @@ fn verify_import_ledger_and_cert_verify_give_every_case_its_verdict_100_times() 
                 let entries = entries_of(&h.events);
                 drop(l);
                 with_db(&dir, |db| {
-                    let t = db.open_tree("entries").unwrap();
                     for e in &entries[odd..] {
-                        t.insert(e.seq.to_be_bytes(), e.to_bytes()).unwrap();
+                        put_raw_entry(db, e.seq, &e.to_bytes());
                     }
                     db.flush().unwrap();
                 });

@@ -14,7 +14,7 @@
 //!
 //! [`TileReader`] answers [`merkle::NodeReader`] from tiles: a node at tree
 //! level `8·L + j` is the root of `2^j` hashes of one level-`L` tile, so any
-//! proof costs one tile read per tile level it touches (docs/formats.md §8).
+//! proof costs one tile read per tile level it touches (docs/formats.md §5.3).
 
 use crate::merkle::{self, Hash, NodeReader, ProofError};
 use std::cell::RefCell;
@@ -298,9 +298,8 @@ pub fn reference_tiles<B: AsRef<[u8]>>(entries: &[B]) -> Result<BTreeMap<TileId,
         let bytes = match id.kind {
             TileKind::Entries => encode_bundle(&entries[first as usize..(first + u64::from(id.width)) as usize])?,
             TileKind::Hash(level) => {
-                let hashes: Result<Vec<Hash>, ProofError> = (first..first + u64::from(id.width))
-                    .map(|i| tree.node(TILE_HEIGHT * level, i))
-                    .collect();
+                let hashes: Result<Vec<Hash>, ProofError> =
+                    (first..first + u64::from(id.width)).map(|i| tree.node(TILE_HEIGHT * level, i)).collect();
                 encode_tile(&hashes.map_err(|_| TileError::TileLength(0))?)?
             }
         };
@@ -318,6 +317,82 @@ pub fn subtree_root(hashes: &[Hash]) -> Hash {
         n => {
             let k = n / 2;
             merkle::node_hash(&subtree_root(&hashes[..k]), &subtree_root(&hashes[k..]))
+        }
+    }
+}
+
+/// The right edge of the hash tiles of a tree growing leaf by leaf: the
+/// partial tile of every level (level 0 first). Full tiles leave it as they
+/// complete, so a store writes each full tile once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileEdge {
+    size: u64,
+    partials: Vec<Vec<Hash>>,
+}
+
+impl TileEdge {
+    /// The edge of the empty tree.
+    pub fn new() -> TileEdge {
+        TileEdge::default()
+    }
+
+    /// Resume at tree size `size` from the partial tiles a store kept, level
+    /// 0 first. Refuses partials whose widths do not fit `size`.
+    pub fn resume(size: u64, mut partials: Vec<Vec<Hash>>) -> Result<TileEdge, String> {
+        let levels = (0..=MAX_LEVEL).take_while(|l| hashes_at_level(size, *l) > 0).count();
+        partials.resize(levels.max(partials.len()), Vec::new());
+        for (l, p) in partials.iter().enumerate() {
+            let want = hashes_at_level(size, l as u8) % TILE_WIDTH;
+            if p.len() as u64 != want {
+                return Err(format!(
+                    "the level-{l} edge tile holds {} hashes but a tree of {size} leaves needs {want}",
+                    p.len()
+                ));
+            }
+        }
+        Ok(TileEdge { size, partials })
+    }
+
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Number of tile levels that hold a hash.
+    pub fn levels(&self) -> u8 {
+        self.partials.len() as u8
+    }
+
+    /// The partial tile of `level` (empty when that level's tiles are all full).
+    pub fn partial(&self, level: u8) -> &[Hash] {
+        self.partials.get(usize::from(level)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Index of the partial tile of `level` (the next tile of that level).
+    pub fn partial_index(&self, level: u8) -> u64 {
+        hashes_at_level(self.size, level) / TILE_WIDTH
+    }
+
+    /// Add a leaf hash; return the full tiles it completes (level, index,
+    /// 256 hashes), lowest level first.
+    pub fn push(&mut self, leaf: Hash) -> Vec<(u8, u64, Vec<Hash>)> {
+        self.size += 1;
+        let mut out = Vec::new();
+        let mut h = leaf;
+        let mut level = 0usize;
+        loop {
+            if self.partials.len() == level {
+                self.partials.push(Vec::new());
+            }
+            self.partials[level].push(h);
+            if self.partials[level].len() as u64 != TILE_WIDTH {
+                return out;
+            }
+            let full = std::mem::take(&mut self.partials[level]);
+            h = subtree_root(&full);
+            let index = hashes_at_level(self.size, level as u8) / TILE_WIDTH - 1;
+            out.push((level as u8, index, full));
+            level += 1;
         }
     }
 }
@@ -525,6 +600,39 @@ mod tests {
         let shorter = reference_tiles(&es[..300]).unwrap();
         let p = &shorter[&TileId { kind: TileKind::Hash(0), index: 1, width: 44 }];
         assert_eq!(&tiles[&TileId { kind: TileKind::Hash(0), index: 1, width: 256 }][..p.len()], &p[..]);
+    }
+
+    #[test]
+    fn the_edge_emits_the_reference_tiles() {
+        let es = entries(70_000);
+        let tiles = reference_tiles(&es).unwrap();
+        let mut edge = TileEdge::new();
+        let mut full = BTreeMap::new();
+        for (i, e) in es.iter().enumerate() {
+            for (l, idx, hs) in edge.push(merkle::leaf_hash(e)) {
+                full.insert(TileId { kind: TileKind::Hash(l), index: idx, width: 256 }, encode_tile(&hs).unwrap());
+            }
+            if i == 65_535 {
+                assert_eq!(edge.partial(0), &[] as &[Hash]);
+                assert_eq!(edge.partial(1), &[] as &[Hash]);
+                assert_eq!(edge.partial(2).len(), 1);
+                assert_eq!(TileEdge::resume(65_536, vec![vec![], vec![], edge.partial(2).to_vec()]).unwrap(), edge);
+            }
+        }
+        let want: BTreeMap<_, _> =
+            tiles.iter().filter(|(id, _)| id.is_full() && id.kind != TileKind::Entries).collect();
+        assert_eq!(want.len(), full.len());
+        for (id, bytes) in want {
+            assert_eq!(&full[id], bytes, "{id}");
+        }
+        for l in 0..3u8 {
+            let id =
+                TileId { kind: TileKind::Hash(l), index: edge.partial_index(l), width: edge.partial(l).len() as u16 };
+            assert_eq!(tiles[&id], encode_tile(edge.partial(l)).unwrap(), "{id}");
+        }
+        let resumed = TileEdge::resume(70_000, (0..3).map(|l| edge.partial(l).to_vec()).collect()).unwrap();
+        assert_eq!(resumed, edge);
+        assert!(TileEdge::resume(70_001, (0..3).map(|l| edge.partial(l).to_vec()).collect()).is_err());
     }
 
     proptest! {

@@ -16,6 +16,7 @@ mod audit;
 mod certsrc;
 mod engine;
 mod error;
+mod log;
 mod query;
 mod reindex;
 pub mod schema;
