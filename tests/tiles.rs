@@ -216,3 +216,52 @@ fn a_changed_byte_in_a_bundle_or_tile_is_a_fault_naming_it() {
     let v = verify(&copy);
     assert_eq!(v["fault"]["index"], "tiles", "{v}");
 }
+
+#[test]
+fn an_entry_over_65535_bytes_is_refused_and_nothing_is_written() {
+    use crate::ed25519::{base_events, event, extract, honest};
+    use tinledger_core::event::Take;
+    use tinledger_core::{ActorId, EventBody, LotId};
+    let tmp = tempfile::tempdir().unwrap();
+    let base = base_events();
+    let (mut l, _) = Ledger::create(&tmp.path().join("l"), &base[0]).unwrap();
+    l.append_batch(&base[1..]).unwrap();
+    // The exporter receives one lot and splits it into parts with 64-byte
+    // ids: 1000 parts name 80,000 bytes, 700 parts 56,000.
+    let lot = LotId::new("BIG-000001").unwrap();
+    let exp = ActorId::new("EXP-A").unwrap();
+    let setup = [
+        honest(&extract(1, "BIG")),
+        honest(&event(
+            2_000,
+            "MINE-A",
+            EventBody::Dispatch { lot: lot.clone(), to: exp, transporter: None, document: "SJ-1".into() },
+        )),
+        honest(&event(2_001, "EXP-A", EventBody::Receive { lot: lot.clone(), mass_g: 100_001 })),
+    ];
+    l.append_batch(&setup).unwrap();
+    let split = |n: u64| {
+        let parts = (0..n)
+            .map(|i| Take { lot: LotId::new(format!("{}-{i:06}", "P".repeat(57))).unwrap(), mass_g: 10 })
+            .collect();
+        honest(&event(5_000 + n, "EXP-A", EventBody::Split { lot: lot.clone(), parts }))
+    };
+    let before = l.head();
+    let err = l.append(&split(1000)).unwrap_err();
+    match &err {
+        tinledger_ledger::LedgerError::TooLarge { len, seq, .. } => {
+            assert!(*len > 65_535, "{err}");
+            assert_eq!(*seq, before.size);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(err.to_string().contains("is too large: an entry holds at most 65535 bytes"), "{err}");
+    assert_eq!(l.head(), before);
+    drop(l);
+    let mut l = Ledger::open(&tmp.path().join("l")).unwrap();
+    assert_eq!(l.head(), before, "nothing was written");
+    // One that fits is stored whole (and so it was the size that refused the first).
+    let r = l.append(&split(700)).unwrap();
+    assert!(l.get(r.seq).unwrap().unwrap().to_bytes().len() <= 65_535);
+    assert!(l.audit(&AuditOptions { indices: true, ..AuditOptions::default() }).ok);
+}

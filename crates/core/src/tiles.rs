@@ -404,12 +404,15 @@ pub trait TileSource {
     fn hash_tile(&self, level: u8, index: u64) -> Result<Option<Vec<Hash>>, ProofError>;
 }
 
+/// A tile's hashes, shared between the cache and a node read.
+type SharedTile = std::rc::Rc<Vec<Hash>>;
+
 /// [`NodeReader`] over a [`TileSource`], remembering the tiles it read: a
 /// node at tree level `8·L + j` is the root of `2^j` hashes of one level-`L`
 /// tile; a node at level `8·L` is read directly.
 pub struct TileReader<'a, S: TileSource + ?Sized> {
     src: &'a S,
-    tiles: RefCell<HashMap<(u8, u64), std::rc::Rc<Vec<Hash>>>>,
+    tiles: RefCell<HashMap<(u8, u64), SharedTile>>,
 }
 
 impl<'a, S: TileSource + ?Sized> TileReader<'a, S> {
@@ -418,7 +421,7 @@ impl<'a, S: TileSource + ?Sized> TileReader<'a, S> {
         TileReader { src, tiles: RefCell::default() }
     }
 
-    fn tile(&self, level: u8, index: u64) -> Result<std::rc::Rc<Vec<Hash>>, ProofError> {
+    fn tile(&self, level: u8, index: u64) -> Result<SharedTile, ProofError> {
         if let Some(t) = self.tiles.borrow().get(&(level, index)) {
             return Ok(t.clone());
         }

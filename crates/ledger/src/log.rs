@@ -30,9 +30,12 @@ pub(crate) fn full_bundle_ranges(index: u64, b: &[u8]) -> Result<Vec<Range<usize
     Ok(r)
 }
 
+/// A full bundle as read: its index, bytes and entry ranges.
+type CachedBundle = (u64, sled::IVec, Vec<Range<usize>>);
+
 /// The last full bundle read, decoded: sequential reads decode each once.
 #[derive(Default)]
-pub(crate) struct BundleCache(Mutex<Option<(u64, sled::IVec, Vec<Range<usize>>)>>);
+pub(crate) struct BundleCache(Mutex<Option<CachedBundle>>);
 
 /// Bytes of entry `seq`: from its full bundle, else from the edge.
 pub(crate) fn read_entry(
