@@ -66,7 +66,7 @@ fn cases() -> Vec<(&'static str, Craft, bool, &'static str)> {
     ]
 }
 
-fn event(i: u64, signer: &str, body: EventBody) -> Event {
+pub(crate) fn event(i: u64, signer: &str, body: EventBody) -> Event {
     test_event(LEDGER_ID, i, signer, body)
 }
 
@@ -92,7 +92,7 @@ fn register(i: u64, id: &str, role: Role, key: PublicKey) -> Event {
 }
 
 /// Genesis by AUTH, MINE-A and EXP-A registered.
-fn base_events() -> Vec<SignedEvent> {
+pub(crate) fn base_events() -> Vec<SignedEvent> {
     let auth = test_key("AUTH");
     let genesis = event(
         0,
@@ -112,7 +112,7 @@ fn base_events() -> Vec<SignedEvent> {
 }
 
 /// An extraction of lot `{tag}-{n}` by MINE-A.
-fn extract(n: u64, tag: &str) -> Event {
+pub(crate) fn extract(n: u64, tag: &str) -> Event {
     let location: GeoPoint = "-2.5,106.1".parse().unwrap();
     event(
         1000 + n,
@@ -135,7 +135,7 @@ fn crafted(ev: &Event, how: Craft) -> SignedEvent {
     SignedEvent::from_parts(bytes, sig).expect("a crafted signature still decodes")
 }
 
-fn honest(ev: &Event) -> SignedEvent {
+pub(crate) fn honest(ev: &Event) -> SignedEvent {
     ev.sign(&test_key(ev.signer.as_str())).unwrap()
 }
 
@@ -436,9 +436,8 @@ fn verify_import_ledger_and_cert_verify_give_every_case_its_verdict_100_times() 
                 let entries = entries_of(&h.events);
                 drop(l);
                 with_db(&dir, |db| {
-                    let t = db.open_tree("entries").unwrap();
                     for e in &entries[odd..] {
-                        t.insert(e.seq.to_be_bytes(), e.to_bytes()).unwrap();
+                        put_raw_entry(db, e.seq, &e.to_bytes());
                     }
                     db.flush().unwrap();
                 });

@@ -3,7 +3,7 @@
 //! `Overlay` (as `Ledger::audit` replays) and to `Ledger::append` on a sled
 //! ledger; both must accept or refuse it alike. Then `Ledger::audit` must
 //! pass — it replays the chain and compares every stored index (lot and
-//! actor states, history indices, key and event indices, Merkle nodes) with
+//! actor states, history indices, key and event indices, hash tiles) with
 //! what the replay rebuilds — and the stored lot and actor states must equal
 //! the in-memory ones. The accepted sequence appended as one batch to a
 //! second ledger must give the same head.

@@ -10,7 +10,6 @@ fn reindex_repairs_damaged_indices_and_refuses_a_broken_chain() {
     {
         let db = sled::open(env.ledger().join("db")).unwrap();
         db.open_tree("lot_state").unwrap().remove("KOB-2026-0001").unwrap();
-        db.open_tree("merkle").unwrap().insert([0u8, 0, 0, 0, 0, 0, 0, 0, 5], &[7u8; 32][..]).unwrap();
         db.open_tree("lot_entries").unwrap().clear().unwrap();
         db.flush().unwrap();
     }
@@ -32,10 +31,21 @@ fn reindex_repairs_damaged_indices_and_refuses_a_broken_chain() {
     // Stored checkpoints still verify against the rebuilt tree.
     env.cmd().args(["prove", "inclusion", "35"]).assert().success();
 
+    // A stray hash tile beyond the right edge: every full audit checks the
+    // tiles, naming the tile; reindex rewrites them from the entries.
+    with_db(&env.ledger(), |db| {
+        tiles_tree(db).insert(tinledger_ledger::schema::tile_key(0, 5), vec![7u8; 8192]).unwrap();
+    });
+    let v = env.verify_json();
+    assert_eq!((v["ok"].as_bool(), v["fault"]["index"].as_str()), (Some(false), Some("tiles")), "{v}");
+    assert!(v["fault"]["reason"].as_str().unwrap().contains("hash tile tile/0/005 is stored beyond"), "{v}");
+    env.cmd().arg("reindex").assert().success();
+    assert_eq!(deep(&env)["ok"], true);
+
     // A chain with a missing entry cannot be re-indexed.
     {
         let db = sled::open(env.ledger().join("db")).unwrap();
-        db.open_tree("entries").unwrap().remove(20u64.to_be_bytes()).unwrap();
+        assert!(remove_raw_entry(&db, 20));
         db.flush().unwrap();
     }
     let err = fails_with(
@@ -75,7 +85,7 @@ fn an_interrupted_append_is_recovered_on_open() {
     let want = verify_at(&env, &done, &[]);
     let seq = before.0;
     let (entry, head) = with_db(&done, |db| {
-        let e = db.open_tree("entries").unwrap().get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
+        let e = raw_entry(db, seq).unwrap();
         let h = db.open_tree("meta").unwrap().get("head").unwrap().unwrap().to_vec();
         (e, h)
     });
@@ -84,7 +94,7 @@ fn an_interrupted_append_is_recovered_on_open() {
     let cut = copy_ledger(&env, "cut-after-entries");
     with_db(&cut, |db| {
         db.open_tree("meta").unwrap().insert("pending", head.clone()).unwrap();
-        db.open_tree("entries").unwrap().insert(seq.to_be_bytes(), entry.clone()).unwrap();
+        put_raw_entry(db, seq, &entry);
     });
     let v = verify_at(&env, &cut, &["--indices"]);
     assert_eq!(v["ok"], true, "{v}");

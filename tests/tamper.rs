@@ -14,16 +14,12 @@ use tinledger_ledger::Ledger;
 const PREV_AT: usize = 9;
 const EVENT_AT: usize = 49;
 
-fn entries(db: &sled::Db) -> sled::Tree {
-    db.open_tree("entries").expect("entries tree")
-}
-
 fn get_entry(db: &sled::Db, seq: u64) -> Vec<u8> {
-    entries(db).get(seq.to_be_bytes()).expect("read").expect("entry present").to_vec()
+    raw_entry(db, seq).expect("entry present")
 }
 
 fn put_entry(db: &sled::Db, seq: u64, bytes: &[u8]) {
-    entries(db).insert(seq.to_be_bytes(), bytes).expect("write");
+    put_raw_entry(db, seq, bytes);
 }
 
 fn verify_cmd(env: &Env, ledger: &Path, extra: &[&str]) -> assert_cmd::Command {
@@ -107,7 +103,7 @@ fn deleted_and_swapped_entries_are_found() {
     // A deleted entry in the middle.
     let copy = copy_ledger(&env, "deleted");
     with_db(&copy, |db| {
-        entries(db).remove(20u64.to_be_bytes()).unwrap().expect("entry 20 existed");
+        assert!(remove_raw_entry(db, 20), "entry 20 existed");
     });
     let v = assert_fault(&env, &copy, &[], 20, "entry 20 deleted");
     assert!(v["fault"]["reason"].as_str().unwrap().contains("entry 20 is missing"), "{v}");
@@ -160,7 +156,7 @@ fn truncated_tail() {
     let copy = copy_ledger(&env, "cut");
     with_db(&copy, |db| {
         for s in 46u64..49 {
-            entries(db).remove(s.to_be_bytes()).unwrap().expect("entry existed");
+            assert!(remove_raw_entry(db, s), "entry existed");
         }
     });
     let v = assert_fault(&env, &copy, &[], 46, "tail cut, head record untouched");
@@ -172,7 +168,7 @@ fn truncated_tail() {
     let copy = copy_ledger(&env, "cut-head");
     let head45 = with_db(&copy, |db| {
         for s in 46u64..49 {
-            entries(db).remove(s.to_be_bytes()).unwrap().expect("entry existed");
+            assert!(remove_raw_entry(db, s), "entry existed");
         }
         let last = Entry::from_bytes(&get_entry(db, 45)).unwrap().hash();
         let mut rec = 46u64.to_be_bytes().to_vec();

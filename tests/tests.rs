@@ -28,5 +28,6 @@ mod scenario;
 mod snapshots;
 mod storage;
 mod tamper;
+mod tiles;
 mod units;
 mod unix;

@@ -188,3 +188,52 @@ pub fn damage_sled_snapshot(ledger: &Path) {
     bytes[3] ^= 0xff;
     std::fs::write(&snap, bytes).unwrap();
 }
+
+/// The `tiles` tree of a format-2 ledger (docs/storage.md §2).
+pub fn tiles_tree(db: &sled::Db) -> sled::Tree {
+    db.open_tree(tinledger_ledger::schema::T_TILES).expect("tiles tree")
+}
+
+/// The stored bytes of entry `seq`: inside its full entry bundle, or its
+/// right-edge item.
+pub fn raw_entry(db: &sled::Db, seq: u64) -> Option<Vec<u8>> {
+    use tinledger_ledger::schema::{bundle_key, edge_key};
+    let t = tiles_tree(db);
+    if let Some(b) = t.get(bundle_key(seq / 256)).expect("read") {
+        let es = tinledger_core::tiles::decode_bundle(&b).expect("a stored bundle decodes");
+        return es.get((seq % 256) as usize).map(|e| e.to_vec());
+    }
+    t.get(edge_key(seq)).expect("read").map(|v| v.to_vec())
+}
+
+/// Replace the stored bytes of entry `seq` (re-encoding its bundle if it is
+/// in one; otherwise as a right-edge item).
+pub fn put_raw_entry(db: &sled::Db, seq: u64, bytes: &[u8]) {
+    edit_bundle(db, seq, |es| es[(seq % 256) as usize] = bytes.to_vec()).unwrap_or_else(|| {
+        tiles_tree(db).insert(tinledger_ledger::schema::edge_key(seq), bytes).map(|_| ()).expect("write")
+    });
+}
+
+/// Remove entry `seq` from storage: its edge item, or from its bundle (which
+/// then holds 255 entries). Returns whether it was there.
+pub fn remove_raw_entry(db: &sled::Db, seq: u64) -> bool {
+    if edit_bundle(db, seq, |es| {
+        es.remove((seq % 256) as usize);
+    })
+    .is_some()
+    {
+        return true;
+    }
+    tiles_tree(db).remove(tinledger_ledger::schema::edge_key(seq)).expect("remove").is_some()
+}
+
+fn edit_bundle(db: &sled::Db, seq: u64, f: impl FnOnce(&mut Vec<Vec<u8>>)) -> Option<()> {
+    let t = tiles_tree(db);
+    let k = tinledger_ledger::schema::bundle_key(seq / 256);
+    let b = t.get(k).expect("read")?;
+    let mut es: Vec<Vec<u8>> =
+        tinledger_core::tiles::decode_bundle(&b).expect("a stored bundle decodes").iter().map(|e| e.to_vec()).collect();
+    f(&mut es);
+    t.insert(k, tinledger_core::tiles::encode_bundle(&es).expect("encodes")).expect("write");
+    Some(())
+}

@@ -459,11 +459,11 @@ pub fn reindex(cli: &Cli) -> Result<(), CliError> {
     let mut l = crate::open::for_audit(cli)?;
     let r = l.reindex()?;
     if cli.json {
-        emit_json(&json!({"entries": r.entries, "lots": r.lots, "actors": r.actors, "merkle_nodes": r.merkle_nodes}));
+        emit_json(&json!({"entries": r.entries, "lots": r.lots, "actors": r.actors, "hash_tiles": r.hash_tiles}));
     } else {
         emit(&format!(
-            "rebuilt indices from {} entries: {} lots, {} actors, {} Merkle nodes; verify passes",
-            r.entries, r.lots, r.actors, r.merkle_nodes
+            "rebuilt indices from {} entries: {} lots, {} actors, {} hash tiles; verify passes",
+            r.entries, r.lots, r.actors, r.hash_tiles
         ));
     }
     Ok(())

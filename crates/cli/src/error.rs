@@ -65,6 +65,8 @@ impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         match &e {
             LedgerError::Refused { source, .. } => CliError::refused(format!("refused: {e}")).hint(refused_hint(source)),
+            LedgerError::TooLarge { .. } => CliError::refused(format!("refused: {e}"))
+                .hint("the ledger is unchanged; a stored entry is at most 65535 bytes (docs/formats.md §5.3)"),
             LedgerError::Corrupt { seq: None, .. } | LedgerError::Storage(_) => {
                 CliError::refused(e.to_string()).hint(DAMAGED_HINT)
             }

@@ -27,6 +27,7 @@ pub mod query;
 pub mod rules;
 pub mod sigbatch;
 pub mod testkeys;
+pub mod tiles;
 pub mod units;
 
 pub use codec::CodecError;

@@ -230,10 +230,51 @@ pub fn proof_check(data: &[u8]) {
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets by name, for replaying saved inputs.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 6] = [
     ("event_decode", event_decode),
     ("entry_decode", entry_decode),
     ("checkpoint_parse", checkpoint_parse),
     ("cert_parse_verify", cert_parse_verify),
     ("proof_check", proof_check),
+    ("tile_decode", tile_decode),
 ];
+
+/// `tile_decode`: the C2SP tile codecs (`tinledger_core::tiles`) never
+/// panic, and what they accept is canonical. The first byte picks the
+/// decoder: 0 an entry bundle, 1 a hash tile, anything else a tile path
+/// (the rest as UTF-8). An accepted bundle holds 1 to 256 entries and
+/// re-encodes to exactly the input; an accepted hash tile holds 1 to 256
+/// hashes and re-encodes to the input; an accepted path formats back to
+/// exactly itself, so no tile has two names.
+pub fn tile_decode(data: &[u8]) {
+    use tinledger_core::tiles::{self, TileId};
+    let Some((&mode, rest)) = data.split_first() else { return };
+    match mode {
+        0 => {
+            let Ok(entries) = tiles::decode_bundle(rest) else { return };
+            assert!((1..=256).contains(&entries.len()), "bundle of {} entries accepted", entries.len());
+            assert_eq!(tiles::encode_bundle(&entries).expect("accepted entries re-encode"), rest);
+            let ranges = tiles::bundle_ranges(rest).expect("ranges agree with decode");
+            assert_eq!(ranges.len(), entries.len());
+        }
+        1 => {
+            let Ok(hashes) = tiles::decode_tile(rest) else { return };
+            assert!((1..=256).contains(&hashes.len()));
+            assert_eq!(tiles::encode_tile(&hashes).expect("accepted hashes re-encode"), rest);
+            // The root of their largest power-of-two prefix (what a node read
+            // from the tile computes) is the Merkle root over them.
+            let k = 1usize << (usize::BITS - 1 - hashes.len().leading_zeros());
+            let mut t = MemTree::new();
+            for h in &hashes[..k] {
+                t.push(*h);
+            }
+            assert_eq!(tiles::subtree_root(&hashes[..k]), t.root());
+        }
+        _ => {
+            let Ok(text) = std::str::from_utf8(rest) else { return };
+            let Ok(id) = TileId::parse(text) else { return };
+            assert_eq!(id.to_string(), text, "a tile path that is not canonical was accepted");
+            assert!((1..=256).contains(&id.width));
+        }
+    }
+}

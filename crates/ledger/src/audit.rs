@@ -281,7 +281,7 @@ impl Ledger {
         snapshot_at: Option<&str>,
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
-        let start = Replay::new(&self.t.entries);
+        let start = Replay::new(&self.t.tiles);
         self.run_audit(opts, start, None, snapshot_at, progress)
     }
 
@@ -298,7 +298,7 @@ impl Ledger {
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
         let size = snap.size;
-        let start = match Replay::from_snapshot(&self.t.entries, &snap, since) {
+        let start = match Replay::from_snapshot(&self.t.tiles, &snap, since) {
             Ok(r) => r,
             Err(reason) => {
                 let rep = AuditReport::failed(Fault::at(None, reason), size);
@@ -407,7 +407,7 @@ impl Ledger {
         let total = self.head().size;
         let threads = rayon::current_num_threads().max(1);
         let max_in_flight = threads * IN_FLIGHT_PER_THREAD;
-        let tree = self.t.entries.clone();
+        let tree = self.t.tiles.clone();
         let from = r.count;
         let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
         let (res_tx, res_rx) = mpsc::channel::<Option<(SigCheck, EntryHash)>>();
@@ -442,6 +442,10 @@ impl Ledger {
                 'chunks: for chunk in rx.iter() {
                     for item in chunk {
                         let seq = r.count;
+                        if let Item::Tile(reason) = item {
+                            seq_fault = Some(Fault::in_index(T_TILES, reason));
+                            break 'chunks;
+                        }
                         match r.step(item, plan) {
                             Ok((check, prev)) => {
                                 batch.push(check);
@@ -570,9 +574,9 @@ impl Ledger {
             Ok(h) if h == root => {}
             Ok(h) => {
                 return Some(Fault::in_index(
-                    T_MERKLE,
+                    T_TILES,
                     format!(
-                        "the stored Merkle tree's root at size {n} is {} but the entries give {}",
+                        "the stored hash tiles' root root at size {n} is {} but the entries give {}",
                         hex::encode(h),
                         hex::encode(root)
                     ),
@@ -580,8 +584,8 @@ impl Ledger {
             }
             Err(e) => {
                 return Some(Fault::in_index(
-                    T_MERKLE,
-                    format!("the stored Merkle tree's root at size {n} cannot be computed: {e}"),
+                    T_TILES,
+                    format!("the stored hash tiles' root at size {n} cannot be computed: {e}"),
                 ))
             }
         }
@@ -727,11 +731,10 @@ impl Ledger {
             }
             Ok(d)
         };
-        let checks: [(&sled::Tree, &'static str, u8, &Digest, &str); 4] = [
+        let checks: [(&sled::Tree, &'static str, u8, &Digest, &str); 3] = [
             (&self.t.lot_entries, T_LOT_ENTRIES, TAG_LOT, &plan.rebuilt.lots, "lot history index"),
             (&self.t.actor_entries, T_ACTOR_ENTRIES, TAG_ACTOR, &plan.rebuilt.actors, "actor history index"),
             (&self.t.event_ids, T_EVENT_IDS, TAG_EVENT, &plan.rebuilt.events, "event index"),
-            (&self.t.merkle, T_MERKLE, TAG_MERKLE, &plan.rebuilt.merkle, "Merkle tree"),
         ];
         for (tree, name, tag, want, what) in checks {
             let reason = match scan(tree, tag) {
@@ -800,9 +803,11 @@ enum Item {
         decoded: Result<(Entry, Hash, Hash), String>,
     },
     Error(String),
+    /// A stored hash tile disagrees with the entries streamed before it.
+    Tile(String),
 }
 
-fn decode_item(k: &[u8], v: &[u8]) -> Item {
+fn decode_item(seq: u64, v: &[u8]) -> Item {
     let decoded = match Entry::from_bytes(v) {
         Ok(e) => {
             let hash = tinledger_core::entry::hash_entry_bytes(v).0;
@@ -810,25 +815,54 @@ fn decode_item(k: &[u8], v: &[u8]) -> Item {
         }
         Err(e) => Err(format!("entry bytes are damaged: {e}")),
     };
-    let key = <[u8; 8]>::try_from(k).map(u64::from_be_bytes).map_err(|_| hex::encode(k));
-    Item::Entry { key, decoded }
+    Item::Entry { key: Ok(seq), decoded }
 }
 
-/// Reader thread: stream entries from `from` on, decoded, in chunks.
+/// Reader thread: stream entries from `from` on, decoded, in chunks. A full
+/// audit (from 0) also recomputes every hash tile from the entries and
+/// compares it with the stored one as it completes (`Item::Tile` after the
+/// entries it covers).
 fn read_entries(tree: sled::Tree, from: u64, tx: mpsc::SyncSender<Vec<Item>>) {
     let res = catch_unwind(AssertUnwindSafe(|| {
         let mut chunk = Vec::with_capacity(CHUNK);
-        for kv in tree.range(seq_key(from)..) {
-            let (item, stop) = match kv {
-                Ok((k, v)) => (decode_item(&k, &v), false),
-                Err(e) => (Item::Error(format!("storage error reading entries: {e}")), true),
+        let mut tiles = (from == 0).then(crate::log::TileCheck::new);
+        let mut next = from;
+        let streamed = crate::log::stream_entries(&tree, from, |item| {
+            let (item, stop) = match item {
+                Ok((seq, v)) => {
+                    let item = decode_item(seq, v);
+                    let mut tile_fault = None;
+                    if let (Some(t), Item::Entry { decoded: Ok((_, _, leaf)), .. }) = (tiles.as_mut(), &item) {
+                        if seq == next {
+                            tile_fault = t.push(&tree, *leaf).err();
+                        } else {
+                            tiles = None;
+                        }
+                    }
+                    next = seq.saturating_add(1);
+                    chunk.push(item);
+                    match tile_fault {
+                        Some(f) => (Item::Tile(f), true),
+                        None => {
+                            if chunk.len() < CHUNK {
+                                return true;
+                            }
+                            let sent = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_ok();
+                            return sent;
+                        }
+                    }
+                }
+                Err(e) => (Item::Error(e), true),
             };
             chunk.push(item);
-            if chunk.len() == CHUNK || stop {
-                let sent = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_ok();
-                if !sent || stop {
-                    return;
-                }
+            let _ = tx.send(std::mem::take(&mut chunk));
+            !stop
+        });
+        if let Err(e) = streamed {
+            chunk.push(Item::Error(format!("storage error reading entries: {e}")));
+        } else if let Some(t) = &tiles {
+            if let Err(f) = t.finish(&tree) {
+                chunk.push(Item::Tile(f));
             }
         }
         if !chunk.is_empty() {
@@ -913,9 +947,7 @@ impl StateView for AuditState<'_> {
         }
         let Some(seq) = self.fp.get(&fp(id)) else { return Ok(None) };
         // Confirm against the earlier entry (already verified by this audit).
-        let v = self
-            .entries
-            .get(seq_key(*seq))
+        let v = crate::log::read_entry(self.entries, *seq, None)
             .map_err(|e| ViewError(format!("storage error reading entry {seq}: {e}")))?
             .ok_or_else(|| ViewError(format!("entry {seq} vanished during the audit")))?;
         let e = Entry::from_bytes(&v).map_err(|e| ViewError(format!("entry {seq}: {e}")))?;
@@ -987,7 +1019,6 @@ impl Lots {
 const TAG_LOT: u8 = 1;
 const TAG_ACTOR: u8 = 2;
 const TAG_EVENT: u8 = 3;
-const TAG_MERKLE: u8 = 4;
 
 /// A keyed multiset hash (sum modulo 2^256 of SHA-256(key ‖ tag ‖ len ‖ k ‖ v))
 /// and a count: equal digests mean equal multisets of (k, v), except with
@@ -1026,18 +1057,11 @@ struct Digests {
     lots: Digest,
     actors: Digest,
     events: Digest,
-    merkle: Digest,
 }
 
 impl Default for Digests {
     fn default() -> Self {
-        Digests {
-            key: random_key(),
-            lots: Digest::default(),
-            actors: Digest::default(),
-            events: Digest::default(),
-            merkle: Digest::default(),
-        }
+        Digests { key: random_key(), lots: Digest::default(), actors: Digest::default(), events: Digest::default() }
     }
 }
 
@@ -1167,7 +1191,7 @@ impl<'l> Replay<'l> {
         let seq = self.count;
         let (key, decoded) = match item {
             Item::Entry { key, decoded } => (key, decoded),
-            Item::Error(e) => return Err(e),
+            Item::Error(e) | Item::Tile(e) => return Err(e),
         };
         let key_seq = match key {
             Ok(s) => s,
@@ -1200,16 +1224,9 @@ impl<'l> Replay<'l> {
             if let Some(a) = signed.event().body.subject_actor() {
                 d.actors.add(&d.key, TAG_ACTOR, &lot_entry_key(a.as_str(), seq), &[]);
             }
-            d.events.add(&d.key, TAG_EVENT, &delta.event_id, &seq_key(seq));
+            d.events.add(&d.key, TAG_EVENT, &event_key(&delta.event_id), &seq_key(seq));
         }
-        if plan.digests {
-            let d = &mut plan.rebuilt;
-            for (level, index, h) in self.frontier.push(seq, leaf) {
-                d.merkle.add(&d.key, TAG_MERKLE, &merkle_key(level, index), &h);
-            }
-        } else {
-            self.frontier.push_leaf(leaf);
-        }
+        self.frontier.push_leaf(leaf);
         self.st.absorb(seq, &delta);
         let prev = self.prev;
         self.prev = EntryHash(hash);
@@ -1258,26 +1275,7 @@ struct Frontier {
 }
 
 impl Frontier {
-    /// Add leaf `n`; return every complete subtree (level, index, hash) it completes, leaf first.
-    fn push(&mut self, n: u64, leaf: Hash) -> Vec<(u8, u64, Hash)> {
-        let mut out = vec![(0u8, n, leaf)];
-        self.stack.push((0, leaf));
-        while self.stack.len() >= 2 {
-            let (rl, rh) = self.stack[self.stack.len() - 1];
-            let (ll, lh) = self.stack[self.stack.len() - 2];
-            if ll != rl {
-                break;
-            }
-            self.stack.truncate(self.stack.len() - 2);
-            let h = merkle::node_hash(&lh, &rh);
-            let level = rl + 1;
-            self.stack.push((level, h));
-            out.push((level, n >> level, h));
-        }
-        out
-    }
-
-    /// Add a leaf without listing the subtrees it completes.
+    /// Add a leaf.
     fn push_leaf(&mut self, leaf: Hash) {
         let mut level = 0u8;
         let mut h = leaf;
@@ -1312,15 +1310,12 @@ mod tests {
     #[test]
     fn frontier_roots_match_the_reference_tree() {
         let mut a = Frontier::default();
-        let mut b = Frontier::default();
         let mut mem = merkle::MemTree::new();
         assert_eq!(a.root(), mem.root());
         for n in 0..300u64 {
             let leaf = merkle::leaf_hash(&n.to_be_bytes());
-            a.push(n, leaf);
-            b.push_leaf(leaf);
+            a.push_leaf(leaf);
             mem.push(leaf);
-            assert_eq!(a.stack, b.stack);
             assert_eq!(a.size(), n + 1);
             assert_eq!(a.root(), mem.root(), "size {}", n + 1);
         }

@@ -94,6 +94,19 @@ pub enum LedgerError {
         /// What disagrees, in one line.
         reason: String,
     },
+    /// An event's entry would exceed the 65,535 bytes an entry bundle can
+    /// hold (docs/formats.md §5.3); nothing was written.
+    #[error("{}entry of {len} bytes is too large: an entry holds at most 65535 bytes", if *batch { format!("item {} (would be seq {seq}): ", item + 1) } else { String::new() })]
+    TooLarge {
+        /// 0-based index of the event among those appended together.
+        item: usize,
+        /// The sequence number the event would have had.
+        seq: u64,
+        /// Whether the event came in a multi-event append.
+        batch: bool,
+        /// Bytes its entry would have.
+        len: usize,
+    },
     /// An event broke a rule; nothing was written.
     #[error("{}{source}", if *batch { format!("item {} (would be seq {seq}): ", item + 1) } else { String::new() })]
     Refused {

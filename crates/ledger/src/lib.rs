@@ -18,6 +18,7 @@ mod certsrc;
 mod durable;
 mod engine;
 mod error;
+mod log;
 pub mod migrate;
 mod query;
 mod reindex;

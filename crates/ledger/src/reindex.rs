@@ -1,7 +1,7 @@
 //! Rebuild every index from the entries: lot and actor histories, lot and
-//! actor states, the key and event-id indices, the Merkle tree and the head.
+//! actor states, the key and event-id indices, the hash tiles and the head.
 //!
-//! The entries tree is only read. The rebuild first replays and checks the
+//! The entries (bundles and edge items of `tiles`) are only read. The rebuild first replays and checks the
 //! whole chain (a chain that does not verify cannot be re-indexed), then
 //! clears and rewrites each derived tree, then makes it durable. It sets the
 //! `meta/pending` marker first and removes it with the new head, so a crash
@@ -10,7 +10,6 @@
 use crate::schema::*;
 use crate::store::{guard, Ledger};
 use crate::{AuditOptions, LedgerError};
-use std::collections::BTreeMap;
 use tinledger_core::codec;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, Overlay};
@@ -25,29 +24,30 @@ pub struct ReindexReport {
     pub lots: usize,
     /// Actor states written to `actor_state`.
     pub actors: usize,
-    /// Nodes (complete subtrees, leaves included) written to `merkle`.
-    pub merkle_nodes: usize,
+    /// Hash tiles written to `tiles` (full ones and the partial right edge
+    /// of each level above 0).
+    pub hash_tiles: usize,
 }
 
 impl Ledger {
     /// Rebuild all derived trees from the entries (see the module docs).
     pub fn reindex(&mut self) -> Result<ReindexReport, LedgerError> {
-        let entries = self.t.entries.clone();
+        let entries = self.t.tiles.clone();
         let base = crate::store::EntriesOnly(&entries);
         let mut st = Overlay::over(&base);
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
         let mut actor_keys: Vec<Vec<u8>> = Vec::new();
-        let mut tree = merkle::MemTree::new();
+        let mut leaves: Vec<merkle::Hash> = Vec::new();
         let mut prev = EntryHash::ZERO;
         let mut n: u64 = 0;
         guard("replaying entries", || {
-            for kv in self.t.entries.iter() {
-                let (k, v) = kv?;
+            let mut fail: Option<LedgerError> = None;
+            let mut step = |seq: u64, v: &[u8]| -> Result<(), LedgerError> {
                 let bad = |reason: String| LedgerError::Corrupt { seq: Some(n), reason };
-                if k.as_ref() != seq_key(n) {
+                if seq != n {
                     return Err(bad(format!("entry {n} is missing or misplaced; the chain itself is damaged")));
                 }
-                let e = Entry::from_bytes(&v).map_err(|x| bad(x.to_string()))?;
+                let e = Entry::from_bytes(v).map_err(|x| bad(x.to_string()))?;
                 if e.seq != n || e.prev_hash() != prev {
                     return Err(bad("hash chain broken; the chain itself is damaged".into()));
                 }
@@ -60,20 +60,30 @@ impl Ledger {
                     actor_keys.push(lot_entry_key(a.as_str(), n));
                 }
                 st.absorb(n, &d);
-                tree.push(merkle::leaf_hash(&v));
+                leaves.push(merkle::leaf_hash(v));
                 prev = e.hash();
                 n += 1;
-            }
-            Ok(())
+                Ok(())
+            };
+            crate::log::stream_entries(&entries, 0, |item| {
+                let r = match item {
+                    Ok((seq, v)) => step(seq, v),
+                    Err(e) => {
+                        Err(LedgerError::Corrupt { seq: None, reason: format!("{e}; the chain itself is damaged") })
+                    }
+                };
+                match r {
+                    Ok(()) => true,
+                    Err(e) => {
+                        fail = Some(e);
+                        false
+                    }
+                }
+            })?;
+            fail.map_or(Ok(()), Err)
         })?;
         let head = crate::store::Head { size: n, hash: prev };
-        let mut nodes: BTreeMap<[u8; 9], [u8; 32]> = BTreeMap::new();
-        for i in 0..n {
-            nodes.insert(merkle_key(0, i), merkle::NodeReader::node(&tree, 0, i).map_err(proof)?);
-            for (level, index) in merkle::completed_by_append(i) {
-                nodes.insert(merkle_key(level, index), merkle::NodeReader::node(&tree, level, index).map_err(proof)?);
-            }
-        }
+        let tiles = crate::log::tile_items(leaves.into_iter());
         let t = &self.t;
         guard("rewriting indices", || {
             // A crash while the trees are half rewritten must not leave
@@ -98,8 +108,18 @@ impl Ledger {
                 &mut st.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))),
             )?;
             write(&t.key_actor, &mut st.keys.iter().map(|(k, a)| (k.0.to_vec(), a.as_str().as_bytes().to_vec())))?;
-            write(&t.event_ids, &mut st.events.iter().map(|(id, s)| (id.to_vec(), seq_key(*s).to_vec())))?;
-            write(&t.merkle, &mut nodes.iter().map(|(k, v)| (k.to_vec(), v.to_vec())))?;
+            write(&t.event_ids, &mut st.events.iter().map(|(id, s)| (event_key(id).to_vec(), seq_key(*s).to_vec())))?;
+            // The hash tiles share `tiles` with the entries: replace only them.
+            let mut b = sled::Batch::default();
+            for tag in [TILES_HASH, TILES_PARTIAL] {
+                for k in t.tiles.scan_prefix([tag]).keys() {
+                    b.remove(k?);
+                }
+            }
+            for (k, v) in &tiles {
+                b.insert(k.as_slice(), v.as_slice());
+            }
+            t.tiles.apply_batch(b)?;
             if let Some(info) = &st.ledger {
                 t.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
                 t.meta.insert(META_LEDGER, codec::encode(info))?;
@@ -119,10 +139,6 @@ impl Ledger {
         if let Some(f) = rep.fault {
             return Err(LedgerError::Corrupt { seq: f.seq, reason: format!("after rebuilding: {}", f.reason) });
         }
-        Ok(ReindexReport { entries: n, lots: st.lots.len(), actors: st.actors.len(), merkle_nodes: nodes.len() })
+        Ok(ReindexReport { entries: n, lots: st.lots.len(), actors: st.actors.len(), hash_tiles: tiles.len() })
     }
-}
-
-fn proof(e: merkle::ProofError) -> LedgerError {
-    LedgerError::Storage(e.to_string())
 }

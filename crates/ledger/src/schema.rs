@@ -6,9 +6,6 @@
 
 /// Version of this layout, stored under `meta/format`. Format 1 (frozen in
 /// `v1.rs`) is read only by `tinledger migrate`.
-// Branch `migrate` bumps this to 2 with today's layout still in place, so
-// that the refusal of format-1 ledgers and `migrate` run for real; branch
-// `tiles` brings format 2's layout (issue 12). The lead merges both.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Lock file inside the ledger directory.
@@ -19,8 +16,15 @@ pub const DB_DIR: &str = "db";
 /// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash\[32\];
 /// `pending` → the head an unfinished append was writing (absent at rest).
 pub const T_META: &str = "meta";
-/// `entries`: seq u64 BE → canonical entry bytes. Never updated or deleted.
+/// Format 1 only (read by migration): `entries`, seq u64 BE → canonical
+/// entry bytes. Format 2 keeps the entries in [`T_TILES`].
 pub const T_ENTRIES: &str = "entries";
+/// `tiles`: the log as C2SP tlog-tiles (docs/storage.md §2): full entry
+/// bundles ([`bundle_key`]), the entries of the incomplete right-edge bundle
+/// one per item ([`edge_key`]), full hash tiles ([`tile_key`]) and the
+/// partial right-edge hash tile of each level above 0 ([`partial_key`]).
+/// Full bundles and tiles are written once and never change.
+pub const T_TILES: &str = "tiles";
 /// `lot_entries`: lot id ‖ 0x00 ‖ seq u64 BE → empty. Every entry naming the lot.
 pub const T_LOT_ENTRIES: &str = "lot_entries";
 /// `lot_state`: lot id → LotState (current).
@@ -29,15 +33,16 @@ pub const T_LOT_STATE: &str = "lot_state";
 pub const T_ACTOR_STATE: &str = "actor_state";
 /// `key_actor`: public key\[32\] → actor id. A key, once bound, stays bound.
 pub const T_KEY_ACTOR: &str = "key_actor";
-/// `event_ids`: event id\[32\] → seq u64 BE. Refuses duplicate events.
+/// `event_ids`: the first [`EVENT_KEY_LEN`] bytes of the event id → seq u64
+/// BE. Refuses duplicate events (a hit is confirmed against the entry).
 pub const T_EVENT_IDS: &str = "event_ids";
 
 /// `actor_entries`: actor id ‖ 0x00 ‖ seq u64 BE → empty. Every entry that
 /// registers, suspends, reinstates, revokes or re-keys the actor (and genesis
 /// for the authority).
 pub const T_ACTOR_ENTRIES: &str = "actor_entries";
-/// `merkle`: level u8 ‖ index u64 BE → hash\[32\]. Every complete subtree of
-/// the RFC 6962 tree over the entries (level 0 = leaf hashes).
+/// Format 1 only (read by migration): `merkle`, level u8 ‖ index u64 BE →
+/// hash\[32\], every complete subtree. Format 2 keeps hash tiles in [`T_TILES`].
 pub const T_MERKLE: &str = "merkle";
 /// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
 pub const T_CHECKPOINTS: &str = "checkpoints";
@@ -77,11 +82,68 @@ pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
     k
 }
 
-/// Key in `merkle`: level u8 ‖ index u64 BE (level 0 = leaf hashes; node
+/// Format 1's key in `merkle`: level u8 ‖ index u64 BE (level 0 = leaf hashes; node
 /// `index` at `level` covers leaves `index·2^level ..< (index+1)·2^level`).
 pub fn merkle_key(level: u8, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level;
     k[1..].copy_from_slice(&index.to_be_bytes());
     k
+}
+
+/// Bytes of an event id that key `event_ids` (a 128-bit prefix: a hit is
+/// confirmed against the stored entry).
+pub const EVENT_KEY_LEN: usize = 16;
+
+/// Key in `event_ids`: the first [`EVENT_KEY_LEN`] bytes of the event id.
+pub fn event_key(id: &[u8; 32]) -> [u8; EVENT_KEY_LEN] {
+    let mut k = [0u8; EVENT_KEY_LEN];
+    k.copy_from_slice(&id[..EVENT_KEY_LEN]);
+    k
+}
+
+/// Prefix in `tiles` of full entry bundles.
+pub const TILES_BUNDLE: u8 = b'b';
+/// Prefix in `tiles` of right-edge entries.
+pub const TILES_EDGE: u8 = b'e';
+/// Prefix in `tiles` of full hash tiles.
+pub const TILES_HASH: u8 = b'h';
+/// Prefix in `tiles` of partial right-edge hash tiles (levels above 0).
+pub const TILES_PARTIAL: u8 = b'p';
+
+fn tagged(tag: u8, n: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = tag;
+    k[1..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// Key in `tiles` of full entry bundle `index` (entries `256·index ..`):
+/// `b` ‖ index u64 BE → the bundle (256 entries, each after its u16 BE length).
+pub fn bundle_key(index: u64) -> [u8; 9] {
+    tagged(TILES_BUNDLE, index)
+}
+
+/// Key in `tiles` of entry `seq` while its bundle is incomplete:
+/// `e` ‖ seq u64 BE → canonical entry bytes. Removed in the batch that
+/// writes the full bundle.
+pub fn edge_key(seq: u64) -> [u8; 9] {
+    tagged(TILES_EDGE, seq)
+}
+
+/// Key in `tiles` of full hash tile `level`/`index`: `h` ‖ level u8 ‖ index
+/// u64 BE → 256 hashes of 32 bytes.
+pub fn tile_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = TILES_HASH;
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Key in `tiles` of the partial right-edge hash tile of `level` (1 and
+/// up; level 0's is hashed from the edge entries): `p` ‖ level u8 → tile
+/// index u64 BE ‖ 1..=255 hashes of 32 bytes.
+pub fn partial_key(level: u8) -> [u8; 2] {
+    [TILES_PARTIAL, level]
 }

@@ -28,6 +28,7 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, ActorState, LedgerInfo, LotState, Overlay, StateView, ViewError};
 use tinledger_core::sigbatch::{self, SigCheck};
+use tinledger_core::tiles::TILE_WIDTH;
 use tinledger_core::units::Timestamp;
 use tinledger_core::{ActorId, Entry, EntryHash, LotId, SignedEvent};
 
@@ -71,14 +72,13 @@ pub struct Receipt {
 
 pub(crate) struct Trees {
     pub meta: sled::Tree,
-    pub entries: sled::Tree,
+    pub tiles: sled::Tree,
     pub lot_entries: sled::Tree,
     pub lot_state: sled::Tree,
     pub actor_state: sled::Tree,
     pub key_actor: sled::Tree,
     pub event_ids: sled::Tree,
     pub actor_entries: sled::Tree,
-    pub merkle: sled::Tree,
     pub checkpoints: sled::Tree,
 }
 
@@ -87,6 +87,7 @@ pub struct Ledger {
     dir: PathBuf,
     db: sled::Db,
     pub(crate) t: Trees,
+    cache: crate::log::BundleCache,
     info: Option<LedgerInfo>,
     head: Head,
     _lock: File,
@@ -131,14 +132,13 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<(sled::Db, Trees), LedgerErro
         let db = crate::engine::open(dir, &config)?;
         let t = Trees {
             meta: db.open_tree(T_META)?,
-            entries: db.open_tree(T_ENTRIES)?,
+            tiles: db.open_tree(T_TILES)?,
             lot_entries: db.open_tree(T_LOT_ENTRIES)?,
             lot_state: db.open_tree(T_LOT_STATE)?,
             actor_state: db.open_tree(T_ACTOR_STATE)?,
             key_actor: db.open_tree(T_KEY_ACTOR)?,
             event_ids: db.open_tree(T_EVENT_IDS)?,
             actor_entries: db.open_tree(T_ACTOR_ENTRIES)?,
-            merkle: db.open_tree(T_MERKLE)?,
             checkpoints: db.open_tree(T_CHECKPOINTS)?,
         };
         Ok((db, t))
@@ -174,9 +174,14 @@ pub fn sync_tree(path: &Path) -> Result<(), LedgerError> {
         if ft.is_dir() {
             sync_tree(&p)?;
         } else if ft.is_file() {
-            File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| LedgerError::io(format!("cannot fsync {}", p.display()), e))?;
+            match File::open(&p).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                // sled deletes a replaced blob (db/blobs/) after its flush: a
+                // file listed here may be gone when opened, and what is gone
+                // needs no fsync.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LedgerError::io(format!("cannot fsync {}", p.display()), e)),
+            }
         }
     }
     File::open(path)
@@ -218,6 +223,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             db,
             t,
+            cache: Default::default(),
             info: None,
             head: Head { size: 0, hash: EntryHash::ZERO },
             _lock: lock,
@@ -293,7 +299,7 @@ impl Ledger {
             }
             read_header(&t)
         })?;
-        Ok(Ledger { dir: dir.to_path_buf(), db, t, info, head, _lock: lock })
+        Ok(Ledger { dir: dir.to_path_buf(), db, t, cache: Default::default(), info, head, _lock: lock })
     }
 
     /// Re-read the header and head from storage (after a rebuild).
@@ -326,7 +332,7 @@ impl Ledger {
                 ),
             });
         }
-        if guard("reading entries", || Ok(self.t.entries.get(seq_key(self.head.size))?))?.is_some() {
+        if self.beyond_head(self.head.size)? {
             return Err(LedgerError::Corrupt {
                 seq: Some(self.head.size),
                 reason: "entries exist beyond the recorded head; run `tinledger verify`".into(),
@@ -348,14 +354,23 @@ impl Ledger {
         self.info.as_ref()
     }
 
+    /// Whether an entry is stored at seq `size` (the first beyond a head of
+    /// `size` entries): on the edge, or a full bundle starting there.
+    fn beyond_head(&self, size: u64) -> Result<bool, LedgerError> {
+        guard("reading entries", || {
+            Ok(self.t.tiles.get(edge_key(size))?.is_some()
+                || (size.is_multiple_of(TILE_WIDTH) && self.t.tiles.get(bundle_key(size / TILE_WIDTH))?.is_some()))
+        })
+    }
+
     /// The entry at `seq`, decoded strictly.
     pub fn get(&self, seq: u64) -> Result<Option<Entry>, LedgerError> {
-        guard("reading an entry", || match self.t.entries.get(seq_key(seq))? {
+        match crate::log::read_entry(&self.t.tiles, seq, Some(&self.cache))? {
             None => Ok(None),
             Some(v) => Entry::from_bytes(&v)
                 .map(Some)
                 .map_err(|e| LedgerError::Corrupt { seq: Some(seq), reason: e.to_string() }),
-        })
+        }
     }
 
     /// Entries `from..=to` (clamped to the head), in order.
@@ -447,12 +462,11 @@ impl Ledger {
         let stored = StoredView { l: self };
         let mut over = Overlay::over(&stored);
         let mut head = self.head;
-        let mut entries: Vec<([u8; 8], Vec<u8>)> = Vec::with_capacity(evs.len());
+        let mut tiles = crate::log::TileWriter::load(&self.t.tiles, head.size)?;
         let mut sig_keys: Vec<PublicKey> = Vec::with_capacity(evs.len());
         let mut key_cache = sigbatch::KeyCache::default();
         let mut lot_keys: Vec<Vec<u8>> = Vec::new();
         let mut actor_keys: Vec<Vec<u8>> = Vec::new();
-        let mut nodes: std::collections::BTreeMap<[u8; 9], [u8; 32]> = std::collections::BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
         let first = self.head.size;
         // Rules run in order on this thread; signatures are checked in
@@ -498,6 +512,12 @@ impl Ledger {
                 }
                 let entry = Entry::new(seq, head.hash, ev);
                 let bytes = entry.to_bytes();
+                // A bundle prefixes each entry with a uint16 length.
+                if bytes.len() > tinledger_core::tiles::MAX_ENTRY_LEN {
+                    flush(&mut pending);
+                    storage_err = Some(LedgerError::TooLarge { item, seq, batch, len: bytes.len() });
+                    return Err((item, rules::RuleError::Storage(String::new())));
+                }
                 let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
                 for lot in &delta.touched_lots {
                     lot_keys.push(lot_entry_key(lot.as_str(), seq));
@@ -505,18 +525,17 @@ impl Ledger {
                 if let Some(a) = ev.event().body.subject_actor() {
                     actor_keys.push(lot_entry_key(a.as_str(), seq));
                 }
-                if let Err(e) = self.add_merkle_leaf(seq, merkle::leaf_hash(&bytes), &mut nodes) {
-                    flush(&mut pending);
-                    storage_err = Some(e);
-                    return Err((item, rules::RuleError::Storage(String::new())));
-                }
                 over.absorb(seq, &delta);
                 // A correction later in this batch looks its target (and an
                 // earlier correction of it) up in the overlay: not stored yet.
                 if ev.event().body.kept_for_corrections() {
                     over.entries.insert(seq, entry);
                 }
-                entries.push((seq_key(seq), bytes));
+                if let Err(e) = tiles.push(bytes) {
+                    flush(&mut pending);
+                    storage_err = Some(e);
+                    return Err((item, rules::RuleError::Storage(String::new())));
+                }
                 receipts.push(Receipt { seq, hash, flags: delta.flags.clone() });
                 head = Head { size: seq + 1, hash };
             }
@@ -543,33 +562,34 @@ impl Ledger {
         let keys: Vec<(Vec<u8>, Vec<u8>)> =
             over.keys.iter().map(|(k, a)| (k.0.to_vec(), a.as_str().as_bytes().to_vec())).collect();
         let events: Vec<(Vec<u8>, Vec<u8>)> =
-            over.events.iter().map(|(id, s)| (id.to_vec(), seq_key(*s).to_vec())).collect();
+            over.events.iter().map(|(id, s)| (event_key(id).to_vec(), seq_key(*s).to_vec())).collect();
         drop(over);
 
         let t = &self.t;
         let head_bytes = head.to_bytes();
         let info_bytes = new_info.as_ref().map(codec::encode);
         let old_size = self.head.size;
+        let tiles = tiles.finish();
+        // Append-only: nothing may exist at or beyond the head.
+        if self.beyond_head(old_size)? {
+            return Err(LedgerError::Corrupt {
+                seq: Some(old_size),
+                reason: format!("entry {old_size} already exists beyond the recorded head"),
+            });
+        }
         guard("appending", || {
-            // Append-only: nothing may exist at or beyond the head.
-            if t.entries.get(seq_key(old_size))?.is_some() {
-                return Err(LedgerError::Corrupt {
-                    seq: Some(old_size),
-                    reason: format!("entry {old_size} already exists beyond the recorded head"),
-                });
-            }
             // sled recovers a prefix of its log after a crash and applies
-            // each batch atomically, so: the marker, then the entries (the
-            // commit point), then the derived trees, then the head together
-            // with the marker's removal. `open` rebuilds the derived trees
-            // if it finds the marker.
+            // each batch atomically, so: the marker, then one batch of the
+            // entries and the hash tiles they complete (the commit point:
+            // bundles, edge entries and tiles change together), then the
+            // indices, then the head together with the marker's removal.
+            // `open` rebuilds the indices and tiles if it finds the marker.
             t.meta.insert(META_PENDING, &head_bytes[..])?;
             // The trees are independent after the marker: write them from
             // two threads (sled is thread-safe), the entries on one.
             let (a, b) = std::thread::scope(|sc| {
                 let a = sc.spawn(|| -> Result<(), sled::Error> {
-                    t.entries.apply_batch(batch_of(entries.iter().map(|(s, b)| (&s[..], b.as_slice()))))?;
-                    t.merkle.apply_batch(batch_of(nodes.iter().map(|(k, v)| (&k[..], &v[..]))))?;
+                    t.tiles.apply_batch(tiles)?;
                     t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
                     Ok(())
                 });
@@ -622,40 +642,6 @@ impl Ledger {
         })?;
         self.sync()?;
         Ok(true)
-    }
-
-    /// Record leaf `seq` and every complete subtree it completes into `nodes`
-    /// (reading earlier nodes from `nodes` or the store).
-    fn add_merkle_leaf(
-        &self,
-        seq: u64,
-        leaf: merkle::Hash,
-        nodes: &mut std::collections::BTreeMap<[u8; 9], [u8; 32]>,
-    ) -> Result<(), LedgerError> {
-        nodes.insert(merkle_key(0, seq), leaf);
-        let mut right = leaf;
-        for (level, index) in merkle::completed_by_append(seq) {
-            let lk = merkle_key(level - 1, 2 * index);
-            let left = match nodes.get(&lk) {
-                Some(h) => *h,
-                None => self.node_at(level - 1, 2 * index)?,
-            };
-            right = merkle::node_hash(&left, &right);
-            nodes.insert(merkle_key(level, index), right);
-        }
-        Ok(())
-    }
-
-    fn node_at(&self, level: u8, index: u64) -> Result<merkle::Hash, LedgerError> {
-        let v = guard("reading the Merkle tree", || Ok(self.t.merkle.get(merkle_key(level, index))?))?;
-        let v = v.ok_or_else(|| LedgerError::Corrupt {
-            seq: None,
-            reason: format!("Merkle node level {level} index {index} is missing"),
-        })?;
-        <[u8; 32]>::try_from(v.as_ref()).map_err(|_| LedgerError::Corrupt {
-            seq: None,
-            reason: format!("Merkle node level {level} index {index} is malformed"),
-        })
     }
 
     /// Sequence numbers of the entries that register or change `actor`.
@@ -723,8 +709,8 @@ impl Ledger {
         Ok(())
     }
 
-    fn nodes(&self) -> Nodes<'_> {
-        Nodes { l: self }
+    fn nodes(&self) -> tinledger_core::tiles::TileReader<'_, Ledger> {
+        tinledger_core::tiles::TileReader::new(self)
     }
 
     /// Store a signed checkpoint note for tree size `size` (append-only:
@@ -798,17 +784,6 @@ fn proof_err(e: merkle::ProofError) -> LedgerError {
     }
 }
 
-/// Stored Merkle nodes as a [`merkle::NodeReader`].
-struct Nodes<'a> {
-    l: &'a Ledger,
-}
-
-impl merkle::NodeReader for Nodes<'_> {
-    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, merkle::ProofError> {
-        self.l.node_at(level, index).map_err(|e| merkle::ProofError::Storage(e.to_string()))
-    }
-}
-
 /// [`StateView`] over the stored indices.
 pub struct StoredView<'a> {
     l: &'a Ledger,
@@ -826,7 +801,7 @@ pub fn system_now() -> Timestamp {
 
 /// Read one stored entry by seq (for the rules' look-ups).
 pub(crate) fn stored_entry(tree: &sled::Tree, seq: u64) -> Result<Option<Entry>, ViewError> {
-    let v = guard("reading an entry", || Ok(tree.get(seq_key(seq))?)).map_err(view_err)?;
+    let v = crate::log::read_entry(tree, seq, None).map_err(view_err)?;
     match v {
         None => Ok(None),
         Some(v) => Entry::from_bytes(&v).map(Some).map_err(|e| ViewError(format!("entry {seq}: {e}"))),
@@ -894,16 +869,19 @@ impl StateView for StoredView<'_> {
         }
     }
     fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
-        stored_entry(&self.l.t.entries, seq)
+        self.l.get(seq).map_err(view_err)
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
-        let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(id)?)).map_err(view_err)?;
-        match v {
-            None => Ok(None),
-            Some(v) => {
-                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| ViewError("malformed event index".into()))?;
-                Ok(Some(u64::from_be_bytes(b)))
-            }
-        }
+        let v = guard("reading the event index", || Ok(self.l.t.event_ids.get(event_key(id))?)).map_err(view_err)?;
+        let Some(v) = v else { return Ok(None) };
+        let b: [u8; 8] = v.as_ref().try_into().map_err(|_| ViewError("malformed event index".into()))?;
+        let seq = u64::from_be_bytes(b);
+        // The key is a 128-bit prefix: confirm against the entry itself.
+        let e = self
+            .l
+            .get(seq)
+            .map_err(view_err)?
+            .ok_or_else(|| ViewError(format!("event index names missing entry {seq}")))?;
+        Ok((tinledger_core::event::event_id(&e.event) == *id).then_some(seq))
     }
 }
