@@ -196,12 +196,11 @@ fn a_tampered_correction_is_found_by_verify() {
     // Change the corrected mass in the stored entry: 1,250,000 g becomes 1,250,001 g.
     let ledger = env.ledger();
     with_db(&ledger, |db| {
-        let t = db.open_tree("entries").unwrap();
-        let mut bytes = t.get(cseq.to_be_bytes()).unwrap().unwrap().to_vec();
+        let mut bytes = crate::util::raw_entry(db, cseq).expect("the correction entry is stored");
         let want = 1_250_000u64.to_be_bytes();
         let at = bytes.windows(8).rposition(|w| w == want).expect("the corrected mass in the entry");
         bytes[at + 7] ^= 1;
-        t.insert(cseq.to_be_bytes(), bytes).unwrap();
+        crate::util::put_raw_entry(db, cseq, &bytes);
     });
     let out = env.cmd().arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));

@@ -258,7 +258,10 @@ fn an_entry_over_65535_bytes_is_refused_and_nothing_is_written() {
     assert!(err.to_string().contains("is too large: an entry holds at most 65535 bytes"), "{err}");
     assert_eq!(l.head(), before);
     drop(l);
-    let mut l = Ledger::open(&tmp.path().join("l")).unwrap();
+    // A short wait: another test thread forking a child holds a copy of the
+    // LOCK descriptor until the child execs (tests/crash.rs, open_parent).
+    let wait = tinledger_ledger::LockWait { timeout: std::time::Duration::from_secs(10), on_wait: None };
+    let mut l = Ledger::open_waiting(&tmp.path().join("l"), &wait).unwrap();
     assert_eq!(l.head(), before, "nothing was written");
     // One that fits is stored whole (and so it was the size that refused the first).
     let r = l.append(&split(700)).unwrap();

@@ -95,7 +95,21 @@ pub fn copy_ledger(env: &Env, name: &str) -> PathBuf {
 /// Open a ledger's sled database directly (behind the binary's back), run
 /// `f`, flush and close it.
 pub fn with_db<T>(ledger: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
-    let db = sled::open(ledger.join("db")).expect("open the ledger with sled");
+    // sled's own lock on db/db can be held for a moment by a child another
+    // test thread is forking (it holds our descriptors until it execs).
+    let start = std::time::Instant::now();
+    let db = loop {
+        match sled::open(ledger.join("db")) {
+            Ok(db) => break db,
+            Err(e)
+                if start.elapsed() < std::time::Duration::from_secs(10)
+                    && (e.to_string().contains("lock") || e.to_string().contains("temporarily")) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("open the ledger with sled: {e}"),
+        }
+    };
     let r = f(&db);
     db.flush().expect("flush");
     drop(db);
