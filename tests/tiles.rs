@@ -71,7 +71,7 @@ fn check_against_reference(dir: &std::path::Path, entries: &[Vec<u8>], sizes: &[
     for (k, v) in &want {
         assert!(stored[k] == *v, "item {} at size {size}", hex::encode(k));
     }
-    let l = Ledger::open(dir).unwrap();
+    let l = reopen(dir);
     // Served tiles and bundles, at the head and at every earlier size kept.
     let mut tree = MemTree::new();
     for e in entries {
@@ -123,7 +123,7 @@ fn random_appends_store_the_reference_tiles_and_bundles() {
         }
         .min(events.len() - at);
         {
-            let mut l = Ledger::open(&dir).unwrap();
+            let mut l = reopen(&dir);
             let r = if n == 1 {
                 vec![l.append_at(&events[at], NOW).unwrap()]
             } else {
@@ -141,7 +141,7 @@ fn random_appends_store_the_reference_tiles_and_bundles() {
             sizes.remove(rng.below(sizes.len() as u64) as usize);
         }
     }
-    let l = Ledger::open(&dir).unwrap();
+    let l = reopen(&dir);
     let rep = l.audit(&AuditOptions { indices: true, ..AuditOptions::default() });
     assert!(rep.ok, "{:?}", rep.fault);
     assert_eq!(rep.entries, 1_400);
@@ -258,13 +258,18 @@ fn an_entry_over_65535_bytes_is_refused_and_nothing_is_written() {
     assert!(err.to_string().contains("is too large: an entry holds at most 65535 bytes"), "{err}");
     assert_eq!(l.head(), before);
     drop(l);
-    // A short wait: another test thread forking a child holds a copy of the
-    // LOCK descriptor until the child execs (tests/crash.rs, open_parent).
-    let wait = tinledger_ledger::LockWait { timeout: std::time::Duration::from_secs(10), on_wait: None };
-    let mut l = Ledger::open_waiting(&tmp.path().join("l"), &wait).unwrap();
+    let mut l = reopen(&tmp.path().join("l"));
     assert_eq!(l.head(), before, "nothing was written");
     // One that fits is stored whole (and so it was the size that refused the first).
     let r = l.append(&split(700)).unwrap();
     assert!(l.get(r.seq).unwrap().unwrap().to_bytes().len() <= 65_535);
     assert!(l.audit(&AuditOptions { indices: true, ..AuditOptions::default() }).ok);
+}
+
+/// Open a ledger this test just closed. A short wait: another test thread
+/// forking a child holds a copy of the LOCK descriptor until the child execs
+/// (tests/crash.rs, `open_parent`).
+fn reopen(dir: &std::path::Path) -> Ledger {
+    let wait = tinledger_ledger::LockWait { timeout: std::time::Duration::from_secs(10), on_wait: None };
+    Ledger::open_waiting(dir, &wait).unwrap_or_else(|e| panic!("reopen {}: {e}", dir.display()))
 }
