@@ -16,9 +16,6 @@ pub const DB_DIR: &str = "db";
 /// `meta`: `format` → u32 BE; `ledger` → LedgerInfo; `head` → size u64 BE ‖ hash\[32\];
 /// `pending` → the head an unfinished append was writing (absent at rest).
 pub const T_META: &str = "meta";
-/// Format 1 only (read by migration): `entries`, seq u64 BE → canonical
-/// entry bytes. Format 2 keeps the entries in [`T_TILES`].
-pub const T_ENTRIES: &str = "entries";
 /// `tiles`: the log as C2SP tlog-tiles (docs/storage.md §2): full entry
 /// bundles ([`bundle_key`]), the entries of the incomplete right-edge bundle
 /// one per item ([`edge_key`]), full hash tiles ([`tile_key`]) and the
@@ -41,9 +38,6 @@ pub const T_EVENT_IDS: &str = "event_ids";
 /// registers, suspends, reinstates, revokes or re-keys the actor (and genesis
 /// for the authority).
 pub const T_ACTOR_ENTRIES: &str = "actor_entries";
-/// Format 1 only (read by migration): `merkle`, level u8 ‖ index u64 BE →
-/// hash\[32\], every complete subtree. Format 2 keeps hash tiles in [`T_TILES`].
-pub const T_MERKLE: &str = "merkle";
 /// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
 pub const T_CHECKPOINTS: &str = "checkpoints";
 
@@ -79,15 +73,6 @@ pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
 pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
     let mut k = lot.as_bytes().to_vec();
     k.push(0);
-    k
-}
-
-/// Format 1's key in `merkle`: level u8 ‖ index u64 BE (level 0 = leaf hashes; node
-/// `index` at `level` covers leaves `index·2^level ..< (index+1)·2^level`).
-pub fn merkle_key(level: u8, index: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = level;
-    k[1..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
