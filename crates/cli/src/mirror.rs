@@ -49,28 +49,27 @@ pub fn mirror(cli: &crate::args::Cli, url: &str, into: &Path, authority_keys: &[
     let pinned =
         authority_keys.iter().map(|k| crate::keys::parse_public_key(k)).collect::<Result<Vec<PublicKey>, _>>()?;
     let client = Client::new(url)?;
-    let m = if into.join("db").exists()
-        || into.exists() && std::fs::read_dir(into).is_ok_and(|mut d| d.next().is_some())
-    {
-        let tell = crate::open::tell(cli);
-        let wait = LockWait { timeout: Duration::from_secs(cli.wait), on_wait: Some(&tell) };
-        let mut l = Ledger::open_waiting(into, &wait)?;
-        if !pinned.is_empty() {
-            check_pinned(&l, &pinned)?;
-        }
-        catch_up(&client, &mut l, cli.json)?
-    } else {
-        if pinned.is_empty() {
-            return Err(CliError::usage(format!(
+    let m =
+        if into.join("db").exists() || into.exists() && std::fs::read_dir(into).is_ok_and(|mut d| d.next().is_some()) {
+            let tell = crate::open::tell(cli);
+            let wait = LockWait { timeout: Duration::from_secs(cli.wait), on_wait: Some(&tell) };
+            let mut l = Ledger::open_waiting(into, &wait)?;
+            if !pinned.is_empty() {
+                check_pinned(&l, &pinned)?;
+            }
+            catch_up(&client, &mut l, cli.json)?
+        } else {
+            if pinned.is_empty() {
+                return Err(CliError::usage(format!(
                 "the first mirror of {} needs --authority-key KEY: the authority's public key you trust",
                 client.base()
             ))
             .hint(
                 "get it from the authority out of band (tinledger key show authority.pem); later runs trust the mirror",
             ));
-        }
-        first_mirror(&client, into, &pinned, cli.json)?
-    };
+            }
+            first_mirror(&client, into, &pinned, cli.json)?
+        };
     if cli.json {
         crate::output::emit_json(&serde_json::json!({
             "into": into, "source": client.base(), "before": m.before, "appended": m.appended,
@@ -182,7 +181,7 @@ pub fn copy_new_ledger(
             bundle_url(client, 0, claimed.size)
         )));
     }
-    let mut m = fetch_append(client, &mut l, &note, &claimed, json)?;
+    let mut m = fetch_append(client, &mut l, &note, &claimed, json, Some(first))?;
     m.before = 0;
     m.appended += 1;
     Ok((m, l))
@@ -235,7 +234,7 @@ fn catch_up(client: &Client, l: &mut Ledger, json: bool) -> Result<Mirrored, Cli
         merkle::verify_consistency(old_size, claimed.size, &old.root, &claimed.root, &proof).map_err(|_| forked())?;
     }
     let before = l.head().size;
-    let mut m = fetch_append(client, l, &note, &claimed, json)?;
+    let mut m = fetch_append(client, l, &note, &claimed, json, None)?;
     m.before = before;
     Ok(m)
 }
@@ -249,6 +248,7 @@ fn fetch_append(
     note: &str,
     claimed: &tinledger_core::checkpoint::Checkpoint,
     json: bool,
+    mut first: Option<Vec<Vec<u8>>>,
 ) -> Result<Mirrored, CliError> {
     let size = claimed.size;
     let start = l.head().size;
@@ -262,8 +262,18 @@ fn fetch_append(
     let mut index = first_bundle;
     while index < last_bundle {
         let hi = (index + PREFETCH as u64).min(last_bundle);
+        // The first bundle of a first copy was fetched for its genesis.
+        let mut known = if index == 0 { first.take() } else { None };
         let fetched: Vec<Result<Vec<Vec<u8>>, CliError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (index..hi).map(|i| s.spawn(move || client.bundle(i, width_at(size, 0, i)))).collect();
+            let hs: Vec<_> = (index..hi)
+                .map(|i| {
+                    let known = if i == 0 { known.take() } else { None };
+                    s.spawn(move || match known {
+                        Some(b) => Ok(b),
+                        None => client.bundle(i, width_at(size, 0, i)),
+                    })
+                })
+                .collect();
             hs.into_iter()
                 .map(|h| h.join().unwrap_or_else(|_| Err(CliError::usage("a download thread failed"))))
                 .collect()
@@ -277,6 +287,9 @@ fn fetch_append(
                 }
                 let e = decode_entry(client, &bytes, seq, size)?;
                 if e.prev != prev.0 {
+                    // The entry before may be the damaged one: the append
+                    // names it first (a bad signature, a broken rule).
+                    append(client, l, &mut batch, size)?;
                     return Err(CliError::refused(format!(
                         "{}: entry {seq} does not link to the entry before it (its prev is {}, the entry before hashes to {prev})",
                         bundle_url(client, seq, size),
