@@ -564,7 +564,9 @@ fn malformed_server_answers_give_one_line_errors_naming_the_url() {
         c[at] = if c[at] == 'A' { 'B' } else { 'A' };
         format!("{}\n", c.into_iter().collect::<String>())
     };
-    let cases: Vec<(&str, HashMap<String, Vec<u8>>, i32, &str)> = vec![
+    // (what, raw answers by path, exit code, words of the error)
+    type Case<'a> = (&'a str, HashMap<String, Vec<u8>>, i32, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "truncated body",
             HashMap::from([(bundle.clone(), http(&full[..100], full.len()))]),

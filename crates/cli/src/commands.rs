@@ -382,7 +382,7 @@ pub fn print_lot(
     }
     emit(&format!("lot        {}", state.id));
     emit(&format!("material   {}", state.material));
-    emit(&format!("status     {}", lot_status(&state)));
+    emit(&format!("status     {}", lot_status(state)));
     emit(&format!("mass       {}", format_mass(state.mass_g)));
     emit(&format!(
         "grade      {}{}",
