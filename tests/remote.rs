@@ -370,6 +370,8 @@ fn mirror_catches_up_twice_fetching_only_what_is_new_and_refuses_a_rewritten_his
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((v["appended"].as_u64(), v["checkpoint_size"].as_u64()), (Some(500), Some(500)));
+    let cp500 = env.path("cp500.txt");
+    std::fs::copy(out.join("checkpoint"), &cp500).unwrap();
 
     // Twice: the source grows, is published again, the mirror catches up.
     for upto in [900usize, 1400] {
@@ -392,6 +394,18 @@ fn mirror_catches_up_twice_fetching_only_what_is_new_and_refuses_a_rewritten_his
     assert_eq!(v["appended"], 0);
     assert_eq!(ng.log("access.log").lines().count() - before, 1, "only the checkpoint is fetched");
 
+    // verify --since: the served log extends a checkpoint trusted earlier.
+    let since = |url: &str, cp: &Path| {
+        let mut c = tl(&env);
+        c.args(["--server", url, "verify", "--since"]).arg(cp);
+        c.output().unwrap()
+    };
+    let o = since(&ng.url(), &cp500);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("size 500 -> 1400"));
+    let cp1400 = env.path("cp1400.txt");
+    std::fs::copy(out.join("checkpoint"), &cp1400).unwrap();
+
     // The mirror is a whole ledger: it verifies locally, and can be
     // published and verified through nginx in its turn.
     let o = tl(&env).arg("--ledger").arg(&mirror).args(["verify", "--json"]).output().unwrap();
@@ -412,6 +426,9 @@ fn mirror_catches_up_twice_fetching_only_what_is_new_and_refuses_a_rewritten_his
     let out3 = env.path("pub3");
     publish(&env, &forked, &out3);
     let ng3 = Nginx::start(&bin, &out3);
+    let o = since(&ng3.url(), &cp1400);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(one_error_line(&String::from_utf8_lossy(&o.stderr)).contains("history was rewritten"));
     let head_before = std::fs::read_dir(mirror.join("db")).map(|d| d.count()).unwrap_or(0);
     let o = tl(&env).args(["mirror", &ng3.url(), "--into"]).arg(&mirror).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -449,6 +466,10 @@ fn remote_reads_give_the_local_output_and_a_remote_certificate_verifies_offline(
     same(&["lot", "BLY-2026-0001"]);
     same(&["lot", "SOLDER-KEK-2026-007", "--json"]);
     same(&["prove", "inclusion", "35"]);
+    same(&["log"]);
+    same(&["log", "--lot", "BLY-2026-0001", "--json"]);
+    same(&["log", "--actor", "SMELTER-MUNTOK", "--from", "10", "--to", "40"]);
+    same(&["log", "--kind", "dispatch"]);
     // Positive control for `same`: different entries differ.
     let a = env.bare().args(["--server", &url, "show", "3"]).output().unwrap();
     let b = env.bare().args(["--server", &url, "show", "4"]).output().unwrap();

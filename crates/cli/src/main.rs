@@ -86,6 +86,7 @@ fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
     use args::ProveCmd;
     Some(match &cli.cmd {
         Command::Show { seq } => remote_cmds::show(cli, url, *seq),
+        Command::Log(a) => remote_cmds::log(cli, url, a),
         Command::Lot(a) if a.cmd.is_none() && !a.tree => {
             remote_cmds::lot(cli, url, a.id.as_deref().unwrap_or_default())
         }

@@ -51,6 +51,56 @@ pub fn lot(cli: &Cli, url: &str, id: &str) -> Result<(), CliError> {
     crate::commands::print_lot(cli, &state, &history)
 }
 
+/// `log --server URL`: the entries in the range (a lot's history with
+/// `--lot`), each proved included, filtered as locally.
+pub fn log(cli: &Cli, url: &str, a: &crate::args::LogArgs) -> Result<(), CliError> {
+    let client = Client::new(url)?;
+    let log = RemoteLog::open(&client, &[])?;
+    let unknown = |what: &str, id: &str| CliError::usage(format!("unknown {what} {id} at {}", client.base()));
+    let (f, from, to) = crate::queries::log_filter(
+        a,
+        |id| {
+            let a = ActorId::new(id).usage()?;
+            log.history("actor", a.as_str())?.ok_or_else(|| unknown("actor", id))?;
+            Ok(a)
+        },
+        |id| {
+            let l = LotId::new(id).usage()?;
+            log.history("lot", l.as_str())?.ok_or_else(|| unknown("lot", id))?;
+            Ok(l)
+        },
+    )?;
+    let last = to.min(log.cp.size - 1);
+    let seqs: Vec<u64> = match &f.lot {
+        Some(l) => log
+            .history("lot", l.as_str())?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| (from..=last).contains(s))
+            .collect(),
+        None => (from..=last).collect(),
+    };
+    let mut found = vec![];
+    for seq in seqs {
+        let e = log.entry(seq)?;
+        let s = e.signed_event().map_err(|x| CliError::refused(format!("entry {seq}: {x}")))?;
+        if f.matches(s.event()) {
+            found.push((e, s));
+        }
+    }
+    let mut corrections = tinledger_core::correction::Corrections::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for lot in crate::queries::correction_lots(&found) {
+        seen.extend(log.history("lot", lot.as_str())?.unwrap_or_default());
+    }
+    for seq in seen {
+        let s = log.entry(seq)?.signed_event().map_err(|x| CliError::refused(format!("entry {seq}: {x}")))?;
+        corrections.add(seq, s.event());
+    }
+    crate::queries::print_log(cli, &found, &corrections);
+    Ok(())
+}
+
 /// `prove inclusion SEQ --server URL` (against the served checkpoint).
 pub fn prove_inclusion(cli: &Cli, url: &str, seq: u64, out: Option<&Path>) -> Result<(), CliError> {
     let client = Client::new(url)?;
