@@ -296,6 +296,7 @@ fn nginx_serves_publish_output_with_the_api_headers_and_verify_server_passes_thr
     let o = tl(&env).args(["--server", &ng.url(), "verify", "--authority-key", &other]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     // A tampered published bundle: a fault naming the seq.
+    let good = std::fs::read(out.join("tile/entries/001")).unwrap();
     tamper_bundle(&out.join("tile/entries/001"), 300);
     let o = tl(&env).args(["--server", &ng.url(), "verify", "--json"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
@@ -303,6 +304,16 @@ fn nginx_serves_publish_output_with_the_api_headers_and_verify_server_passes_thr
     assert_eq!(v["ok"], false);
     assert_eq!(v["fault"]["seq"], 300, "{v}");
     assert!(v["fault"]["reason"].as_str().unwrap().contains("tile/entries/001"), "{v}");
+    // A tampered hash tile (the entries intact): a fault naming the tile.
+    std::fs::write(out.join("tile/entries/001"), good).unwrap();
+    let mut t = std::fs::read(out.join("tile/0/001")).unwrap();
+    t[77] ^= 0x10;
+    std::fs::write(out.join("tile/0/001"), t).unwrap();
+    let o = tl(&env).args(["--server", &ng.url(), "verify", "--json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reason = v["fault"]["reason"].as_str().unwrap();
+    assert!(reason.contains("tile/0/001") && reason.contains("differs"), "{v}");
 }
 
 #[test]
@@ -403,6 +414,12 @@ fn mirror_catches_up_twice_fetching_only_what_is_new_and_refuses_a_rewritten_his
     let o = since(&ng.url(), &cp500);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("size 500 -> 1400"));
+    // prove consistency --server: the same proof file as the source's own.
+    let local =
+        tl(&env).arg("--ledger").arg(&src).args(["prove", "consistency", "--old"]).arg(&cp500).output().unwrap();
+    let remote = tl(&env).args(["--server", &ng.url(), "prove", "consistency", "--old"]).arg(&cp500).output().unwrap();
+    assert!(local.status.success() && remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
+    assert_eq!(String::from_utf8_lossy(&remote.stdout), String::from_utf8_lossy(&local.stdout));
     let cp1400 = env.path("cp1400.txt");
     std::fs::copy(out.join("checkpoint"), &cp1400).unwrap();
 
@@ -629,10 +646,10 @@ fn malformed_server_answers_give_one_line_errors_naming_the_url() {
             let o = env.bare().args(["--server", &srv.url()]).args(args).output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
             let stdout = String::from_utf8_lossy(&o.stdout);
-            if args[0] == "verify" && code == 1 {
-                // verify reports a FAULT line (exit 1).
+            if args[0] == "verify" && code == 1 && stdout.contains("FAULT") {
+                // verify reports a fault in the data as a FAULT line (exit 1).
                 assert_eq!(o.status.code(), Some(1), "{what}: {err}{stdout}");
-                assert!(stdout.contains("FAULT") && stdout.contains(needle), "{what}: {stdout}");
+                assert!(stdout.contains(needle), "{what}: {stdout}");
                 continue;
             }
             assert_eq!(o.status.code(), Some(code), "{what} {args:?}: {err}{stdout}");
@@ -650,4 +667,39 @@ fn malformed_server_answers_give_one_line_errors_naming_the_url() {
     // Positive control: the untouched files serve.
     let srv = StaticServer::start(&out).unwrap();
     env.bare().args(["--server", &srv.url(), "verify"]).assert().success();
+}
+
+#[test]
+fn publish_never_writes_outside_its_directory_for_hostile_lot_ids() {
+    let env = Env::new();
+    env.demo();
+    // Valid ids (letters, digits, `. _ - / :`) that cannot be file paths:
+    // `..` segments, and an id another id continues with `/`.
+    for (lot, at) in [
+        ("ESC/../../../escaped", "2026-04-01T00:00:00Z"),
+        ("P", "2026-04-01T00:01:00Z"),
+        ("P/Q", "2026-04-01T00:02:00Z"),
+        ("OK/2026/1", "2026-04-01T00:03:00Z"),
+    ] {
+        env.cmd().args(koba_extract(&env, lot, at)).assert().success();
+    }
+    env.cmd().args(["checkpoint", "--key"]).arg(env.key("AUTH-BABEL")).assert().success();
+    let out = env.path("site/pub");
+    let o = env.cmd().args(["publish", "--json", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let skipped: Vec<&str> = v["skipped"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(skipped, ["lot/ESC/../../../escaped", "lot/P"], "{v}");
+    assert!(!env.path("escaped").exists() && !env.path("site/escaped").exists());
+    assert!(out.join("lot/P/Q").is_file() && out.join("lot/OK/2026/1").is_file());
+    // Served: the nested id reads back through its escaped URL; the
+    // skipped one is a 404.
+    let srv = StaticServer::start(&out).unwrap();
+    let same = |lot: &str| {
+        let local = env.cmd().args(["lot", lot]).output().unwrap();
+        let remote = env.bare().args(["--server", &srv.url(), "lot", lot]).output().unwrap();
+        (local.stdout == remote.stdout, remote.status.code())
+    };
+    assert_eq!(same("OK/2026/1"), (true, Some(0)));
+    assert_eq!(same("P").1, Some(2));
 }

@@ -1,7 +1,6 @@
 //! `tinledger mirror URL --into DIR`: copy a served log (tinledger serve,
 //! or publish's files behind a web server) into a local ledger, checking
-//! everything (docs/server-publish.md, "Mirror"). `verify --server` is the
-//! same copy into a temporary ledger, then the local audit.
+//! everything (docs/server-publish.md §4).
 //!
 //! Checked, in order: (1) on a later run, that the source's checkpoint is
 //! not smaller than the mirror's and that the served tiles prove it
@@ -103,7 +102,7 @@ fn check_pinned(l: &Ledger, pinned: &[PublicKey]) -> Result<(), CliError> {
 }
 
 /// Every key the ledger's authority has held, oldest first.
-pub fn authority_keys(l: &Ledger) -> Result<Vec<PublicKey>, CliError> {
+fn authority_keys(l: &Ledger) -> Result<Vec<PublicKey>, CliError> {
     let info = l.info().ok_or_else(|| CliError::refused("the ledger has no genesis entry"))?;
     let a = l
         .view()
@@ -147,9 +146,9 @@ fn first_mirror(client: &Client, into: &Path, pinned: &[PublicKey], json: bool) 
     Ok(m)
 }
 
-/// A first copy of the served log into a new ledger at `dir` (for
-/// `verify --server`: a temporary one), and the ledger, open.
-pub fn copy_new_ledger(
+/// A first copy of the served log into a new ledger at `dir`, and the
+/// ledger, open.
+fn copy_new_ledger(
     client: &Client,
     dir: &Path,
     pinned: &[PublicKey],
@@ -401,7 +400,7 @@ fn append(
     Ok(n)
 }
 
-fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
+pub fn progress_bar(json: bool, total: u64) -> Option<indicatif::ProgressBar> {
     if !crate::output::progress_on(json) || total < 10_000 {
         return None;
     }

@@ -33,16 +33,25 @@ pub struct Published {
     pub unchanged: u64,
     /// Size of the published checkpoint.
     pub size: u64,
+    /// Lot and actor files not written: their ids cannot be file paths.
+    pub skipped: Vec<String>,
 }
 
 pub fn publish(cli: &Cli, out: &Path) -> Result<(), CliError> {
     let l = crate::open::ledger(cli)?;
     let p = publish_ledger(&l, out)?;
     if cli.json {
-        emit_json(
-            &json!({"out": out, "files": p.files, "new": p.new, "unchanged": p.unchanged, "checkpoint_size": p.size}),
-        );
+        emit_json(&json!({"out": out, "files": p.files, "new": p.new, "unchanged": p.unchanged,
+                          "checkpoint_size": p.size, "skipped": p.skipped}));
     } else {
+        for s in p.skipped.iter().take(10) {
+            crate::output::note(&format!(
+                "note: {s} not published: the id cannot be a file path (a `.` or empty segment, or another id continues it with `/`)"
+            ));
+        }
+        if p.skipped.len() > 10 {
+            crate::output::note(&format!("note: {} more lot or actor files not published", p.skipped.len() - 10));
+        }
         emit(&format!(
             "published {} files ({} new, {} unchanged), checkpoint size {} to {}",
             p.files,
@@ -92,12 +101,24 @@ pub fn publish_ledger(l: &Ledger, out: &Path) -> Result<Published, CliError> {
     }
 
     // Lots and actors at the checkpoint (= the head).
-    for lot in l.lots()? {
+    let lots = l.lots()?;
+    let actors = l.actors()?;
+    let lot_ok = publishable(lots.iter().map(|x| x.id.as_str().to_string()).collect());
+    let actor_ok = publishable(actors.iter().map(|a| a.record.id.as_str().to_string()).collect());
+    for lot in lots {
+        if !lot_ok(lot.id.as_str()) {
+            w.p.skipped.push(format!("lot/{}", lot.id.as_str()));
+            continue;
+        }
         let history = l.lot_history(&lot.id)?;
         let v = json!({"lot": lot.id, "size": size, "state": serde_json::to_value(&lot).unwrap_or(Value::Null), "history": history});
         w.mutable(&format!("lot/{}", lot.id.as_str()), &json_bytes(&v))?;
     }
-    for a in l.actors()? {
+    for a in actors {
+        if !actor_ok(a.record.id.as_str()) {
+            w.p.skipped.push(format!("actor/{}", a.record.id.as_str()));
+            continue;
+        }
         let mut history = l.actor_history(&a.record.id)?;
         if a.is_authority && history.first() != Some(&0) {
             history.insert(0, 0);
@@ -116,6 +137,20 @@ pub fn publish_ledger(l: &Ledger, out: &Path) -> Result<Published, CliError> {
         sync_dir(d).map_err(|e| CliError::usage(format!("cannot fsync directory {}: {e}", d.display())))?;
     }
     Ok(w.p)
+}
+
+/// Which ids can be files: ids may hold `/` (a subdirectory, which is
+/// also how a web server maps the decoded URL path), but a segment that is
+/// empty or starts with `.` (`..` would leave DIR) cannot, nor can an id
+/// that another id continues with `/` (it must be a directory). Those are
+/// not published (their URLs are 404) and are reported.
+fn publishable(all: BTreeSet<String>) -> impl Fn(&str) -> bool {
+    move |id: &str| {
+        let segments_ok = id.split('/').all(|s| !s.is_empty() && !s.starts_with('.'));
+        let prefix = format!("{id}/");
+        let is_dir = all.range(prefix.clone()..).next().is_some_and(|next| next.starts_with(&prefix));
+        segments_ok && !is_dir
+    }
 }
 
 fn json_bytes(v: &Value) -> Vec<u8> {

@@ -6,14 +6,14 @@
 use crate::args::{Cli, VerifyArgs};
 use crate::error::{CliError, UsageExt};
 use crate::output::{emit, emit_json};
-use crate::remote_read::{Client, RemoteLog};
+use crate::remote_read::{width_at, Client, RemoteLog};
 use serde_json::json;
 use std::path::Path;
 use tinledger_core::event::{EventBody, PublicKey};
 use tinledger_core::rules::LotState;
 use tinledger_core::tiles::{self, TileKind};
 use tinledger_core::{ActorId, LotId};
-use tinledger_ledger::{AuditOptions, AuditReport, Fault};
+use tinledger_ledger::Fault;
 
 fn pinned(keys: &[String]) -> Result<Vec<PublicKey>, CliError> {
     keys.iter().map(|k| crate::keys::parse_public_key(k)).collect()
@@ -214,12 +214,15 @@ fn current_key(log: &RemoteLog, a: &ActorId) -> Result<Option<PublicKey>, CliErr
     Ok(key)
 }
 
-/// `verify --server URL`: copy the served log into a temporary ledger
-/// (every entry through the ledger's own append: signatures, rules, chain;
-/// the checkpoint's signature and root), compare every served hash tile with
-/// the one the entries give, then run the local audit on the copy and print
-/// its report. With `--since CP`: only the consistency of CP with the served
-/// checkpoint and the new entries' chain and inclusion (docs/server-publish.md).
+/// `verify --server URL`: a full audit from the served tiles and bundles
+/// alone, streaming: bundles are fetched in order (eight at a time) and
+/// replayed through the ledger's audit (`tinledger_ledger::audit_stream`:
+/// strict decoding, seq, hash links, every rule, batched signatures); every
+/// hash tile is recomputed from the entries and compared with the served
+/// one; the root of the entries must be the checkpoint's, whose signature
+/// `RemoteLog::open` checked. With `--since CP`: only the consistency of CP
+/// with the served checkpoint and the new entries' chain and inclusion
+/// (docs/server-publish.md §6).
 pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
     if a.snapshot.is_some() || a.indices || a.expect_head.is_some() || a.auditor_key.is_some() {
         return Err(CliError::usage(
@@ -231,28 +234,55 @@ pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
     if let Some(cp) = &a.since {
         return verify_since(cli, &client, cp, &pinned);
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("tinledger-verify-")
-        .tempdir()
-        .map_err(|e| CliError::usage(format!("cannot create a temporary directory: {e}")))?;
-    let dir = tmp.path().join("ledger");
-    let rep = match crate::mirror::copy_new_ledger(&client, &dir, &pinned, cli.json) {
-        Ok((m, l)) => match compare_tiles(&client, &l, m.size) {
-            Some(f) => AuditReport::failed(f, 0),
-            None => {
-                if pinned.is_empty() && !cli.json {
-                    let keys = crate::mirror::authority_keys(&l)?;
-                    crate::output::note(&format!(
-                        "trusting the authority key the log's genesis names: {} (pin it with --authority-key)",
-                        keys.first().map(|k| hex::encode(k.0)).unwrap_or_default()
-                    ));
-                }
-                l.audit(&AuditOptions::default())
-            }
-        },
-        Err(e) if e.code == crate::error::EXIT_REFUSED => AuditReport::failed(Fault::at(seq_in(&e.msg), e.msg), 0),
-        Err(e) => return Err(e),
+    let log = RemoteLog::open(&client, &pinned)?;
+    if pinned.is_empty() && !cli.json {
+        crate::output::note(&format!(
+            "trusting the authority that the log's genesis names ({}); pin its key with --authority-key",
+            log.authority
+        ));
+    }
+    let size = log.cp.size;
+    let root = log.cp.root;
+    let fatal: std::sync::Mutex<Option<CliError>> = std::sync::Mutex::new(None);
+    let stream = BundleStream::new(&client, size, &fatal);
+    let c = &client;
+    let lookup = move |seq: u64| -> Result<Option<Vec<u8>>, String> { proved_entry(c, size, &root, seq) };
+    let bar = crate::mirror::progress_bar(cli.json, size);
+    let mut tick = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total.max(done));
+            b.set_position(done);
+        }
     };
+    let (mut rep, got) = tinledger_ledger::audit_stream(size, stream, &lookup, &mut tick);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = fatal.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e);
+    }
+    // A fault at an entry names the bundle it was served in.
+    if let Some(f) = rep.fault.as_mut() {
+        if let (Some(seq), false) = (f.seq.filter(|s| *s < size), f.reason.contains(client.base())) {
+            let index = seq / tiles::TILE_WIDTH;
+            let id = tiles::TileId { kind: TileKind::Entries, index, width: width_at(size, 0, index) };
+            f.reason = format!("{} (entry served in {})", f.reason, client.url(&id.to_string()));
+        }
+    }
+    if rep.ok && (rep.entries != size || got != root) {
+        let b64 = tinledger_formats::proof::hash_b64;
+        rep.ok = false;
+        rep.fault = Some(Fault::at(
+            None,
+            format!(
+                "{}: the {} served entries give root {} but the signed checkpoint (size {size}) says {}",
+                client.base(),
+                rep.entries,
+                b64(&got),
+                b64(&root)
+            ),
+        ));
+    }
     crate::verify::report_audit(cli.json, &rep, None);
     if rep.ok {
         Ok(())
@@ -261,37 +291,170 @@ pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
     }
 }
 
-/// The seq a fault message names ("entry N ..."), if any.
-fn seq_in(msg: &str) -> Option<u64> {
-    let i = msg.find("entry ")?;
-    msg[i + 6..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+/// Entry `seq` fetched again (for the rules' rare look-ups), proved
+/// included in the checkpoint of `size` and `root` before it is used.
+fn proved_entry(
+    client: &Client,
+    size: u64,
+    root: &tinledger_core::merkle::Hash,
+    seq: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    if seq >= size {
+        return Ok(None);
+    }
+    let index = seq / tiles::TILE_WIDTH;
+    let bundle = client.bundle(index, width_at(size, 0, index)).map_err(|e| e.msg)?;
+    let bytes =
+        bundle.get((seq % tiles::TILE_WIDTH) as usize).cloned().ok_or_else(|| format!("entry {seq} is missing"))?;
+    let t = crate::remote_read::RemoteTiles::new(client, size);
+    let r = tiles::TileReader::new(&t);
+    let proof = tinledger_core::merkle::inclusion_proof(&r, seq, size).map_err(|e| e.to_string())?;
+    tinledger_core::merkle::verify_inclusion(&tinledger_core::merkle::leaf_hash(&bytes), seq, size, &proof, root)
+        .map_err(|_| format!("{}: entry {seq} served again is not the one in the checkpoint", client.base()))?;
+    Ok(Some(bytes))
 }
 
-/// Every served hash tile of the checkpoint's tree must be the one the
-/// copied entries give.
-fn compare_tiles(client: &Client, l: &tinledger_ledger::Ledger, size: u64) -> Option<Fault> {
-    for id in tiles::tiles_for_size(size) {
-        let TileKind::Hash(level) = id.kind else { continue };
-        let path = id.to_string();
-        let mine = match l.tile(level, id.index, id.width) {
-            Ok(Some(b)) => b,
-            _ => return Some(Fault::at(None, format!("the copy has no {path}"))),
-        };
-        match client.get(&path, crate::remote_read::MAX_HASH_TILE) {
-            Ok(Some(b)) if b == mine => {}
-            // A missing partial tile is allowed (the full one serves it).
-            Ok(None) if !id.is_full() => {}
-            Ok(Some(_)) => {
-                return Some(Fault::at(
-                    None,
-                    format!("{}: the served hash tile differs from the one the entries give", client.url(&path)),
-                ))
-            }
-            Ok(None) => return Some(Fault::at(None, format!("{}: the hash tile is missing", client.url(&path)))),
-            Err(e) => return Some(Fault::at(None, e.msg)),
+/// Bundles fetched in parallel.
+const PREFETCH: u64 = 8;
+
+/// The served entries in order, as `audit_stream` reads them, with every
+/// hash tile recomputed from them and compared with the served one. A
+/// network or HTTP failure is kept in `fatal` (reported as an error, not a
+/// fault) and ends the stream.
+struct BundleStream<'c> {
+    client: &'c Client,
+    size: u64,
+    next: u64,
+    buf: std::collections::VecDeque<Result<(u64, Vec<u8>), String>>,
+    edge: tiles::TileEdge,
+    fatal: &'c std::sync::Mutex<Option<CliError>>,
+    done: bool,
+}
+
+impl<'c> BundleStream<'c> {
+    fn new(client: &'c Client, size: u64, fatal: &'c std::sync::Mutex<Option<CliError>>) -> Self {
+        BundleStream {
+            client,
+            size,
+            next: 0,
+            buf: Default::default(),
+            edge: tiles::TileEdge::new(),
+            fatal,
+            done: false,
         }
     }
-    None
+
+    fn fail(&mut self, e: CliError) {
+        let msg = e.msg.clone();
+        if e.code == crate::error::EXIT_USAGE {
+            if let Ok(mut f) = self.fatal.lock() {
+                f.get_or_insert(e);
+            }
+        }
+        self.buf.push_back(Err(msg));
+        self.done = true;
+    }
+
+    /// A served hash tile must be the recomputed one.
+    fn check_tile(
+        &mut self,
+        level: u8,
+        index: u64,
+        mine: &[tinledger_core::merkle::Hash],
+        served: Option<Result<Option<Vec<tinledger_core::merkle::Hash>>, CliError>>,
+    ) -> bool {
+        let width = mine.len() as u16;
+        let served = served.unwrap_or_else(|| self.client.hash_tile(level, index, width));
+        let path = tiles::TileId { kind: TileKind::Hash(level), index, width }.to_string();
+        match served {
+            Ok(Some(t)) if t == mine => true,
+            Ok(Some(_)) => {
+                let m =
+                    format!("{}: the served hash tile differs from the one the entries give", self.client.url(&path));
+                self.buf.push_back(Err(m));
+                self.done = true;
+                false
+            }
+            Ok(None) => {
+                self.fail(CliError::usage(format!(
+                    "GET {}: not found (404): the hash tile is missing",
+                    self.client.url(&path)
+                )));
+                false
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
+    /// Fetch the next window of bundles (and their level-0 hash tiles).
+    fn fill(&mut self) {
+        let last = self.size.div_ceil(tiles::TILE_WIDTH);
+        if self.next >= last {
+            // After the last entry: the partial tiles of the right edge.
+            self.done = true;
+            for level in 0..self.edge.levels() {
+                let part = self.edge.partial(level).to_vec();
+                if !part.is_empty() {
+                    let index = self.edge.partial_index(level);
+                    if !self.check_tile(level, index, &part, None) {
+                        return;
+                    }
+                }
+            }
+            return;
+        }
+        let hi = (self.next + PREFETCH).min(last);
+        let (client, size) = (self.client, self.size);
+        type Fetched =
+            (Result<Vec<Vec<u8>>, CliError>, Option<Result<Option<Vec<tinledger_core::merkle::Hash>>, CliError>>);
+        let fetched: Vec<Fetched> = std::thread::scope(|s| {
+            let hs: Vec<_> = (self.next..hi)
+                .map(|i| {
+                    s.spawn(move || {
+                        let w = width_at(size, 0, i);
+                        let b = client.bundle(i, w);
+                        let t = (w == tiles::TILE_WIDTH as u16).then(|| client.hash_tile(0, i, w));
+                        (b, t)
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| (Err(CliError::usage("a download thread failed")), None)))
+                .collect()
+        });
+        for (i, (bundle, tile0)) in (self.next..hi).zip(fetched) {
+            let bundle = match bundle {
+                Ok(b) => b,
+                Err(e) => return self.fail(e),
+            };
+            let mut tile0 = tile0;
+            for (k, bytes) in bundle.into_iter().enumerate() {
+                let seq = i * tiles::TILE_WIDTH + k as u64;
+                let completed = self.edge.push(tinledger_core::merkle::leaf_hash(&bytes));
+                self.buf.push_back(Ok((seq, bytes)));
+                for (level, index, hashes) in completed {
+                    let served = if level == 0 { tile0.take() } else { None };
+                    if !self.check_tile(level, index, &hashes, served) {
+                        return;
+                    }
+                }
+            }
+        }
+        self.next = hi;
+    }
+}
+
+impl Iterator for BundleStream<'_> {
+    type Item = Result<(u64, Vec<u8>), String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.buf.is_empty() && !self.done {
+            self.fill();
+        }
+        self.buf.pop_front()
+    }
 }
 
 /// `verify --server URL --since CP`.
