@@ -942,7 +942,8 @@ pub fn audit_stream(
             };
             chunk.push(item);
             if stop || chunk.len() >= CHUNK {
-                if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() || stop {
+                let sent = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_ok();
+                if stop || !sent {
                     return;
                 }
             }
