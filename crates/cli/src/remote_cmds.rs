@@ -237,8 +237,9 @@ pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
     let log = RemoteLog::open(&client, &pinned)?;
     if pinned.is_empty() && !cli.json {
         crate::output::note(&format!(
-            "trusting the authority that the log's genesis names ({}); pin its key with --authority-key",
-            log.authority
+            "trusting the authority key the log's genesis names for {}: {} (pin it with --authority-key)",
+            log.authority,
+            hex::encode(log.authority_key.0)
         ));
     }
     let size = log.cp.size;

@@ -291,6 +291,8 @@ pub struct RemoteLog<'c> {
     pub cp: Checkpoint,
     pub ledger_id: LedgerId,
     pub authority: ActorId,
+    /// The authority's key named by the genesis entry.
+    pub authority_key: PublicKey,
     tiles: RemoteTiles<'c>,
     bundles: RefCell<HashMap<u64, Rc<Vec<Vec<u8>>>>>,
 }
@@ -315,6 +317,7 @@ impl<'c> RemoteLog<'c> {
             cp: claimed.clone(),
             ledger_id: LedgerId([0; 16]),
             authority: ActorId::new("x").map_err(|e| CliError::usage(e.to_string()))?,
+            authority_key: PublicKey([0; 32]),
             tiles: RemoteTiles::new(client, claimed.size),
             bundles: RefCell::default(),
         };
@@ -335,6 +338,7 @@ impl<'c> RemoteLog<'c> {
         }
         log.ledger_id = ev.ledger_id;
         log.authority = authority.clone();
+        log.authority_key = *authority_key;
         let mut keys = vec![*authority_key];
         keys.extend(log.rotated_keys()?);
         log.cp =
