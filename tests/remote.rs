@@ -491,6 +491,12 @@ fn remote_reads_give_the_local_output_and_a_remote_certificate_verifies_offline(
     let a = env.bare().args(["--server", &url, "show", "3"]).output().unwrap();
     let b = env.bare().args(["--server", &url, "show", "4"]).output().unwrap();
     assert_ne!(a.stdout, b.stdout);
+    // A form that reads only a local ledger refuses --server rather than ignore it.
+    for args in [&["lot", "BLY-2026-0001", "--tree"][..], &["report", "balance", "--actor", "SMELTER-MUNTOK"][..]] {
+        let o = env.bare().args(["--server", &url]).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(one_error_line(&String::from_utf8_lossy(&o.stderr)).contains("--server is not supported"));
+    }
     // Beyond the checkpoint: a usage error.
     let o = env.bare().args(["--server", &url, "show", "4900"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

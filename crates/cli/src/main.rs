@@ -97,6 +97,19 @@ fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
             remote_cmds::prove_consistency(cli, url, old, out.as_deref())
         }
         Command::Verify(v) => remote_cmds::verify(cli, url, v),
+        // Commands that read or change a local ledger only: --server would
+        // be silently ignored, so it is refused.
+        Command::Lot(_)
+        | Command::Prove(_)
+        | Command::Report(_)
+        | Command::Checkpoint { .. }
+        | Command::Export { .. }
+        | Command::Publish { .. }
+        | Command::Reindex
+        | Command::Migrate => Err(CliError::usage(
+            "--server is not supported here: it is for show, log, lot ID, prove inclusion SEQ, prove consistency --old CP, verify and cert issue",
+        )
+        .hint("these forms read a local ledger (--ledger DIR); mirror the served log first: tinledger mirror URL --into DIR")),
         _ => return None,
     })
 }
