@@ -24,6 +24,7 @@ mod props;
 mod queries;
 mod readme;
 mod reindex;
+mod remote;
 mod rules;
 mod scenario;
 mod snapshots;

@@ -53,6 +53,10 @@ pub struct Cli {
     /// Seconds to wait for the ledger lock held by another tinledger process (0: fail at once).
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub wait: u64,
+    /// Base URL of a served log (`tinledger serve`, or `publish` output behind a web server): read commands
+    /// (show, log, lot, prove, verify, cert issue) read it instead of --ledger (docs/server-publish.md).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub cmd: Command,
 }
@@ -186,6 +190,29 @@ pub enum Command {
         checkpoint: Option<PathBuf>,
         #[command(flatten)]
         trust: Trust,
+    },
+    /// Write the read API (checkpoint, tiles, entry bundles, lots, actors) as static files for any web server.
+    #[command(
+        after_help = "Incremental: a later run writes only what is new; the checkpoint is replaced last (docs/server-publish.md).\n\nExample:\n  tinledger --ledger ./ledger publish --out /srv/tinledger"
+    )]
+    Publish {
+        /// Directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Copy a served log into a local ledger, checking every entry, signature and proof; later runs fetch only what is new.
+    #[command(
+        after_help = "Example:\n  tinledger mirror https://ledger.example/ --into ./mirror --authority-key authority.pub.pem\n  tinledger mirror https://ledger.example/ --into ./mirror          # later runs"
+    )]
+    Mirror {
+        /// Base URL of the served log.
+        url: String,
+        /// The mirror's ledger directory (created on the first run).
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// The authority's public key (64 hex digits or a PEM file): required on the first run; may be repeated.
+        #[arg(long, value_name = "KEY")]
+        authority_key: Vec<String>,
     },
     /// Rebuild every index and the Merkle tree from the entries (never touches entries).
     #[command(after_help = "Example:\n  tinledger reindex && tinledger verify")]
@@ -901,6 +928,10 @@ pub struct VerifyArgs {
     /// checks the snapshot read.
     #[arg(long, value_name = "KEY")]
     pub auditor_key: Option<String>,
+    /// With --server: the authority's public key the served log's genesis must name (else the genesis is
+    /// trusted as found and its authority key printed); may be repeated.
+    #[arg(long, value_name = "KEY")]
+    pub authority_key: Vec<String>,
     #[command(flatten)]
     pub pass: PassphraseEnv,
 }

@@ -71,8 +71,10 @@ fn issue(cli: &Cli, lot: &str, key: &Path, out: &Path, at: Option<&str>) -> Resu
         Some(s) => s.parse().usage()?,
         None => crate::commands::now(),
     };
-    let l = crate::open::ledger(cli)?;
-    let c = issue_from(&l, &lot, &sk, at)?;
+    let c = match cli.server.as_deref() {
+        Some(url) => crate::remote_cmds::cert_issue(url, &lot, &sk, at)?,
+        None => issue_from(&crate::open::ledger(cli)?, &lot, &sk, at)?,
+    };
     let text = serde_json::to_string_pretty(&c).map_err(|e| CliError::usage(e.to_string()))?;
     write_atomic(out, text.as_bytes(), false)?;
     if cli.json {

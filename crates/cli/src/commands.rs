@@ -313,8 +313,13 @@ pub fn show(cli: &Cli, seq: u64) -> Result<(), CliError> {
             l.head().size.saturating_sub(1)
         ))
     })?;
-    let s = decode(&e)?;
-    let v = entry_json(&e, s.event());
+    show_entry(cli, &e)
+}
+
+/// `show`'s output for one entry (local or, with --server, proved remote).
+pub fn show_entry(cli: &Cli, e: &tinledger_core::Entry) -> Result<(), CliError> {
+    let s = decode(e)?;
+    let v = entry_json(e, s.event());
     if cli.json {
         emit_json(&v);
         return Ok(());
@@ -350,8 +355,17 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
         let s = decode(&e)?;
         history.push((e, s));
     }
+    print_lot(cli, &state, &history)
+}
+
+/// `lot ID`'s output from the lot's state and its entries.
+pub fn print_lot(
+    cli: &Cli,
+    state: &tinledger_core::rules::LotState,
+    history: &[(tinledger_core::Entry, SignedEvent)],
+) -> Result<(), CliError> {
     let mut corrections = Corrections::default();
-    for (e, s) in &history {
+    for (e, s) in history {
         corrections.add(e.seq, s.event());
     }
     if cli.json {
@@ -368,7 +382,7 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     }
     emit(&format!("lot        {}", state.id));
     emit(&format!("material   {}", state.material));
-    emit(&format!("status     {}", lot_status(&state)));
+    emit(&format!("status     {}", lot_status(state)));
     emit(&format!("mass       {}", format_mass(state.mass_g)));
     emit(&format!(
         "grade      {}{}",
@@ -386,7 +400,7 @@ pub fn lot(cli: &Cli, id: &str) -> Result<(), CliError> {
     }
     emit("history");
     let signer_w = col_width(23, history.iter().map(|(_, s)| s.event().signer.as_str()));
-    for (e, s) in &history {
+    for (e, s) in history {
         let ev = s.event();
         let line = annotate(&corrections, e.seq, summary(ev));
         emit(&format!("  {:>6}  {}  {:<signer_w$}  {line}", e.seq, ev.at, ev.signer.as_str()));

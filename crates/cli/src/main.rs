@@ -15,11 +15,15 @@ mod input;
 mod keycmd;
 mod keys;
 mod migrate;
+mod mirror;
 mod open;
 mod output;
 mod portable;
 mod proofs;
+mod publish;
 mod queries;
+mod remote_cmds;
+mod remote_read;
 mod shell;
 mod suggest;
 mod verify;
@@ -35,6 +39,11 @@ use tinledger_core::units::clip;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn run(cli: &Cli) -> Result<(), CliError> {
+    if let Some(url) = cli.server.as_deref() {
+        if let Some(r) = run_remote(cli, url) {
+            return r;
+        }
+    }
     match &cli.cmd {
         Command::Keygen { out, encrypt, .. } => keycmd::keygen(cli, out, *encrypt),
         Command::Key(KeyCmd::Show { key, .. }) => keycmd::show(cli, key),
@@ -56,6 +65,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Prove(p) => proofs::prove(cli, p),
         Command::Check(c) => proofs::check(cli, c),
         Command::Cert(c) => cert::run(cli, c),
+        Command::Publish { out } => publish::publish(cli, out),
+        Command::Mirror { url, into, authority_key } => mirror::mirror(cli, url, into, authority_key),
         Command::Reindex => commands::reindex(cli),
         Command::Migrate => migrate::migrate(cli),
         Command::Export { out } => portable::export(cli, out),
@@ -67,6 +78,40 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Completions { shell } => shell::completions(*shell),
         Command::Man { out } => shell::man(cli, out.as_deref()),
     }
+}
+
+/// The read commands that take `--server URL` (docs/server-publish.md);
+/// `None` for a command that does not read a served log.
+fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
+    use args::ProveCmd;
+    Some(match &cli.cmd {
+        Command::Show { seq } => remote_cmds::show(cli, url, *seq),
+        Command::Log(a) => remote_cmds::log(cli, url, a),
+        Command::Lot(a) if a.cmd.is_none() && !a.tree => {
+            remote_cmds::lot(cli, url, a.id.as_deref().unwrap_or_default())
+        }
+        Command::Prove(ProveCmd::Inclusion { seq, checkpoint: None, out }) => {
+            remote_cmds::prove_inclusion(cli, url, *seq, out.as_deref())
+        }
+        Command::Prove(ProveCmd::Consistency { old, new: None, out }) => {
+            remote_cmds::prove_consistency(cli, url, old, out.as_deref())
+        }
+        Command::Verify(v) => remote_cmds::verify(cli, url, v),
+        // Commands that read or change a local ledger only: --server would
+        // be silently ignored, so it is refused.
+        Command::Lot(_)
+        | Command::Prove(_)
+        | Command::Report(_)
+        | Command::Checkpoint { .. }
+        | Command::Export { .. }
+        | Command::Publish { .. }
+        | Command::Reindex
+        | Command::Migrate => Err(CliError::usage(
+            "--server is not supported here: it is for show, log, lot ID, prove inclusion SEQ, prove consistency --old CP, verify and cert issue",
+        )
+        .hint("these forms read a local ledger (--ledger DIR); mirror the served log first: tinledger mirror URL --into DIR")),
+        _ => return None,
+    })
 }
 
 /// Longest error message printed (bytes): values quoted in messages are

@@ -218,7 +218,7 @@ fn open_trusted(trust: &Trust, note: &str, binding: Option<&BindingProof>, what:
 }
 
 /// Write a proof file's text to `out`, or print it (its JSON value with --json).
-fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Value)) -> Result<(), CliError> {
+pub fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Value)) -> Result<(), CliError> {
     match out {
         Some(p) => {
             write_atomic(p, text.as_bytes(), false)?;

@@ -64,6 +64,27 @@ fn bound(flag: &str, s: &str) -> Result<Bound, CliError> {
 
 pub fn log(cli: &Cli, a: &LogArgs) -> Result<(), CliError> {
     let l = open(cli)?;
+    let (f, from, to) = log_filter(a, |id| known_actor(&l, id), |id| Ok(known_lot(&l, id)?.0))?;
+    let found = l.entries_matching(&f, from, to)?;
+    // Corrections and the entries they correct are on the same lot: its
+    // history says which entry was corrected by which, and from what.
+    let corrections = l.corrections_on(correction_lots(&found))?;
+    print_log(cli, &found, &corrections);
+    Ok(())
+}
+
+/// The lots whose histories say which found entry a correction changed.
+pub fn correction_lots(found: &[(tinledger_core::Entry, tinledger_core::SignedEvent)]) -> BTreeSet<&LotId> {
+    found.iter().map(|(_, s)| &s.event().body).filter(|b| b.kept_for_corrections()).flat_map(|b| b.lots()).collect()
+}
+
+/// `log`'s filter and seq range from its arguments; `actor` and `lot`
+/// check that an id is known.
+pub fn log_filter(
+    a: &LogArgs,
+    actor: impl Fn(&str) -> Result<ActorId, CliError>,
+    lot: impl Fn(&str) -> Result<LotId, CliError>,
+) -> Result<(EntryFilter, u64, u64), CliError> {
     let mut f = EntryFilter::default();
     let (mut from, mut to) = (0, u64::MAX);
     if let Some(s) = &a.from {
@@ -82,37 +103,36 @@ pub fn log(cli: &Cli, a: &LogArgs) -> Result<(), CliError> {
         f.kind = Some(parse_kind(k).usage()?);
     }
     if let Some(id) = &a.actor {
-        f.actor = Some(known_actor(&l, id)?);
+        f.actor = Some(actor(id)?);
     }
     if let Some(id) = &a.lot {
-        f.lot = Some(known_lot(&l, id)?.0);
+        f.lot = Some(lot(id)?);
     }
-    let found = l.entries_matching(&f, from, to)?;
-    // Corrections and the entries they correct are on the same lot: its
-    // history says which entry was corrected by which, and from what.
-    let lots: BTreeSet<&LotId> = found
-        .iter()
-        .map(|(_, s)| &s.event().body)
-        .filter(|b| b.kept_for_corrections())
-        .flat_map(|b| b.lots())
-        .collect();
-    let corrections = l.corrections_on(lots)?;
+    Ok((f, from, to))
+}
+
+/// `log`'s output.
+pub fn print_log(
+    cli: &Cli,
+    found: &[(tinledger_core::Entry, tinledger_core::SignedEvent)],
+    corrections: &tinledger_core::correction::Corrections,
+) {
     if cli.json {
         let items: Vec<_> = found
             .iter()
             .map(|(e, s)| {
                 let ev = s.event();
                 let mut v = json!({"seq": e.seq, "hash": e.hash().to_hex(), "at": ev.at, "signer": ev.signer, "kind": ev.body.kind(), "summary": summary(ev)});
-                crate::output::correction_fields(&mut v, &corrections, e.seq);
+                crate::output::correction_fields(&mut v, corrections, e.seq);
                 v
             })
             .collect();
         emit_json(&json!({"entries": items}));
-        return Ok(());
+        return;
     }
     let signer_w = col_width(23, found.iter().map(|(_, s)| s.event().signer.as_str()));
     let kind_w = col_width(14, found.iter().map(|(_, s)| s.event().body.kind()));
-    for (e, s) in &found {
+    for (e, s) in found {
         let ev = s.event();
         emit(&format!(
             "{:>6}  {}  {:<signer_w$}  {:<kind_w$}  {}",
@@ -120,10 +140,9 @@ pub fn log(cli: &Cli, a: &LogArgs) -> Result<(), CliError> {
             ev.at,
             ev.signer.as_str(),
             ev.body.kind(),
-            annotate(&corrections, e.seq, summary(ev))
+            annotate(corrections, e.seq, summary(ev))
         ));
     }
-    Ok(())
 }
 
 pub fn lot(cli: &Cli, a: &LotArgs) -> Result<(), CliError> {

@@ -289,7 +289,7 @@ impl Ledger {
         snapshot_at: Option<&str>,
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
-        let start = Replay::new(&self.t.tiles);
+        let start = Replay::new(Entries::Tree(&self.t.tiles));
         self.run_audit(opts, start, None, snapshot_at, progress)
     }
 
@@ -306,7 +306,7 @@ impl Ledger {
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
         let size = snap.size;
-        let start = match Replay::from_snapshot(&self.t.tiles, &snap, since) {
+        let start = match Replay::from_snapshot(Entries::Tree(&self.t.tiles), &snap, since) {
             Ok(r) => r,
             Err(reason) => {
                 let rep = AuditReport::failed(Fault::at(None, reason), size);
@@ -412,11 +412,23 @@ impl Ledger {
     }
 
     fn replay(&self, r: &mut Replay<'_>, plan: &mut Plan, progress: Progress) -> Option<Fault> {
-        let total = self.head().size;
-        let threads = rayon::current_num_threads().max(1);
-        let max_in_flight = threads * IN_FLIGHT_PER_THREAD;
         let tree = self.t.tiles.clone();
         let from = r.count;
+        Ledger::replay_items(r, plan, progress, self.head().size, move |tx| read_entries(tree, from, tx))
+    }
+
+    /// The replay: `produce` (on its own thread) sends the entries in
+    /// chunks; the rules run here in order, signatures in batches on
+    /// rayon's pool. (Shared with [`audit_stream`].)
+    fn replay_items(
+        r: &mut Replay<'_>,
+        plan: &mut Plan,
+        progress: Progress,
+        total: u64,
+        produce: impl FnOnce(mpsc::SyncSender<Vec<Item>>) + Send,
+    ) -> Option<Fault> {
+        let threads = rayon::current_num_threads().max(1);
+        let max_in_flight = threads * IN_FLIGHT_PER_THREAD;
         let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
         let (res_tx, res_rx) = mpsc::channel::<Option<(SigCheck, EntryHash)>>();
         let mut seq_fault: Option<Fault> = None;
@@ -429,7 +441,7 @@ impl Ledger {
             }
         };
         std::thread::scope(|s| {
-            s.spawn(move || read_entries(tree, from, tx));
+            s.spawn(move || produce(tx));
             rayon::in_place_scope(|scope| {
                 let mut in_flight = 0usize;
                 let mut batch: Vec<SigCheck> = Vec::with_capacity(VERIFY_BATCH);
@@ -881,6 +893,77 @@ fn read_entries(tree: sled::Tree, from: u64, tx: mpsc::SyncSender<Vec<Item>>) {
     }
 }
 
+/// Where the replay reads an earlier entry again (a correction's target,
+/// the first entry of an event id seen twice): the ledger's tiles tree, or
+/// the caller's look-up of [`audit_stream`].
+#[derive(Clone, Copy)]
+enum Entries<'l> {
+    Tree(&'l sled::Tree),
+    Lookup(&'l EntryLookup<'l>),
+}
+
+/// Entry `seq`'s bytes, `None` if there is none (for [`audit_stream`]).
+pub type EntryLookup<'a> = dyn Fn(u64) -> Result<Option<Vec<u8>>, String> + Sync + 'a;
+
+impl Entries<'_> {
+    fn bytes(&self, seq: u64) -> Result<Option<Vec<u8>>, ViewError> {
+        match self {
+            Entries::Tree(t) => crate::log::read_entry(t, seq, None)
+                .map_err(|e| ViewError(format!("storage error reading entry {seq}: {e}"))),
+            Entries::Lookup(f) => f(seq).map_err(ViewError),
+        }
+    }
+}
+
+/// Audit a chain that is not in a ledger (a served log's bundles,
+/// `tinledger verify --server`): `entries` yields (seq, entry bytes) in
+/// order from seq 0 on (an `Err` stops the audit there as a fault); `lookup`
+/// reads an earlier entry again when the rules need it (rare); `total` is
+/// for progress. The same replay as [`Ledger::audit`] (strict decoding, seq,
+/// hash links, every rule, batched signatures), without the checks of the
+/// sled store (head record, header, stored checkpoints, indices). Returns
+/// the report and the Merkle root of the entries that passed: the caller
+/// compares it with the checkpoint it trusts.
+pub fn audit_stream(
+    total: u64,
+    entries: impl Iterator<Item = Result<(u64, Vec<u8>), String>> + Send,
+    lookup: &EntryLookup<'_>,
+    progress: Progress,
+) -> (AuditReport, Hash) {
+    let mut r = Replay::new(Entries::Lookup(lookup));
+    let mut plan = Plan {
+        stored: vec![],
+        sizes: BTreeSet::new(),
+        roots: BTreeMap::new(),
+        snap_at: None,
+        snap_state: None,
+        digests: false,
+        rebuilt: Digests::default(),
+    };
+    let produce = move |tx: mpsc::SyncSender<Vec<Item>>| {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for item in entries {
+            let (item, stop) = match item {
+                Ok((seq, v)) => (decode_item(seq, &v), false),
+                Err(e) => (Item::Error(e), true),
+            };
+            chunk.push(item);
+            if stop || chunk.len() >= CHUNK {
+                let sent = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_ok();
+                if stop || !sent {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(chunk);
+        }
+    };
+    let fault = Ledger::replay_items(&mut r, &mut plan, progress, total, produce);
+    let root = r.frontier.root();
+    (r.report(fault, false), root)
+}
+
 /// The rule state while replaying. Event ids are kept as 8-byte prefixes
 /// (a prefix hit is confirmed against the stored entry), so memory is
 /// about 16 bytes per event plus the actors and lots.
@@ -890,7 +973,7 @@ struct AuditState<'l> {
     lots: Lots,
     fp: HashMap<u64, u64>,
     exact: HashMap<[u8; 32], u64>,
-    entries: &'l sled::Tree,
+    entries: Entries<'l>,
     keys: sigbatch::KeyCache,
     /// Times of the replayed entries (for the time-order rule); entries
     /// before an audit snapshot are read from the tree.
@@ -937,7 +1020,10 @@ impl StateView for AuditState<'_> {
         self.ov.actor_by_key(key)
     }
     fn entry(&self, seq: u64) -> Result<Option<Entry>, ViewError> {
-        crate::store::stored_entry(self.entries, seq)
+        match self.entries.bytes(seq)? {
+            None => Ok(None),
+            Some(v) => Entry::from_bytes(&v).map(Some).map_err(|e| ViewError(format!("entry {seq}: {e}"))),
+        }
     }
     fn entry_time(&self, seq: u64) -> Result<Option<Timestamp>, ViewError> {
         if let Some(t) = self.times.get(&seq) {
@@ -954,9 +1040,7 @@ impl StateView for AuditState<'_> {
         }
         let Some(seq) = self.fp.get(&fp(id)) else { return Ok(None) };
         // Confirm against the earlier entry (already verified by this audit).
-        let v = crate::log::read_entry(self.entries, *seq, None)
-            .map_err(|e| ViewError(format!("storage error reading entry {seq}: {e}")))?
-            .ok_or_else(|| ViewError(format!("entry {seq} vanished during the audit")))?;
+        let v = self.entries.bytes(*seq)?.ok_or_else(|| ViewError(format!("entry {seq} vanished during the audit")))?;
         let e = Entry::from_bytes(&v).map_err(|e| ViewError(format!("entry {seq}: {e}")))?;
         Ok((tinledger_core::event::event_id(&e.event) == *id).then_some(*seq))
     }
@@ -1099,7 +1183,7 @@ struct Replay<'l> {
 }
 
 impl<'l> Replay<'l> {
-    fn new(entries: &'l sled::Tree) -> Replay<'l> {
+    fn new(entries: Entries<'l>) -> Replay<'l> {
         Replay {
             st: AuditState {
                 ov: Overlay::empty(),
@@ -1119,7 +1203,7 @@ impl<'l> Replay<'l> {
 
     /// Start from a snapshot, after checking it against the checkpoint note
     /// it claims to be bound to (signed by the authority it records).
-    fn from_snapshot(entries: &'l sled::Tree, s: &AuditSnapshot, note: &str) -> Result<Replay<'l>, String> {
+    fn from_snapshot(entries: Entries<'l>, s: &AuditSnapshot, note: &str) -> Result<Replay<'l>, String> {
         let info = s.ledger.as_ref().ok_or("the audit snapshot has no genesis facts")?;
         let authority =
             s.actors.iter().find(|a| a.record.id == info.authority).ok_or("the audit snapshot has no authority")?;

@@ -26,7 +26,7 @@ pub mod schema;
 mod store;
 pub mod v1;
 
-pub use audit::{AuditOptions, AuditReport, AuditSnapshot, Fault};
+pub use audit::{audit_stream, AuditOptions, AuditReport, AuditSnapshot, EntryLookup, Fault};
 pub use durable::sync_flushed;
 pub use engine::{explain_missing, LockHolder, LockWait, Missing};
 pub use error::LedgerError;

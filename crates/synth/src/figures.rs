@@ -333,6 +333,50 @@ fn verify_child(o: &Options, ledger: &Path) -> Result<(f64, u64), SynthError> {
     Ok((n as f64 / secs, rss))
 }
 
+/// `remote_verify`: publish the ledger to `scratch/pub` (untimed), serve it
+/// on loopback with [`crate::serve::StaticServer`] (threads of this
+/// process), and time `tinledger --server URL verify --json` as a child:
+/// events/s.
+fn remote_verify_child(o: &Options, ledger: &Path, scratch: &Path) -> Result<f64, SynthError> {
+    let n = o.events;
+    let out = scratch.join("pub");
+    (o.progress)("publishing the ledger for remote_verify (`tinledger publish`, untimed)");
+    let p = std::process::Command::new(o.exe)
+        .arg("--ledger")
+        .arg(ledger)
+        .args(["publish", "--out"])
+        .arg(&out)
+        .output()
+        .map_err(|e| io("run", o.exe, e))?;
+    if !p.status.success() {
+        return Err(usage(format!("`tinledger publish` failed: {}", String::from_utf8_lossy(&p.stderr).trim())));
+    }
+    let srv = crate::serve::StaticServer::start(&out).map_err(|e| io("serve", &out, e))?;
+    (o.progress)(&format!("verifying all {n} entries from {} (`tinledger verify --server`)", srv.url()));
+    let t = Instant::now();
+    let v = std::process::Command::new(o.exe)
+        .args(["--server", &srv.url(), "verify", "--json"])
+        .output()
+        .map_err(|e| io("run", o.exe, e))?;
+    let secs = t.elapsed().as_secs_f64();
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&out);
+    let j: Value = serde_json::from_slice(&v.stdout).map_err(|_| {
+        usage(format!(
+            "`tinledger verify --server` printed no JSON (exit {:?}): {}",
+            v.status.code(),
+            String::from_utf8_lossy(&v.stderr).trim()
+        ))
+    })?;
+    if j["ok"] != json!(true) || j["entries"] != json!(n) {
+        return Err(SynthError::Refused(format!(
+            "the published synthetic ledger did not verify: {} entries, fault {}",
+            j["entries"], j["fault"]
+        )));
+    }
+    Ok(n as f64 / secs)
+}
+
 /// Median milliseconds of `f` over `REPS` runs (after one warm-up).
 fn time_ms<T>(mut f: impl FnMut() -> Result<T, SynthError>) -> Result<f64, SynthError> {
     f()?;
@@ -505,6 +549,7 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
     };
     let bytes = dir_bytes(&ledger)?;
     let (verify_rate, rss) = verify_child(o, &ledger)?;
+    let remote_rate = remote_verify_child(o, &ledger, scratch)?;
     let (issue_ms, verify_ms, cert_entries, cert_lot) = cert_figures(o, &ledger, &marker)?;
 
     // Signatures are bound by the faster batch check of the run (measure::signature_limit).
@@ -534,6 +579,7 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
         f("import_presigned", import_rate, "events/s", Kind::Rate, bulk_limit_name, bulk_limit),
         f("verify", verify_rate, "events/s", Kind::Rate, sig_name, sig),
         f("verify_peak_rss", rss as f64, "bytes", Kind::Size, "rss_target", RSS_TARGET as f64),
+        f("remote_verify", remote_rate, "events/s", Kind::Rate, "verify", verify_rate),
         f("cert_issue", issue_ms, "ms", Kind::Time, sig_name, cert_limit_ms),
         f("cert_verify", verify_ms, "ms", Kind::Time, sig_name, cert_limit_ms),
         f("bytes_per_event", bytes as f64 / n as f64, "bytes", Kind::Size, "entry_bytes", marker.mean_entry_bytes),
