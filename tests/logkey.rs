@@ -309,3 +309,62 @@ fn with_ledger(env: &Env, f: impl FnOnce(&tinledger_ledger::Ledger)) {
     let l = tinledger_ledger::Ledger::open_waiting(&env.ledger(), &wait).expect("open");
     f(&l);
 }
+
+/// Published tiles whose checkpoint the log key signed: `verify --server`,
+/// `mirror` and a remote certificate all accept it, trusting only the
+/// authority; a checkpoint signed by an unbound key is refused.
+#[test]
+fn remote_readers_accept_the_bound_log_key_and_nothing_else() {
+    let env = Env::new();
+    bound_demo(&env);
+    let out = env.path("pub");
+    ok(env.cmd().args(["publish", "--out"]).arg(&out).output().unwrap());
+    let srv = tinledger_synth::serve::StaticServer::start(&out).unwrap();
+    let url = srv.url();
+    let v = ok(env.bare().args(["--server", &url, "verify"]).output().unwrap());
+    assert!(v.contains("50 entries"), "{v}");
+    let m = ok(env
+        .bare()
+        .args(["mirror", &url, "--into"])
+        .arg(env.path("mirror"))
+        .arg("--authority-key")
+        .arg(authority_pub(&env))
+        .output()
+        .unwrap());
+    assert!(m.contains("50"), "{m}");
+    ok(env
+        .bare()
+        .args(["--server", &url, "cert", "issue", "--lot", "SOLDER-KEK-2026-007", "--key"])
+        .arg(env.key("EXPORTER-MUNTOK"))
+        .args(["--out", "remote.cert.json"])
+        .output()
+        .unwrap());
+    ok(env
+        .bare()
+        .args(["cert", "verify", "remote.cert.json", "--authority-key"])
+        .arg(authority_pub(&env))
+        .output()
+        .unwrap());
+    // The same tree signed by a stranger's key is refused by every reader.
+    let stranger = keygen(&env, "stranger");
+    let sk = {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        ed25519_dalek::SigningKey::read_pkcs8_pem_file(&stranger).unwrap()
+    };
+    let note = std::fs::read_to_string(out.join("checkpoint")).unwrap();
+    let body = tinledger_core::note::Note::parse(&note).unwrap().text;
+    let cp = Checkpoint::parse_body(&body).unwrap();
+    let forged = cp.sign(&NoteSigner::new(&cp.origin, sk).unwrap()).unwrap();
+    std::fs::write(out.join("checkpoint"), forged).unwrap();
+    let e = err(env.bare().args(["--server", &url, "verify"]).output().unwrap());
+    assert!(e.contains("not validly signed by the authority") && e.contains("or its bound log key"), "{e}");
+    let e = err(env
+        .bare()
+        .args(["mirror", &url, "--into"])
+        .arg(env.path("mirror2"))
+        .arg("--authority-key")
+        .arg(authority_pub(&env))
+        .output()
+        .unwrap());
+    assert!(e.contains("checkpoint"), "{e}");
+}
