@@ -20,6 +20,7 @@
 use crate::engine::LockWait;
 use crate::error::LedgerError;
 use crate::schema::*;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -390,7 +391,7 @@ impl Ledger {
 
     /// Sequence numbers of every entry that names `lot`, in order.
     pub fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, LedgerError> {
-        self.prefix_seqs(&self.t.lot_entries, lot.as_str())
+        self.history(&self.t.lot_entries, lot.as_str())
     }
 
     /// Every actor, in id order.
@@ -465,8 +466,9 @@ impl Ledger {
         let mut tiles = crate::log::TileWriter::load(&self.t.tiles, head.size)?;
         let mut sig_keys: Vec<PublicKey> = Vec::with_capacity(evs.len());
         let mut key_cache = sigbatch::KeyCache::default();
-        let mut lot_keys: Vec<Vec<u8>> = Vec::new();
-        let mut actor_keys: Vec<Vec<u8>> = Vec::new();
+        // New history seqs by lot and actor id, in seq order.
+        let mut lot_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+        let mut actor_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
         let first = self.head.size;
         // Rules run in order on this thread; signatures are checked in
@@ -520,10 +522,10 @@ impl Ledger {
                 }
                 let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
                 for lot in &delta.touched_lots {
-                    lot_keys.push(lot_entry_key(lot.as_str(), seq));
+                    lot_seqs.entry(lot.as_str().as_bytes().to_vec()).or_default().push(seq);
                 }
                 if let Some(a) = ev.event().body.subject_actor() {
-                    actor_keys.push(lot_entry_key(a.as_str(), seq));
+                    actor_seqs.entry(a.as_str().as_bytes().to_vec()).or_default().push(seq);
                 }
                 over.absorb(seq, &delta);
                 // A correction later in this batch looks its target (and an
@@ -564,6 +566,9 @@ impl Ledger {
         let events: Vec<(Vec<u8>, Vec<u8>)> =
             over.events.iter().map(|(id, s)| (event_key(id).to_vec(), seq_key(*s).to_vec())).collect();
         drop(over);
+        // One item per lot and actor: its stored seqs with this append's after them.
+        let lot_hist = guard("reading the lot histories", || histories(&self.t.lot_entries, &lot_seqs))?;
+        let actor_hist = guard("reading the actor histories", || histories(&self.t.actor_entries, &actor_seqs))?;
 
         let t = &self.t;
         let head_bytes = head.to_bytes();
@@ -585,29 +590,43 @@ impl Ledger {
             // indices, then the head together with the marker's removal.
             // `open` rebuilds the indices and tiles if it finds the marker.
             t.meta.insert(META_PENDING, &head_bytes[..])?;
-            // The trees are independent after the marker: write them from
-            // two threads (sled is thread-safe), the entries on one.
-            let (a, b) = std::thread::scope(|sc| {
-                let a = sc.spawn(|| -> Result<(), sled::Error> {
-                    t.tiles.apply_batch(tiles)?;
-                    t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-                    Ok(())
+            // The trees are independent after the marker. Each non-empty
+            // batch is one record in sled's log (an empty one would still
+            // write its batch record, so it is skipped). A large append
+            // writes them from two threads (sled is thread-safe), the
+            // entries on one; a small one on this thread (a thread costs
+            // more than its writes).
+            let put = |tree: &sled::Tree, items: &[(Vec<u8>, Vec<u8>)]| -> Result<(), sled::Error> {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                tree.apply_batch(batch_of(items.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))
+            };
+            let entries = || -> Result<(), sled::Error> {
+                t.tiles.apply_batch(tiles)?;
+                put(&t.lot_entries, &lot_hist)
+            };
+            let indices = || -> Result<(), sled::Error> {
+                put(&t.event_ids, &events)?;
+                put(&t.lot_state, &lots)?;
+                put(&t.actor_entries, &actor_hist)?;
+                put(&t.actor_state, &actors)?;
+                put(&t.key_actor, &keys)
+            };
+            if small {
+                entries()?;
+                indices()?;
+            } else {
+                let (a, b) = std::thread::scope(|sc| {
+                    let a = sc.spawn(entries);
+                    (a.join(), indices())
                 });
-                let b = (|| -> Result<(), sled::Error> {
-                    t.event_ids.apply_batch(batch_of(events.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.lot_state.apply_batch(batch_of(lots.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.actor_entries.apply_batch(batch_of(actor_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-                    t.actor_state.apply_batch(batch_of(actors.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.key_actor.apply_batch(batch_of(keys.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    Ok(())
-                })();
-                (a.join(), b)
-            });
-            match a {
-                Ok(r) => r?,
-                Err(_) => return Err(LedgerError::Storage("storage engine failed while appending".into())),
+                match a {
+                    Ok(r) => r?,
+                    Err(_) => return Err(LedgerError::Storage("storage engine failed while appending".into())),
+                }
+                b?;
             }
-            b?;
             let mut m = sled::Batch::default();
             if let Some(info) = &info_bytes {
                 m.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
@@ -646,21 +665,16 @@ impl Ledger {
 
     /// Sequence numbers of the entries that register or change `actor`.
     pub fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, LedgerError> {
-        self.prefix_seqs(&self.t.actor_entries, actor.as_str())
+        self.history(&self.t.actor_entries, actor.as_str())
     }
 
-    fn prefix_seqs(&self, tree: &sled::Tree, id: &str) -> Result<Vec<u64>, LedgerError> {
-        guard("reading an index", || {
-            let mut out = Vec::new();
-            for kv in tree.scan_prefix(lot_entry_prefix(id)) {
-                let (k, _) = kv?;
-                let tail = k.len().checked_sub(8).and_then(|i| k.get(i..)).and_then(|b| <[u8; 8]>::try_from(b).ok());
-                match tail {
-                    Some(b) => out.push(u64::from_be_bytes(b)),
-                    None => return Err(LedgerError::Corrupt { seq: None, reason: "malformed index key".into() }),
-                }
-            }
-            Ok(out)
+    fn history(&self, tree: &sled::Tree, id: &str) -> Result<Vec<u64>, LedgerError> {
+        guard("reading an index", || match tree.get(id.as_bytes())? {
+            None => Ok(vec![]),
+            Some(v) => history_seqs(&v).ok_or_else(|| LedgerError::Corrupt {
+                seq: None,
+                reason: format!("malformed history of {id}; run `tinledger reindex`"),
+            }),
         })
     }
 
@@ -767,6 +781,17 @@ impl Ledger {
         })?;
         crate::durable::sync_flushed(&self.dir.join(DB_DIR))
     }
+}
+
+/// The new value of each history item in `new` (id → seqs to add): the
+/// stored value with the seqs after it.
+fn histories(tree: &sled::Tree, new: &BTreeMap<Vec<u8>, Vec<u64>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    let mut out = Vec::with_capacity(new.len());
+    for (id, seqs) in new {
+        let old = tree.get(id)?;
+        out.push((id.clone(), history_value(old.as_deref(), seqs)));
+    }
+    Ok(out)
 }
 
 fn batch_of<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> sled::Batch {
