@@ -900,6 +900,9 @@ fn read_entries(tree: sled::Tree, from: u64, tx: mpsc::SyncSender<Vec<Item>>) {
     }
 }
 
+/// Whole event ids and their seqs.
+type ExactIds = Vec<([u8; 32], u64)>;
+
 /// How the replay finds an event that repeats an earlier one.
 enum Dedup {
     /// The 8-byte prefix of each replayed event id, in seq order (8 bytes
@@ -976,7 +979,7 @@ impl Dedup {
 
     /// The snapshot's (prefix, seq) pairs, sorted, and full ids, for a
     /// replay that started at `start`.
-    fn snapshot(&self, start: u64) -> (Vec<(u64, u64)>, Vec<([u8; 32], u64)>) {
+    fn snapshot(&self, start: u64) -> (Vec<(u64, u64)>, ExactIds) {
         match self {
             Dedup::Deferred { base, base_exact, fps } => {
                 let mut v = Vec::with_capacity(base.len() + fps.len());

@@ -86,7 +86,7 @@ pub fn history_value(old: Option<&[u8]>, seqs: &[u64]) -> Vec<u8> {
 /// The seqs of a stored history value, or `None` if its length is not a
 /// multiple of 8.
 pub fn history_seqs(v: &[u8]) -> Option<Vec<u64>> {
-    if v.len() % 8 != 0 {
+    if !v.len().is_multiple_of(8) {
         return None;
     }
     Some(v.chunks_exact(8).filter_map(|c| <[u8; 8]>::try_from(c).ok()).map(u64::from_be_bytes).collect())

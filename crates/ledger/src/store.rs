@@ -783,9 +783,12 @@ impl Ledger {
     }
 }
 
+/// A sled item: key and value.
+type Item = (Vec<u8>, Vec<u8>);
+
 /// The new value of each history item in `new` (id → seqs to add): the
 /// stored value with the seqs after it.
-fn histories(tree: &sled::Tree, new: &BTreeMap<Vec<u8>, Vec<u64>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+fn histories(tree: &sled::Tree, new: &BTreeMap<Vec<u8>, Vec<u64>>) -> Result<Vec<Item>, LedgerError> {
     let mut out = Vec::with_capacity(new.len());
     for (id, seqs) in new {
         let old = tree.get(id)?;
