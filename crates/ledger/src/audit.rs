@@ -16,8 +16,11 @@
 //! The pipeline (docs/performance.md): one thread reads and decodes entries
 //! in chunks, the calling thread replays the rules in order, and signatures
 //! are checked in batches of [`crate::VERIFY_BATCH`] on rayon's pool, at
-//! most a few batches in flight. Memory stays bounded by the rule state
-//! (actors, lots, 16 bytes per event id) — never by the number of entries.
+//! most a few batches in flight. The audit's own memory is the rule state
+//! (actors, lots) and 8 bytes per entry (event-id prefixes, [`Dedup`]);
+//! sled's page cache keeps the `tiles` pages the reader has streamed, which
+//! its cache limit does not bound (docs/performance.md, "Run after the
+//! packed indices").
 //!
 //! Incremental audits ([`Ledger::audit_since`]) start from an
 //! [`AuditSnapshot`] taken by an earlier audit at a trusted checkpoint.
