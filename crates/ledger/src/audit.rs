@@ -17,7 +17,7 @@
 //! in chunks, the calling thread replays the rules in order, and signatures
 //! are checked in batches of [`crate::VERIFY_BATCH`] on rayon's pool, at
 //! most a few batches in flight. The audit's own memory is the rule state
-//! (actors, lots) and 8 bytes per entry (event-id prefixes, [`Dedup`]);
+//! (actors, lots) and 8 bytes per entry (event-id prefixes, `Dedup`);
 //! sled's page cache keeps the `tiles` pages the reader has streamed, which
 //! its cache limit does not bound (docs/performance.md, "Run after the
 //! packed indices").
