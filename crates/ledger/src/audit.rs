@@ -16,8 +16,11 @@
 //! The pipeline (docs/performance.md): one thread reads and decodes entries
 //! in chunks, the calling thread replays the rules in order, and signatures
 //! are checked in batches of [`crate::VERIFY_BATCH`] on rayon's pool, at
-//! most a few batches in flight. Memory stays bounded by the rule state
-//! (actors, lots, 16 bytes per event id) — never by the number of entries.
+//! most a few batches in flight. The audit's own memory is the rule state
+//! (actors, lots) and 8 bytes per entry (event-id prefixes, `Dedup`);
+//! sled's page cache keeps the `tiles` pages the reader has streamed, which
+//! its cache limit does not bound (docs/performance.md, "Run after the
+//! packed indices").
 //!
 //! Incremental audits ([`Ledger::audit_since`]) start from an
 //! [`AuditSnapshot`] taken by an earlier audit at a trusted checkpoint.
@@ -289,8 +292,9 @@ impl Ledger {
         snapshot_at: Option<&str>,
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
-        let start = Replay::new(Entries::Tree(&self.t.tiles));
-        self.run_audit(opts, start, None, snapshot_at, progress)
+        let n = self.head().size;
+        let start = Replay::new(Entries::Tree(&self.t.tiles), false, n);
+        self.run_audit(opts, start, &|| Replay::new(Entries::Tree(&self.t.tiles), true, n), None, snapshot_at, progress)
     }
 
     /// Incremental audit: `since` is a signed checkpoint note the auditor
@@ -306,7 +310,8 @@ impl Ledger {
         progress: Progress,
     ) -> (AuditReport, Option<AuditSnapshot>) {
         let size = snap.size;
-        let start = match Replay::from_snapshot(Entries::Tree(&self.t.tiles), &snap, since) {
+        let expect = self.head().size.saturating_sub(size);
+        let start = match Replay::from_snapshot(Entries::Tree(&self.t.tiles), &snap, since, false, expect) {
             Ok(r) => r,
             Err(reason) => {
                 let rep = AuditReport::failed(Fault::at(None, reason), size);
@@ -318,7 +323,12 @@ impl Ledger {
             rep.replayed_from = size;
             return (rep, None);
         }
-        self.run_audit(opts, start, Some(size), snapshot_at, progress)
+        // The snapshot was accepted above, so it is again.
+        let exact = || {
+            Replay::from_snapshot(Entries::Tree(&self.t.tiles), &snap, since, true, expect)
+                .unwrap_or_else(|_| Replay::new(Entries::Tree(&self.t.tiles), true, 0))
+        };
+        self.run_audit(opts, start, &exact, Some(size), snapshot_at, progress)
     }
 
     /// The stored log must extend the trusted checkpoint: an RFC 9162
@@ -351,10 +361,11 @@ impl Ledger {
         None
     }
 
-    fn run_audit(
-        &self,
+    fn run_audit<'l>(
+        &'l self,
         opts: &AuditOptions,
-        mut r: Replay<'_>,
+        mut r: Replay<'l>,
+        exact: &dyn Fn() -> Replay<'l>,
         since: Option<u64>,
         snapshot_at: Option<&str>,
         progress: Progress,
@@ -378,6 +389,11 @@ impl Ledger {
             Ok(f) => f,
             Err(e) => Some(Fault::at(Some(r.count), e.to_string())),
         };
+        // Two replayed events share an id prefix: replay again with the
+        // inline check, whose verdict (where, and why) is the one to give.
+        if r.st.dedup.repeats() {
+            return self.run_audit(opts, exact(), &|| exact(), since, snapshot_at, progress);
+        }
         let fault = fault.or_else(|| self.finish(&r, &plan, opts, indices));
         let snapshot = if fault.is_none() { plan.snap_state.take() } else { None };
         let mut rep = r.report(fault, indices);
@@ -742,13 +758,24 @@ impl Ledger {
             ));
         }
         let key = &plan.rebuilt.key;
-        let scan = |tree: &sled::Tree, tag: u8| -> Result<Digest, sled::Error> {
+        // A history item (id → seqs) counts as one record per seq.
+        let scan = |tree: &sled::Tree, tag: u8| -> Result<Result<Digest, String>, sled::Error> {
             let mut d = Digest::default();
             for kv in tree.iter() {
                 let (k, v) = kv?;
-                d.add(key, tag, &k, &v);
+                if tag == TAG_EVENT {
+                    d.add(key, tag, &k, &v);
+                    continue;
+                }
+                let id = String::from_utf8_lossy(&k);
+                let Some(seqs) = history_seqs(&v) else {
+                    return Ok(Err(format!("the history of {id} is malformed ({} bytes)", v.len())));
+                };
+                for seq in seqs {
+                    d.add(key, tag, &history_record(&id, seq), &[]);
+                }
             }
-            Ok(d)
+            Ok(Ok(d))
         };
         let checks: [(&sled::Tree, &'static str, u8, &Digest, &str); 3] = [
             (&self.t.lot_entries, T_LOT_ENTRIES, TAG_LOT, &plan.rebuilt.lots, "lot history index"),
@@ -756,15 +783,17 @@ impl Ledger {
             (&self.t.event_ids, T_EVENT_IDS, TAG_EVENT, &plan.rebuilt.events, "event index"),
         ];
         for (tree, name, tag, want, what) in checks {
+            let unit = if tag == TAG_EVENT { "keys" } else { "records" };
             let reason = match scan(tree, tag) {
-                Ok(d) if d == *want => continue,
-                Ok(d) if d.n != want.n => {
-                    format!("{what} disagrees with the chain: it holds {} keys, the entries imply {}", d.n, want.n)
+                Ok(Ok(d)) if d == *want => continue,
+                Ok(Ok(d)) if d.n != want.n => {
+                    format!("{what} disagrees with the chain: it holds {} {unit}, the entries imply {}", d.n, want.n)
                 }
-                Ok(_) => format!(
-                    "{what} disagrees with the chain: it holds as many keys as the entries imply ({}), but not the same keys and values",
+                Ok(Ok(_)) => format!(
+                    "{what} disagrees with the chain: it holds as many {unit} as the entries imply ({}), but not the same {unit}",
                     want.n
                 ),
+                Ok(Err(why)) => format!("{what} disagrees with the chain: {why}"),
                 Err(e) => format!("{what} unreadable: {e}"),
             };
             return Some(Fault::in_index(name, reason));
@@ -915,6 +944,105 @@ impl Entries<'_> {
     }
 }
 
+/// Whole event ids and their seqs.
+type ExactIds = Vec<([u8; 32], u64)>;
+
+/// How the replay finds an event that repeats an earlier one.
+enum Dedup {
+    /// The 8-byte prefix of each replayed event id, in seq order (8 bytes
+    /// per event, nothing else), with the snapshot's (prefix, seq) pairs
+    /// (sorted) and full ids. Nothing is looked up during the replay:
+    /// [`Dedup::repeats`] looks for a prefix seen twice once it ends, and if
+    /// there is one the audit is run again with [`Dedup::Exact`], so that
+    /// the verdict is the exact check's.
+    Deferred { base: Vec<(u64, u64)>, base_exact: Vec<([u8; 32], u64)>, fps: Vec<u64> },
+    /// Prefix → seq of its first event, and the whole id of every later
+    /// event with the same prefix: a prefix hit is confirmed against the
+    /// stored entry, inline (about 35 bytes per event).
+    Exact { fp: HashMap<u64, u64>, exact: HashMap<[u8; 32], u64> },
+}
+
+impl Dedup {
+    /// Starting from a snapshot's pairs and full ids (none from the genesis);
+    /// `expect` events will likely be absorbed.
+    fn fresh(exact: bool, base: &[(u64, u64)], base_exact: &[([u8; 32], u64)], expect: u64) -> Dedup {
+        if exact {
+            return Dedup::Exact { fp: base.iter().copied().collect(), exact: base_exact.iter().copied().collect() };
+        }
+        let mut base = base.to_vec();
+        base.sort_unstable();
+        let fps = Vec::with_capacity(usize::try_from(expect).unwrap_or(0).min(1 << 32));
+        Dedup::Deferred { base, base_exact: base_exact.to_vec(), fps }
+    }
+
+    fn absorb(&mut self, seq: u64, id: &[u8; 32]) {
+        match self {
+            Dedup::Deferred { fps, .. } => fps.push(fp(id)),
+            // `apply` has already refused a duplicate, so an occupied
+            // prefix belongs to a different event.
+            Dedup::Exact { fp: map, exact } => match map.entry(fp(id)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(seq);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    exact.insert(*id, seq);
+                }
+            },
+        }
+    }
+
+    /// An event the rules refused (the replay stops there): a deferred
+    /// check counts its id too, so that a repeat is still found.
+    fn refused(&mut self, id: &[u8; 32]) {
+        if let Dedup::Deferred { fps, .. } = self {
+            fps.push(fp(id));
+        }
+    }
+
+    /// Whether a deferred replay absorbed two events with the same id
+    /// prefix (a repeated event, or a 2^-64 coincidence): then only the
+    /// exact check can tell which, and where. Sorts the prefixes (the
+    /// replay is over).
+    fn repeats(&mut self) -> bool {
+        let Dedup::Deferred { base, fps, .. } = self else { return false };
+        fps.sort_unstable();
+        if fps.windows(2).any(|w| w[0] == w[1]) {
+            return true;
+        }
+        // `base` is sorted by prefix (the snapshot's order).
+        let (mut i, mut j) = (0, 0);
+        while i < base.len() && j < fps.len() {
+            match base[i].0.cmp(&fps[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    /// The snapshot's (prefix, seq) pairs, sorted, and full ids, for a
+    /// replay that started at `start`.
+    fn snapshot(&self, start: u64) -> (Vec<(u64, u64)>, ExactIds) {
+        match self {
+            Dedup::Deferred { base, base_exact, fps } => {
+                let mut v = Vec::with_capacity(base.len() + fps.len());
+                v.extend_from_slice(base);
+                v.extend(fps.iter().enumerate().map(|(i, f)| (*f, start + i as u64)));
+                v.sort_unstable();
+                (v, base_exact.clone())
+            }
+            Dedup::Exact { fp, exact } => {
+                let mut v: Vec<(u64, u64)> = fp.iter().map(|(k, v)| (*k, *v)).collect();
+                v.sort_unstable();
+                let mut x: Vec<([u8; 32], u64)> = exact.iter().map(|(k, v)| (*k, *v)).collect();
+                x.sort_unstable();
+                (v, x)
+            }
+        }
+    }
+}
+
 /// Audit a chain that is not in a ledger (a served log's bundles,
 /// `tinledger verify --server`): `entries` yields (seq, entry bytes) in
 /// order from seq 0 on (an `Err` stops the audit there as a fault); `lookup`
@@ -930,7 +1058,7 @@ pub fn audit_stream(
     lookup: &EntryLookup<'_>,
     progress: Progress,
 ) -> (AuditReport, Hash) {
-    let mut r = Replay::new(Entries::Lookup(lookup));
+    let mut r = Replay::new(Entries::Lookup(lookup), true, total);
     let mut plan = Plan {
         stored: vec![],
         sizes: BTreeSet::new(),
@@ -964,21 +1092,24 @@ pub fn audit_stream(
     (r.report(fault, false), root)
 }
 
-/// The rule state while replaying. Event ids are kept as 8-byte prefixes
-/// (a prefix hit is confirmed against the stored entry), so memory is
-/// about 16 bytes per event plus the actors and lots.
+/// The rule state while replaying. Memory: the actors, the lots (about
+/// 100 bytes each) and 8 bytes per event id ([`Dedup::Deferred`]).
 struct AuditState<'l> {
     /// Everything but the lots and event ids.
     ov: Overlay<'static>,
     lots: Lots,
-    fp: HashMap<u64, u64>,
-    exact: HashMap<[u8; 32], u64>,
+    dedup: Dedup,
     entries: Entries<'l>,
     keys: sigbatch::KeyCache,
-    /// Times of the replayed entries (for the time-order rule); entries
-    /// before an audit snapshot are read from the tree.
-    times: HashMap<u64, Timestamp>,
+    /// (seq, time) of the last entries of the lots looked up most recently:
+    /// the time-order rule asks for the time of a lot's last entry right
+    /// after looking the lot up, and [`Lots`] keeps that time with the lot.
+    /// Other times are read from the entries.
+    recent: std::cell::RefCell<std::collections::VecDeque<(u64, Timestamp)>>,
 }
+
+/// Lot look-ups whose last entry's time [`AuditState`] remembers.
+const RECENT_TIMES: usize = 16;
 
 fn fp(id: &[u8; 32]) -> u64 {
     let mut b = [0u8; 8];
@@ -987,22 +1118,16 @@ fn fp(id: &[u8; 32]) -> u64 {
 }
 
 impl AuditState<'_> {
+    fn new<'e>(entries: Entries<'e>, lots: Lots, dedup: Dedup, ov: Overlay<'static>) -> AuditState<'e> {
+        AuditState { ov, lots, dedup, entries, keys: Default::default(), recent: Default::default() }
+    }
+
     fn absorb(&mut self, seq: u64, d: &Delta) {
         self.ov.absorb_except_lots_and_event(d);
-        self.times.insert(seq, d.at);
         for l in &d.lots {
-            self.lots.insert(l);
+            self.lots.insert(l, (l.last_seq == seq).then_some(d.at));
         }
-        // `apply` has already refused a duplicate, so an occupied prefix
-        // belongs to a different event.
-        match self.fp.entry(fp(&d.event_id)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(seq);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.exact.insert(d.event_id, seq);
-            }
-        }
+        self.dedup.absorb(seq, &d.event_id);
     }
 }
 
@@ -1014,7 +1139,14 @@ impl StateView for AuditState<'_> {
         self.ov.actor(id)
     }
     fn lot(&self, id: &LotId) -> Result<Option<LotState>, ViewError> {
-        Ok(self.lots.get(id))
+        let Some((l, at)) = self.lots.get_timed(id) else { return Ok(None) };
+        if let (Some(at), Ok(mut r)) = (at, self.recent.try_borrow_mut()) {
+            if r.len() == RECENT_TIMES {
+                r.pop_front();
+            }
+            r.push_back((l.last_seq, at));
+        }
+        Ok(Some(l))
     }
     fn actor_by_key(&self, key: &PublicKey) -> Result<Option<ActorId>, ViewError> {
         self.ov.actor_by_key(key)
@@ -1026,8 +1158,9 @@ impl StateView for AuditState<'_> {
         }
     }
     fn entry_time(&self, seq: u64) -> Result<Option<Timestamp>, ViewError> {
-        if let Some(t) = self.times.get(&seq) {
-            return Ok(Some(*t));
+        let known = self.recent.try_borrow().ok().and_then(|r| r.iter().rev().find(|(s, _)| *s == seq).map(|x| x.1));
+        if let Some(t) = known {
+            return Ok(Some(t));
         }
         match self.entry(seq)? {
             None => Ok(None),
@@ -1035,10 +1168,11 @@ impl StateView for AuditState<'_> {
         }
     }
     fn seen_event(&self, id: &[u8; 32]) -> Result<Option<u64>, ViewError> {
-        if let Some(s) = self.exact.get(id) {
+        let Dedup::Exact { fp: map, exact } = &self.dedup else { return Ok(None) };
+        if let Some(s) = exact.get(id) {
             return Ok(Some(*s));
         }
-        let Some(seq) = self.fp.get(&fp(id)) else { return Ok(None) };
+        let Some(seq) = map.get(&fp(id)) else { return Ok(None) };
         // Confirm against the earlier entry (already verified by this audit).
         let v = self.entries.bytes(*seq)?.ok_or_else(|| ViewError(format!("entry {seq} vanished during the audit")))?;
         let e = Entry::from_bytes(&v).map_err(|e| ViewError(format!("entry {seq}: {e}")))?;
@@ -1046,13 +1180,28 @@ impl StateView for AuditState<'_> {
     }
 }
 
-/// Lot states, compactly: encoded (canonical bytes) under a keyed 64-bit
-/// hash of the lot id; the rare lot whose hash collides with another's is
-/// kept whole in `collided`. About 100 bytes per lot instead of ~400.
+/// Lot states, compactly: encoded (canonical bytes), followed by the time
+/// of the lot's last entry when the replay saw it (`0x01` ‖ i64 BE, else
+/// `0x00`), under a keyed 64-bit hash of the lot id; the rare lot whose
+/// hash collides with another's is kept whole in `collided`. About 110
+/// bytes per lot instead of ~400.
 struct Lots {
     hasher: std::collections::hash_map::RandomState,
     by_hash: HashMap<u64, Box<[u8]>>,
-    collided: HashMap<LotId, LotState>,
+    collided: HashMap<LotId, (LotState, Option<Timestamp>)>,
+}
+
+/// Bytes after a lot's encoding in [`Lots`]: the time of its last entry.
+const LOT_TIME_LEN: usize = 9;
+
+fn split_lot(b: &[u8]) -> Option<(LotState, Option<Timestamp>)> {
+    let (state, t) = b.split_at_checked(b.len().checked_sub(LOT_TIME_LEN)?)?;
+    let l: LotState = codec::decode_strict(state, "lot state").ok()?;
+    let at = match t.split_first() {
+        Some((1, at)) => Some(Timestamp(i64::from_be_bytes(at.try_into().ok()?))),
+        _ => None,
+    };
+    Some((l, at))
 }
 
 impl Lots {
@@ -1064,20 +1213,31 @@ impl Lots {
         self.hasher.hash_one(id.as_str())
     }
     fn get(&self, id: &LotId) -> Option<LotState> {
+        self.get_timed(id).map(|(l, _)| l)
+    }
+    /// The lot and the time of its last entry, if the replay saw it.
+    fn get_timed(&self, id: &LotId) -> Option<(LotState, Option<Timestamp>)> {
         if let Some(l) = self.collided.get(id) {
             return Some(l.clone());
         }
-        let b = self.by_hash.get(&self.hash(id))?;
-        let l: LotState = codec::decode_strict(b, "lot state").ok()?;
-        (l.id == *id).then_some(l)
+        let (l, at) = split_lot(self.by_hash.get(&self.hash(id))?)?;
+        (l.id == *id).then_some((l, at))
     }
-    fn insert(&mut self, l: &LotState) {
+    fn insert(&mut self, l: &LotState, at: Option<Timestamp>) {
         if let Some(c) = self.collided.get_mut(&l.id) {
-            *c = l.clone();
+            *c = (l.clone(), at);
             return;
         }
         let h = self.hash(&l.id);
-        let bytes = codec::encode(l).into_boxed_slice();
+        let mut bytes = codec::encode(l);
+        match at {
+            Some(t) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&t.0.to_be_bytes());
+            }
+            None => bytes.extend_from_slice(&[0; LOT_TIME_LEN]),
+        }
+        let bytes = bytes.into_boxed_slice();
         match self.by_hash.entry(h) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(bytes);
@@ -1090,7 +1250,7 @@ impl Lots {
                 if same {
                     o.insert(bytes);
                 } else {
-                    self.collided.insert(l.id.clone(), l.clone());
+                    self.collided.insert(l.id.clone(), (l.clone(), at));
                 }
             }
         }
@@ -1102,8 +1262,8 @@ impl Lots {
     fn all(&self) -> impl Iterator<Item = LotState> + '_ {
         self.by_hash
             .values()
-            .filter_map(|b| codec::decode_strict::<LotState>(b, "lot state").ok())
-            .chain(self.collided.values().cloned())
+            .filter_map(|b| split_lot(b).map(|(l, _)| l))
+            .chain(self.collided.values().map(|(l, _)| l.clone()))
     }
 }
 
@@ -1183,17 +1343,11 @@ struct Replay<'l> {
 }
 
 impl<'l> Replay<'l> {
-    fn new(entries: Entries<'l>) -> Replay<'l> {
+    /// A replay from the genesis; `exact` chooses [`Dedup::Exact`],
+    /// `expect` is the number of entries it will likely see.
+    fn new(entries: Entries<'l>, exact: bool, expect: u64) -> Replay<'l> {
         Replay {
-            st: AuditState {
-                ov: Overlay::empty(),
-                lots: Lots::new(),
-                fp: HashMap::new(),
-                exact: HashMap::new(),
-                entries,
-                keys: Default::default(),
-                times: HashMap::new(),
-            },
+            st: AuditState::new(entries, Lots::new(), Dedup::fresh(exact, &[], &[], expect), Overlay::empty()),
             count: 0,
             start: 0,
             prev: EntryHash::ZERO,
@@ -1203,7 +1357,13 @@ impl<'l> Replay<'l> {
 
     /// Start from a snapshot, after checking it against the checkpoint note
     /// it claims to be bound to (signed by the authority it records).
-    fn from_snapshot(entries: Entries<'l>, s: &AuditSnapshot, note: &str) -> Result<Replay<'l>, String> {
+    fn from_snapshot(
+        entries: Entries<'l>,
+        s: &AuditSnapshot,
+        note: &str,
+        exact: bool,
+        expect: u64,
+    ) -> Result<Replay<'l>, String> {
         let info = s.ledger.as_ref().ok_or("the audit snapshot has no genesis facts")?;
         let authority =
             s.actors.iter().find(|a| a.record.id == info.authority).ok_or("the audit snapshot has no authority")?;
@@ -1227,18 +1387,11 @@ impl<'l> Replay<'l> {
         ov.flags = s.flags.clone();
         let mut lots = Lots::new();
         for l in &s.lots {
-            lots.insert(l);
+            lots.insert(l, None);
         }
+        let dedup = Dedup::fresh(exact, &s.events_fp, &s.events_exact, expect);
         Ok(Replay {
-            st: AuditState {
-                ov,
-                lots,
-                fp: s.events_fp.iter().copied().collect(),
-                exact: s.events_exact.iter().copied().collect(),
-                entries,
-                keys: Default::default(),
-                times: HashMap::new(),
-            },
+            st: AuditState::new(entries, lots, dedup, ov),
             count: s.size,
             start: s.size,
             prev: EntryHash(s.head),
@@ -1254,10 +1407,7 @@ impl<'l> Replay<'l> {
         lots.sort_by(|a, b| a.id.cmp(&b.id));
         let mut keys: Vec<(PublicKey, ActorId)> = ov.keys.iter().map(|(k, a)| (*k, a.clone())).collect();
         keys.sort_by_key(|k| k.0 .0);
-        let mut events_fp: Vec<(u64, u64)> = self.st.fp.iter().map(|(k, v)| (*k, *v)).collect();
-        events_fp.sort_unstable();
-        let mut events_exact: Vec<([u8; 32], u64)> = self.st.exact.iter().map(|(k, v)| (*k, *v)).collect();
-        events_exact.sort_unstable();
+        let (events_fp, events_exact) = self.st.dedup.snapshot(self.start);
         AuditSnapshot {
             origin,
             size: self.count,
@@ -1304,15 +1454,22 @@ impl<'l> Replay<'l> {
         }
         let signed = SignedEvent::from_parts(entry.event, entry.signature)
             .map_err(|e| format!("event bytes are damaged: {e}"))?;
-        let (delta, key) =
-            rules::apply_deferred(&self.st, seq, &signed).map_err(|e| format!("event breaks a rule: {e}"))?;
+        let (delta, key) = match rules::apply_deferred(&self.st, seq, &signed) {
+            Ok(r) => r,
+            Err(e) => {
+                // The refused event may repeat an earlier one, which the
+                // deferred check must still see (the inline check names it).
+                self.st.dedup.refused(&tinledger_core::event::event_id(signed.bytes()));
+                return Err(format!("event breaks a rule: {e}"));
+            }
+        };
         if plan.digests {
             let d = &mut plan.rebuilt;
             for lot in &delta.touched_lots {
-                d.lots.add(&d.key, TAG_LOT, &lot_entry_key(lot.as_str(), seq), &[]);
+                d.lots.add(&d.key, TAG_LOT, &history_record(lot.as_str(), seq), &[]);
             }
             if let Some(a) = signed.event().history_actor() {
-                d.actors.add(&d.key, TAG_ACTOR, &lot_entry_key(a.as_str(), seq), &[]);
+                d.actors.add(&d.key, TAG_ACTOR, &history_record(a.as_str(), seq), &[]);
             }
             d.events.add(&d.key, TAG_EVENT, &event_key(&delta.event_id), &seq_key(seq));
         }

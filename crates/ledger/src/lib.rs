@@ -37,7 +37,7 @@ pub use store::{sled_config, sync_tree, Head, Ledger, Receipt};
 /// audit and by appends of many events. `tinledger bench` measures the raw
 /// limits at this size and at larger ones, and reports the fastest
 /// (docs/performance.md).
-pub const VERIFY_BATCH: usize = 256;
+pub const VERIFY_BATCH: usize = 1024;
 
 /// Appends of fewer events than this check each signature alone (a batch
 /// equation saves nothing there); larger appends check them in batches of

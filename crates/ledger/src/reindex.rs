@@ -10,6 +10,7 @@
 use crate::schema::*;
 use crate::store::{guard, Ledger};
 use crate::{AuditOptions, LedgerError};
+use std::collections::BTreeMap;
 use tinledger_core::codec;
 use tinledger_core::merkle;
 use tinledger_core::rules::{self, Overlay};
@@ -35,8 +36,8 @@ impl Ledger {
         let entries = self.t.tiles.clone();
         let base = crate::store::EntriesOnly(&entries);
         let mut st = Overlay::over(&base);
-        let mut lot_keys: Vec<Vec<u8>> = Vec::new();
-        let mut actor_keys: Vec<Vec<u8>> = Vec::new();
+        let mut lot_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+        let mut actor_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
         let mut leaves: Vec<merkle::Hash> = Vec::new();
         let mut prev = EntryHash::ZERO;
         let mut n: u64 = 0;
@@ -54,10 +55,10 @@ impl Ledger {
                 let s = e.signed_event().map_err(|x| bad(x.to_string()))?;
                 let d = rules::apply(&st, n, &s).map_err(|x| bad(format!("event breaks a rule: {x}")))?;
                 for lot in &d.touched_lots {
-                    lot_keys.push(lot_entry_key(lot.as_str(), n));
+                    lot_seqs.entry(lot.as_str().as_bytes().to_vec()).or_default().push(n);
                 }
                 if let Some(a) = s.event().history_actor() {
-                    actor_keys.push(lot_entry_key(a.as_str(), n));
+                    actor_seqs.entry(a.as_str().as_bytes().to_vec()).or_default().push(n);
                 }
                 st.absorb(n, &d);
                 leaves.push(merkle::leaf_hash(v));
@@ -100,8 +101,8 @@ impl Ledger {
                     tree.apply_batch(b)?;
                     Ok(())
                 };
-            write(&t.lot_entries, &mut lot_keys.iter().map(|k| (k.clone(), vec![])))?;
-            write(&t.actor_entries, &mut actor_keys.iter().map(|k| (k.clone(), vec![])))?;
+            write(&t.lot_entries, &mut lot_seqs.iter().map(|(k, s)| (k.clone(), history_value(None, s))))?;
+            write(&t.actor_entries, &mut actor_seqs.iter().map(|(k, s)| (k.clone(), history_value(None, s))))?;
             write(&t.lot_state, &mut st.lots.values().map(|l| (l.id.as_str().as_bytes().to_vec(), codec::encode(l))))?;
             write(
                 &t.actor_state,

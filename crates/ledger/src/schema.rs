@@ -22,7 +22,8 @@ pub const T_META: &str = "meta";
 /// partial right-edge hash tile of each level above 0 ([`partial_key`]).
 /// Full bundles and tiles are written once and never change.
 pub const T_TILES: &str = "tiles";
-/// `lot_entries`: lot id ‖ 0x00 ‖ seq u64 BE → empty. Every entry naming the lot.
+/// `lot_entries`: lot id → the seqs (u64 BE each, ascending) of every entry
+/// naming the lot ([`history_value`]).
 pub const T_LOT_ENTRIES: &str = "lot_entries";
 /// `lot_state`: lot id → LotState (current).
 pub const T_LOT_STATE: &str = "lot_state";
@@ -34,9 +35,9 @@ pub const T_KEY_ACTOR: &str = "key_actor";
 /// BE. Refuses duplicate events (a hit is confirmed against the entry).
 pub const T_EVENT_IDS: &str = "event_ids";
 
-/// `actor_entries`: actor id ‖ 0x00 ‖ seq u64 BE → empty. Every entry that
-/// registers, suspends, reinstates, revokes or re-keys the actor (and genesis
-/// for the authority).
+/// `actor_entries`: actor id → the seqs (u64 BE each, ascending) of every
+/// entry that registers, suspends, reinstates, revokes or re-keys the actor
+/// (and genesis for the authority).
 pub const T_ACTOR_ENTRIES: &str = "actor_entries";
 /// `checkpoints`: tree size u64 BE → signed checkpoint note (UTF-8).
 pub const T_CHECKPOINTS: &str = "checkpoints";
@@ -58,22 +59,37 @@ pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
-/// Key in `lot_entries`: lot id ‖ 0x00 ‖ seq u64 BE. Lot ids contain no
-/// 0x00 byte, so the separator keeps one lot's keys apart from another's.
-pub fn lot_entry_key(lot: &str, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(lot.len() + 9);
-    k.extend_from_slice(lot.as_bytes());
+/// A lot's or actor's record of one entry, `id ‖ 0x00 ‖ seq u64 BE` (ids
+/// contain no 0x00 byte): what the audit's index digest counts, one per
+/// (id, seq) in `lot_entries` and `actor_entries`.
+pub fn history_record(id: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 9);
+    k.extend_from_slice(id.as_bytes());
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// Prefix of every `lot_entries` key of `lot` (lot id ‖ 0x00): scanning it
-/// yields the lot's entries in seq order.
-pub fn lot_entry_prefix(lot: &str) -> Vec<u8> {
-    let mut k = lot.as_bytes().to_vec();
-    k.push(0);
-    k
+/// Append `seqs` to a stored history value (`old`, or none yet): the value
+/// of `lot_entries` and `actor_entries` is the id's seqs as u64 BE,
+/// ascending, nothing else.
+pub fn history_value(old: Option<&[u8]>, seqs: &[u64]) -> Vec<u8> {
+    let old = old.unwrap_or_default();
+    let mut v = Vec::with_capacity(old.len() + 8 * seqs.len());
+    v.extend_from_slice(old);
+    for s in seqs {
+        v.extend_from_slice(&s.to_be_bytes());
+    }
+    v
+}
+
+/// The seqs of a stored history value, or `None` if its length is not a
+/// multiple of 8.
+pub fn history_seqs(v: &[u8]) -> Option<Vec<u64>> {
+    if !v.len().is_multiple_of(8) {
+        return None;
+    }
+    Some(v.chunks_exact(8).filter_map(|c| <[u8; 8]>::try_from(c).ok()).map(u64::from_be_bytes).collect())
 }
 
 /// Bytes of an event id that key `event_ids` (a 128-bit prefix: a hit is

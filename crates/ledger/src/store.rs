@@ -8,6 +8,10 @@
 //! 3. One sled batch writes all new entries (the commit point: sled applies
 //!    a batch whole or not at all and recovers a prefix of its log), then one
 //!    batch per derived tree, then the head with the marker's removal.
+//!    An append of fewer than [`crate::SINGLE_CHECK_BELOW`] events skips the
+//!    marker and writes all of step 3 as one sled transaction over the
+//!    trees (one record in the log, whole or not at all): the durable
+//!    single append writes 2 log records instead of 13.
 //! 4. `Db::flush` writes sled's log; on Linux it ends in `sync_file_range`,
 //!    which neither syncs metadata nor flushes the disk cache, so we then
 //!    fsync the files sled created since the last sync and their
@@ -20,6 +24,7 @@
 use crate::engine::LockWait;
 use crate::error::LedgerError;
 use crate::schema::*;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -396,7 +401,7 @@ impl Ledger {
 
     /// Sequence numbers of every entry that names `lot`, in order.
     pub fn lot_history(&self, lot: &LotId) -> Result<Vec<u64>, LedgerError> {
-        self.prefix_seqs(&self.t.lot_entries, lot.as_str())
+        self.history(&self.t.lot_entries, lot.as_str())
     }
 
     /// Every actor, in id order.
@@ -471,8 +476,9 @@ impl Ledger {
         let mut tiles = crate::log::TileWriter::load(&self.t.tiles, head.size)?;
         let mut sig_keys: Vec<PublicKey> = Vec::with_capacity(evs.len());
         let mut key_cache = sigbatch::KeyCache::default();
-        let mut lot_keys: Vec<Vec<u8>> = Vec::new();
-        let mut actor_keys: Vec<Vec<u8>> = Vec::new();
+        // New history seqs by lot and actor id, in seq order.
+        let mut lot_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+        let mut actor_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
         let first = self.head.size;
         // Rules run in order on this thread; signatures are checked in
@@ -526,10 +532,10 @@ impl Ledger {
                 }
                 let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
                 for lot in &delta.touched_lots {
-                    lot_keys.push(lot_entry_key(lot.as_str(), seq));
+                    lot_seqs.entry(lot.as_str().as_bytes().to_vec()).or_default().push(seq);
                 }
                 if let Some(a) = ev.event().history_actor() {
-                    actor_keys.push(lot_entry_key(a.as_str(), seq));
+                    actor_seqs.entry(a.as_str().as_bytes().to_vec()).or_default().push(seq);
                 }
                 over.absorb(seq, &delta);
                 // A correction later in this batch looks its target (and an
@@ -571,6 +577,9 @@ impl Ledger {
         let events: Vec<(Vec<u8>, Vec<u8>)> =
             over.events.iter().map(|(id, s)| (event_key(id).to_vec(), seq_key(*s).to_vec())).collect();
         drop(over);
+        // One item per lot and actor: its stored seqs with this append's after them.
+        let lot_hist = guard("reading the lot histories", || histories(&self.t.lot_entries, &lot_seqs))?;
+        let actor_hist = guard("reading the actor histories", || histories(&self.t.actor_entries, &actor_seqs))?;
 
         let t = &self.t;
         let head_bytes = head.to_bytes();
@@ -591,30 +600,59 @@ impl Ledger {
             // bundles, edge entries and tiles change together), then the
             // indices, then the head together with the marker's removal.
             // `open` rebuilds the indices and tiles if it finds the marker.
-            t.meta.insert(META_PENDING, &head_bytes[..])?;
-            // The trees are independent after the marker: write them from
-            // two threads (sled is thread-safe), the entries on one.
-            let (a, b) = std::thread::scope(|sc| {
-                let a = sc.spawn(|| -> Result<(), sled::Error> {
-                    t.tiles.apply_batch(tiles)?;
-                    t.lot_entries.apply_batch(batch_of(lot_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-                    Ok(())
-                });
-                let b = (|| -> Result<(), sled::Error> {
-                    t.event_ids.apply_batch(batch_of(events.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.lot_state.apply_batch(batch_of(lots.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.actor_entries.apply_batch(batch_of(actor_keys.iter().map(|k| (k.as_slice(), &[][..]))))?;
-                    t.actor_state.apply_batch(batch_of(actors.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    t.key_actor.apply_batch(batch_of(keys.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))?;
-                    Ok(())
-                })();
-                (a.join(), b)
-            });
-            match a {
-                Ok(r) => r?,
-                Err(_) => return Err(LedgerError::Storage("storage engine failed while appending".into())),
+            // A small append (a durable single event, typically) instead
+            // writes everything in one sled transaction: one record in the
+            // log, whole or not at all after a crash, so no marker.
+            if small {
+                let mut m = sled::Batch::default();
+                if let Some(info) = &info_bytes {
+                    m.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
+                    m.insert(META_LEDGER, info.as_slice());
+                }
+                m.insert(META_HEAD, &head_bytes[..]);
+                let of = |items: &[Item]| batch_of(items.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+                let batches =
+                    [&tiles, &of(&lot_hist), &of(&events), &of(&lots), &of(&actor_hist), &of(&actors), &of(&keys), &m];
+                return commit_small(t, batches);
             }
-            b?;
+            t.meta.insert(META_PENDING, &head_bytes[..])?;
+            // The trees are independent after the marker. Each non-empty
+            // batch is one record in sled's log (an empty one would still
+            // write its batch record, so it is skipped). A large append
+            // writes them from two threads (sled is thread-safe), the
+            // entries on one; a small one on this thread (a thread costs
+            // more than its writes).
+            let put = |tree: &sled::Tree, items: &[(Vec<u8>, Vec<u8>)]| -> Result<(), sled::Error> {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                tree.apply_batch(batch_of(items.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))
+            };
+            let entries = || -> Result<(), sled::Error> {
+                t.tiles.apply_batch(tiles)?;
+                put(&t.lot_entries, &lot_hist)
+            };
+            let indices = || -> Result<(), sled::Error> {
+                put(&t.event_ids, &events)?;
+                put(&t.lot_state, &lots)?;
+                put(&t.actor_entries, &actor_hist)?;
+                put(&t.actor_state, &actors)?;
+                put(&t.key_actor, &keys)
+            };
+            if small {
+                entries()?;
+                indices()?;
+            } else {
+                let (a, b) = std::thread::scope(|sc| {
+                    let a = sc.spawn(entries);
+                    (a.join(), indices())
+                });
+                match a {
+                    Ok(r) => r?,
+                    Err(_) => return Err(LedgerError::Storage("storage engine failed while appending".into())),
+                }
+                b?;
+            }
             let mut m = sled::Batch::default();
             if let Some(info) = &info_bytes {
                 m.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
@@ -653,21 +691,16 @@ impl Ledger {
 
     /// Sequence numbers of the entries that register or change `actor`.
     pub fn actor_history(&self, actor: &ActorId) -> Result<Vec<u64>, LedgerError> {
-        self.prefix_seqs(&self.t.actor_entries, actor.as_str())
+        self.history(&self.t.actor_entries, actor.as_str())
     }
 
-    fn prefix_seqs(&self, tree: &sled::Tree, id: &str) -> Result<Vec<u64>, LedgerError> {
-        guard("reading an index", || {
-            let mut out = Vec::new();
-            for kv in tree.scan_prefix(lot_entry_prefix(id)) {
-                let (k, _) = kv?;
-                let tail = k.len().checked_sub(8).and_then(|i| k.get(i..)).and_then(|b| <[u8; 8]>::try_from(b).ok());
-                match tail {
-                    Some(b) => out.push(u64::from_be_bytes(b)),
-                    None => return Err(LedgerError::Corrupt { seq: None, reason: "malformed index key".into() }),
-                }
-            }
-            Ok(out)
+    fn history(&self, tree: &sled::Tree, id: &str) -> Result<Vec<u64>, LedgerError> {
+        guard("reading an index", || match tree.get(id.as_bytes())? {
+            None => Ok(vec![]),
+            Some(v) => history_seqs(&v).ok_or_else(|| LedgerError::Corrupt {
+                seq: None,
+                reason: format!("malformed history of {id}; run `tinledger reindex`"),
+            }),
         })
     }
 
@@ -774,6 +807,43 @@ impl Ledger {
         })?;
         crate::durable::sync_flushed(&self.dir.join(DB_DIR))
     }
+}
+
+/// One sled transaction over every tree an append writes, in the order of
+/// [`Trees`]' fields after `meta` (tiles, lot_entries, event_ids,
+/// lot_state, actor_entries, actor_state, key_actor), then `meta`.
+fn commit_small(t: &Trees, b: [&sled::Batch; 8]) -> Result<(), LedgerError> {
+    use sled::transaction::TransactionError;
+    use sled::Transactional;
+    let trees =
+        (&t.tiles, &t.lot_entries, &t.event_ids, &t.lot_state, &t.actor_entries, &t.actor_state, &t.key_actor, &t.meta);
+    let r = trees.transaction(
+        |(tiles, le, ev, ls, ae, st, ka, meta)| -> sled::transaction::ConflictableTransactionResult<(), ()> {
+            for (tree, batch) in [tiles, le, ev, ls, ae, st, ka, meta].into_iter().zip(b) {
+                tree.apply_batch(batch)?;
+            }
+            Ok(())
+        },
+    );
+    match r {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+        Err(TransactionError::Abort(())) => Err(LedgerError::Storage("storage engine aborted the append".into())),
+    }
+}
+
+/// A sled item: key and value.
+type Item = (Vec<u8>, Vec<u8>);
+
+/// The new value of each history item in `new` (id → seqs to add): the
+/// stored value with the seqs after it.
+fn histories(tree: &sled::Tree, new: &BTreeMap<Vec<u8>, Vec<u64>>) -> Result<Vec<Item>, LedgerError> {
+    let mut out = Vec::with_capacity(new.len());
+    for (id, seqs) in new {
+        let old = tree.get(id)?;
+        out.push((id.clone(), history_value(old.as_deref(), seqs)));
+    }
+    Ok(out)
 }
 
 fn batch_of<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> sled::Batch {

@@ -31,7 +31,7 @@ pub const MIN_REP_MS: u64 = 300;
 pub const SAMPLES: usize = 8192;
 /// Batch sizes the batch-verification limits try; each reports its
 /// fastest (docs/performance.md, "Honest signature limits").
-pub const BATCH_SIZES: [usize; 3] = [VERIFY_BATCH, 1024, 4096];
+pub const BATCH_SIZES: [usize; 3] = [256, 1024, 4096];
 /// Bytes written before each fsync of the `fsync_4k` limit.
 pub const FSYNC_BYTES: usize = 4096;
 
