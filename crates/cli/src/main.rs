@@ -20,6 +20,8 @@ mod output;
 mod portable;
 mod proofs;
 mod queries;
+mod remote;
+mod serve;
 mod shell;
 mod suggest;
 mod verify;
@@ -40,9 +42,12 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Key(KeyCmd::Show { key, .. }) => keycmd::show(cli, key),
         Command::Init(a) => commands::init(cli, a),
         Command::Actor(a) => commands::actor(cli, a),
-        Command::Record { kind } => commands::record(cli, kind),
+        Command::Record { kind, server: Some(url) } => remote::record(cli, kind, url),
+        Command::Record { kind, server: None } => commands::record(cli, kind),
         Command::Sign { kind } => commands::sign(cli, kind),
-        Command::Submit { files } => commands::submit(cli, files),
+        Command::Submit { files, server: Some(url) } => remote::submit(cli, files, url),
+        Command::Submit { files, server: None } => commands::submit(cli, files),
+        Command::Serve(a) => serve::serve(cli, a),
         Command::SignBatch(a) => bulk::sign_batch(cli, a),
         Command::Import(a) => bulk::import(cli, a),
         Command::Show { seq } => commands::show(cli, *seq),

@@ -1,0 +1,65 @@
+//! `tinledger serve` (docs/server.md): resolve the flags, the ledger and
+//! the log key, then hand them to `tinledger-server`.
+
+use crate::args::{Cli, ServeArgs};
+use crate::error::CliError;
+use crate::keys;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tinledger_core::checkpoint::origin_for;
+use tinledger_core::event::PublicKey;
+use tinledger_core::note::NoteSigner;
+use tinledger_server::Config;
+
+fn secs(flag: &str, v: f64) -> Result<Duration, CliError> {
+    if !v.is_finite() || !(0.001..=86_400.0).contains(&v) {
+        return Err(CliError::usage(format!("--{flag} {v} is out of range: give 0.001 to 86400 seconds")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
+    let listen: SocketAddr = a.listen.parse().map_err(|_| {
+        CliError::usage(format!("--listen {}: not an address and port", tinledger_core::units::quoted(&a.listen)))
+            .hint("for example --listen 127.0.0.1:8080 (port 0: any free port)")
+    })?;
+    let cfg = Config {
+        listen,
+        read_only: a.read_only,
+        batch_size: usize::try_from(a.batch_size).unwrap_or(usize::MAX),
+        batch_wait: Duration::from_millis(a.batch_wait_ms),
+        checkpoint_interval: secs("checkpoint-interval", a.checkpoint_interval)?,
+        max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
+        max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        queue: usize::try_from(a.queue).unwrap_or(usize::MAX),
+        read_timeout: secs("read-timeout", a.read_timeout)?,
+        write_timeout: secs("write-timeout", a.write_timeout)?,
+    };
+    // The key first: a wrong passphrase must not hold the ledger's lock.
+    let key = match (&a.log_key, a.read_only) {
+        (Some(p), false) => Some((p, keys::load_signing_key(p)?)),
+        _ => None,
+    };
+    let l = crate::open::ledger(cli)?;
+    let signer = match key {
+        None => None,
+        Some((path, key)) => {
+            let (ledger_id, authority) = crate::proofs::ledger_verifiers(&l)?;
+            let pk = PublicKey::from(&key);
+            if authority.iter().any(|v| v.key == pk.0) {
+                return Err(CliError::refused(format!(
+                    "{} is a key of the ledger's authority: the server signs checkpoints with a log key of its own",
+                    path.display()
+                ))
+                .hint("create one with `tinledger keygen --out log.pem` (docs/server.md, \"The log key\")"));
+            }
+            Some(NoteSigner::new(&origin_for(&ledger_id), key).map_err(|e| CliError::usage(e.to_string()))?)
+        }
+    };
+    tinledger_server::serve(l, signer, cfg, |addr| {
+        // Always printed (even with -q): scripts and tests read the port here.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "listening on http://{addr}");
+    })
+    .map_err(|e| CliError::usage(e.to_string()))
+}
