@@ -25,6 +25,7 @@ mod readme;
 mod reindex;
 mod rules;
 mod scenario;
+mod server;
 mod snapshots;
 mod storage;
 mod tamper;

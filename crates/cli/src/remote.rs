@@ -230,7 +230,7 @@ pub fn report(cli: &Cli, evs: &[SignedEvent], results: &[Value]) -> Result<(), C
         [] => Ok(()),
         [(_, msg)] if evs.len() == 1 => Err(CliError::refused(msg.clone())),
         [(i, msg), rest @ ..] => Err(CliError::refused(format!(
-            "item {} refused: {msg}{}",
+            "item {}: {msg}{}",
             i + 1,
             if rest.is_empty() { String::new() } else { format!(" (and {} more refused)", rest.len()) }
         ))

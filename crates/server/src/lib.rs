@@ -179,6 +179,9 @@ pub fn serve(
 }
 
 async fn run(s: Arc<Shared>, listening: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
+    // A ledger that grew while no server ran gets its checkpoint before
+    // the first request.
+    sequencer::checkpoint(&s).map_err(ServerError::Storage)?;
     let addr = s.cfg.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;

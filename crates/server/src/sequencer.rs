@@ -26,8 +26,6 @@ use tinledger_ledger::{LedgerError, Receipt};
 /// failure is returned and the server stops).
 pub fn run(s: &Arc<Shared>) -> Result<(), String> {
     let mut last_cp = Instant::now();
-    // A ledger that grew while no server ran gets its checkpoint at once.
-    checkpoint(s)?;
     loop {
         let since = last_cp.elapsed();
         let idle = if s.grown() { s.cfg.checkpoint_interval.saturating_sub(since) } else { Duration::from_secs(1) };
@@ -111,7 +109,8 @@ fn decide(s: &Shared, flat: &[&SignedEvent]) -> Result<Vec<Outcome>, String> {
             out[i] = Some(match r {
                 Ok(rc) => Outcome::Appended(rc),
                 Err(e @ (LedgerError::Refused { .. } | LedgerError::TooLarge { .. })) => {
-                    Outcome::Refused(e.to_string())
+                    // The message `tinledger record` prints for the same refusal.
+                    Outcome::Refused(format!("refused: {e}"))
                 }
                 Err(e) => return Err(e.to_string()),
             });
