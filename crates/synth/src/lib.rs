@@ -37,6 +37,7 @@ mod error;
 pub mod figures;
 pub mod measure;
 pub mod scenario;
+pub mod serve;
 pub use error::SynthError;
 
 use ed25519_dalek::SigningKey;
