@@ -150,4 +150,62 @@ mod tests {
         assert!(!p("/tile/1/001.p/16"));
         assert!(!p("/tile/5/x999/x999/x999/999.p/255"));
     }
+
+    #[test]
+    fn the_fuzz_seeds_pass_the_fuzz_check() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/server_path");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            fuzzing::server_path(&std::fs::read(e.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n >= 4, "seeds in {}", dir.display());
+        fuzzing::server_path(b"/tile/0/x001/234.p/7");
+        fuzzing::server_path(&[&70_000u64.to_be_bytes()[..], b"/tile/1/001.p/17"].concat());
+    }
+}
+
+/// The check behind the cargo-fuzz target `server_path` (docs/fuzzing.md):
+/// never panics, and every accepted path is the one spelling of what it
+/// names.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Input: a request path as UTF-8 if it starts with `/`; otherwise its
+    /// first 8 bytes are a checkpointed size (u64 BE) and the rest the path. Asserts: a route is
+    /// accepted only for a path that formats back to exactly itself (tiles,
+    /// lots, actors: no resource has two names), never with `..`, `//` or
+    /// `%`; a hash tile's level is at most 5; the partial check never
+    /// panics and accepts a partial only where the size implies it.
+    pub fn server_path(data: &[u8]) {
+        let (size, rest) = match data.split_first_chunk::<8>() {
+            Some((s, r)) if data.first() != Some(&b'/') => (Some(u64::from_be_bytes(*s)), r),
+            _ => (None, data),
+        };
+        let Ok(path) = std::str::from_utf8(rest) else { return };
+        let Some(r) = route(path) else { return };
+        assert!(!path.contains("..") && !path.contains("//") && !path.contains('%'), "{path:?} accepted");
+        let again = match &r {
+            Route::Checkpoint => "/checkpoint".to_string(),
+            Route::Submit => "/submit".to_string(),
+            Route::Tile(id) => {
+                assert!(level(id).is_none_or(|l| l <= MAX_SERVED_LEVEL));
+                assert!((1..=256).contains(&id.width));
+                if let Some(s) = size {
+                    let sizes: std::collections::BTreeSet<u64> = [s].into_iter().collect();
+                    let ok = partial_is_checkpointed(id, &sizes);
+                    let h = s.checked_shr(8 * u32::from(level(id).unwrap_or(0))).unwrap_or(0);
+                    let want = !id.is_full() && h == id.index.saturating_mul(256).saturating_add(u64::from(id.width));
+                    if !id.is_full() && id.index < (1 << 48) {
+                        assert_eq!(ok, want, "{path:?} for size {s}");
+                    }
+                }
+                format!("/{id}")
+            }
+            Route::Lot(id) => format!("/lot/{id}"),
+            Route::Actor(id) => format!("/actor/{id}"),
+        };
+        assert_eq!(again, path, "a path that is not canonical was accepted");
+    }
 }
