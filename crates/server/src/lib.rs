@@ -29,7 +29,7 @@ use queue::{Job, Outcome, PushError, Queue};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tinledger_core::note::NoteSigner;
 use tinledger_core::rules::StateView;
@@ -120,7 +120,6 @@ pub struct Shared {
     cps: RwLock<Checkpoints>,
     queue: Queue,
     cfg: Config,
-    fatal: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -173,7 +172,6 @@ pub fn serve(
         cps: RwLock::new(checkpoints),
         queue: Queue::new(cfg.queue.max(1)),
         cfg,
-        fatal: Mutex::new(None),
     });
     rt.block_on(run(shared, listening))
 }
@@ -194,10 +192,8 @@ async fn run(s: Arc<Shared>, listening: impl FnOnce(SocketAddr)) -> Result<(), S
         Some(std::thread::spawn(move || {
             let r = sequencer::run(&s2);
             if let Err(e) = &r {
-                if let Ok(mut f) = s2.fatal.lock() {
-                    *f = Some(e.clone());
-                }
-                s2.queue.close();
+                s2.queue
+                    .fail_all(&format!("storage failed: {e}; the server stops, nothing of this request was appended"));
                 let _ = stop.send(true);
             }
             r
@@ -245,15 +241,16 @@ async fn run(s: Arc<Shared>, listening: impl FnOnce(SocketAddr)) -> Result<(), S
     drop(listener);
     // Answer what is queued, then let the connections finish their responses.
     s.queue.close();
-    if let Some(h) = sequencer {
-        let joined = tokio::task::spawn_blocking(move || h.join()).await;
-        if !matches!(joined, Ok(Ok(_))) {
-            return Err(ServerError::Storage("the sequencer failed".into()));
-        }
-    }
+    let joined = match sequencer {
+        Some(h) => tokio::task::spawn_blocking(move || h.join()).await.ok(),
+        None => Some(Ok(Ok(()))),
+    };
+    // The clients of the last batch get their answers before the exit.
     let _ = tokio::time::timeout(s.cfg.write_timeout, graceful.shutdown()).await;
-    if let Some(f) = s.fatal.lock().ok().and_then(|f| f.clone()) {
-        return Err(ServerError::Storage(f));
+    match joined {
+        Some(Ok(Ok(()))) => {}
+        Some(Ok(Err(e))) => return Err(ServerError::Storage(e)),
+        _ => return Err(ServerError::Storage("the sequencer thread failed".into())),
     }
     let l = s.ledger.read().map_err(|_| ServerError::Storage("the ledger lock is poisoned".into()))?;
     l.sync().map_err(|e| ServerError::Storage(e.to_string()))

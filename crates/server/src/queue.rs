@@ -98,6 +98,23 @@ impl Queue {
         self.ready.notify_all();
     }
 
+    /// Close the queue and answer every queued job with `msg` (the
+    /// sequencer stopped: nothing of them was appended).
+    pub fn fail_all(&self, msg: &str) {
+        let jobs: Vec<Job> = match self.state.lock() {
+            Ok(mut s) => {
+                s.closed = true;
+                s.events = 0;
+                s.jobs.drain(..).collect()
+            }
+            Err(_) => vec![],
+        };
+        self.ready.notify_all();
+        for j in jobs {
+            let _ = j.reply.send(Err(msg.to_string()));
+        }
+    }
+
     /// Wait until `idle` has passed or a job arrives; then, from the first
     /// job's arrival here, gather jobs until they hold `batch` events or
     /// `wait` has passed, and hand them out (always whole jobs: a request

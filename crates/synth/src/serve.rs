@@ -80,6 +80,14 @@ pub fn independent_events(first: u64, n: u64) -> Result<Vec<Event>, SynthError> 
         .collect()
 }
 
+/// The log key of the server figures (a TEST key, as every key here).
+pub fn log_key() -> ed25519_dalek::SigningKey {
+    tinledger_core::testkeys::test_key(LOG_KEY_LABEL)
+}
+
+/// The label of [`log_key`].
+pub const LOG_KEY_LABEL: &str = "LOG-SYNTH";
+
 /// A scratch ledger holding the synthetic genesis and registrations.
 pub fn header_ledger(dir: &Path, ring: &KeyRing) -> Result<(), SynthError> {
     let h = Synth::header_len() as usize;
@@ -184,14 +192,7 @@ pub fn measure(
     let ledger = scratch.join("serve");
     header_ledger(&ledger, ring)?;
     let key = scratch.join("serve-log.pem");
-    let out = Command::new(exe)
-        .args(["keygen", "--out"])
-        .arg(&key)
-        .output()
-        .map_err(|e| crate::measure::io("run", exe, e))?;
-    if !out.status.success() {
-        return Err(err(format!("`tinledger keygen` failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
-    }
+    tinledger_formats::keyfile::write_signing_key(&key, &log_key()).map_err(|e| err(e.to_string()))?;
     let durable_n = CONNECTIONS as u64 * DURABLE_PER_CONNECTION;
     let batch_n = BATCH_EVENTS * BATCH_BODIES;
     progress(&format!("signing {} independent events for the server figures", durable_n + batch_n));
