@@ -228,7 +228,7 @@ fn incremental_audit_rolls_forward_from_a_trusted_checkpoint() {
     assert_eq!(v["replayed_from"], 0);
     assert_eq!(v["snapshot"], "cp1.txt.state", "{v}");
     let state1 = std::fs::read(state_of(&cp1)).expect("cp1.txt.state written");
-    assert!(state1.starts_with(b"tinledger-audit-snapshot-v2\n"));
+    assert!(state1.starts_with(b"tinledger-audit-snapshot-v3\n"));
 
     // Newer events and a newer checkpoint.
     extract_more(&env, "X", 5);

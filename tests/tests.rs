@@ -15,6 +15,7 @@ mod io;
 mod keys;
 mod keys_encrypted;
 mod layout;
+mod logkey;
 mod messages;
 mod migrate;
 mod page;

@@ -170,7 +170,7 @@ pub fn auditor_signing_key(env: &Env) -> ed25519_dalek::SigningKey {
 /// (docs/storage.md, "Audit snapshots"), whatever `body` holds.
 pub fn signed_snapshot(body: &[u8], key: &ed25519_dalek::SigningKey, claimed: &[u8; 32]) -> Vec<u8> {
     use ed25519_dalek::Signer;
-    let mut b = b"tinledger-audit-snapshot-v2\n".to_vec();
+    let mut b = b"tinledger-audit-snapshot-v3\n".to_vec();
     b.extend_from_slice(body);
     b.extend_from_slice(claimed);
     let sig = key.sign(&b);

@@ -207,7 +207,7 @@ pub enum Command {
         after_help = "Examples:\n  tinledger checkpoint --key authority.pem        # sign and store a checkpoint for the head\n  tinledger checkpoint --out cp.txt                # save the latest signed checkpoint\n  tinledger checkpoint --verifier-key              # the note verifier key buyers trust"
     )]
     Checkpoint {
-        /// The authority's private key: sign a new checkpoint for the current head.
+        /// The authority's (or the bound log key's) private key: sign a new checkpoint for the current head.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
         /// Also write the checkpoint to FILE (`-`: only to standard output, once).
@@ -216,6 +216,10 @@ pub enum Command {
         /// Print the signed-note verifier key (name+hash+base64) instead.
         #[arg(long)]
         verifier_key: bool,
+        /// Print the verifier key of the bound log key instead (what
+        /// tlog clients and witnesses check the server's checkpoints with).
+        #[arg(long, conflicts_with = "verifier_key")]
+        log_verifier_key: bool,
         #[command(flatten)]
         pass: PassphraseEnv,
     },
@@ -461,6 +465,17 @@ pub struct RevokeArgs {
     pub compromised_since: Option<u64>,
 }
 
+/// `record bind-log-key` / `sign bind-log-key`.
+#[derive(Args, Debug)]
+pub struct BindLogKeyArgs {
+    #[command(flatten)]
+    pub signing: Signing,
+    /// The log key's public key: 64 hex digits, or a PEM file (make the key
+    /// with `tinledger keygen`; it must not be any actor's key).
+    #[arg(long, value_name = "KEY")]
+    pub public_key: String,
+}
+
 #[derive(Args, Debug)]
 pub struct RotateArgs {
     #[command(flatten)]
@@ -695,6 +710,14 @@ pub enum Kind {
         "--key authority.pem --id SMELTER-MUNTOK --public-key new.pub.pem"
     ))]
     RotateKey(RotateArgs),
+    /// Authority: bind the log key, the dedicated key the log server signs
+    /// checkpoints with (docs/server.md, "The log key"); a later binding
+    /// replaces it.
+    #[command(after_help = kind_example!(
+        "bind-log-key",
+        "--key authority.pem --public-key log.pub.pem"
+    ))]
+    BindLogKey(BindLogKeyArgs),
     /// Correct a mass or grade you mis-keyed in your own extract, receive or
     /// assay, while nothing has used the lot since (docs/model.md, "Corrections").
     #[command(after_help = kind_example!(
@@ -753,6 +776,17 @@ pub enum ProveCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Prove which log key signs a checkpoint: the inclusion proof of its
+    /// `bind_log_key` entry, for `check checkpoint --binding`.
+    #[command(after_help = "Example:\n  tinledger prove log-key --out binding.json")]
+    LogKey {
+        /// Checkpoint to prove against (default: the latest stored one).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Write the proof to FILE instead of stdout (`-` is stdout too).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Whom to trust when checking offline.
@@ -797,6 +831,10 @@ pub enum CheckCmd {
         checkpoint: PathBuf,
         #[command(flatten)]
         trust: Trust,
+        /// For a checkpoint signed by the log key: the proof of its binding
+        /// (`tinledger prove log-key`), so that the authority's key suffices.
+        #[arg(long, value_name = "FILE")]
+        binding: Option<PathBuf>,
     },
 }
 

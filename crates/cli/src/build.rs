@@ -1,7 +1,8 @@
 //! Resolve typed arguments into event bodies.
 
 use crate::args::{
-    ActorOnly, CorrectArgs, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing, SuspendArgs,
+    ActorOnly, BindLogKeyArgs, CorrectArgs, Kind, NumberArgs, RegisterArgs, RevokeArgs, RotateArgs, Signing,
+    SuspendArgs,
 };
 use crate::error::{CliError, UsageExt};
 use crate::keys::parse_public_key;
@@ -80,6 +81,9 @@ pub fn rotate_body(a: &RotateArgs) -> Result<EventBody, CliError> {
         compromised_since: a.compromised_since,
     })
 }
+pub fn bind_log_key_body(a: &BindLogKeyArgs) -> Result<EventBody, CliError> {
+    Ok(EventBody::BindLogKey { key: parse_public_key(&a.public_key)? })
+}
 
 /// The signing options and event body of a `record`/`sign` kind.
 pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
@@ -145,6 +149,7 @@ pub fn kind_body(k: &Kind) -> Result<(&Signing, EventBody), CliError> {
         Kind::ReinstateActor(a) => (&a.signing, reinstate_body(a)?),
         Kind::RevokeActor(a) => (&a.signing, revoke_body(a)?),
         Kind::RotateKey(a) => (&a.signing, rotate_body(a)?),
+        Kind::BindLogKey(a) => (&a.signing, bind_log_key_body(a)?),
         Kind::Correct(a) => {
             let (seq, hash) = match entry_ref(&a.entry)? {
                 (Some(seq), Some(hash)) => (seq, hash),

@@ -48,8 +48,7 @@ pub fn issue_from(
         CliError::usage("this ledger has no signed checkpoint yet")
             .hint("the authority signs one on the ledger host: tinledger checkpoint --key AUTHORITY_KEY")
     })?;
-    let (_, verifiers) = crate::proofs::ledger_verifiers(l)?;
-    let cp = crate::proofs::open_cp_any(&note, &verifiers, "the latest stored checkpoint")?;
+    let (cp, _) = crate::proofs::open_ledger_cp(l, &note, "the latest stored checkpoint")?;
     let history = l.lot_history(lot)?;
     match history.last() {
         None => return Err(crate::suggest::unknown_lot(l, lot.as_str())),

@@ -55,8 +55,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Lot(a) => queries::lot(cli, a),
         Command::Report(r) => queries::report(cli, r),
         Command::Verify(v) => verify::verify(cli, v),
-        Command::Checkpoint { key, out, verifier_key, .. } => {
-            proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key)
+        Command::Checkpoint { key, out, verifier_key, log_verifier_key, .. } => {
+            proofs::checkpoint(cli, key.as_deref(), out.as_deref(), *verifier_key, *log_verifier_key)
         }
         Command::Prove(p) => proofs::prove(cli, p),
         Command::Check(c) => proofs::check(cli, c),

@@ -11,13 +11,15 @@ use crate::output::{write_atomic, AtomicFile};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
-use tinledger_core::checkpoint::{origin_for, Checkpoint};
+use tinledger_core::checkpoint::{self, origin_for, Checkpoint, SignedBy};
 use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
 use tinledger_core::note::{NoteSigner, Verifier};
 use tinledger_core::units::quoted;
 use tinledger_core::LedgerId;
-use tinledger_formats::proof::{hash_b64 as b64, tinledger_origin, ConsistencyFile, InclusionFile, ProofError};
+use tinledger_formats::proof::{
+    hash_b64 as b64, tinledger_origin, BindingProof, ConsistencyFile, InclusionFile, ProofError,
+};
 use tinledger_ledger::Ledger;
 
 /// Largest proof or checkpoint file read.
@@ -52,14 +54,30 @@ fn ledger_verifier(l: &Ledger) -> Result<(LedgerId, Verifier, Vec<Verifier>), Cl
     Ok((id, cur, vs))
 }
 
-pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_key: bool) -> Result<(), CliError> {
+pub fn checkpoint(
+    cli: &Cli,
+    key: Option<&Path>,
+    out: Option<&Path>,
+    verifier_key: bool,
+    log_verifier_key: bool,
+) -> Result<(), CliError> {
     let l = crate::open::ledger(cli)?;
     let (_, verifier, _) = ledger_verifier(&l)?;
-    if verifier_key {
-        if cli.json {
-            emit_json(&json!({"verifier_key": verifier.to_key_string(), "origin": verifier.name}));
+    if verifier_key || log_verifier_key {
+        let v = if log_verifier_key {
+            let k = l.log_key().ok_or_else(|| {
+                CliError::usage("no log key is bound to this ledger").hint(
+                    "the authority binds one: tinledger record bind-log-key --key AUTHORITY_KEY --public-key LOG_PUB",
+                )
+            })?;
+            Verifier::new(&verifier.name, k.0).map_err(|e| CliError::usage(e.to_string()))?
         } else {
-            emit(&verifier.to_key_string());
+            verifier
+        };
+        if cli.json {
+            emit_json(&json!({"verifier_key": v.to_key_string(), "origin": v.name}));
+        } else {
+            emit(&v.to_key_string());
         }
         return Ok(());
     }
@@ -72,11 +90,13 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
     let mut target = out.map(|p| AtomicFile::create(p, false)).transpose()?;
     let (size, note) = match (key, sk) {
         (Some(k), Some(sk)) => {
-            if PublicKey::from(&sk).0 != verifier.key {
+            let pk = PublicKey::from(&sk);
+            if pk.0 != verifier.key && Some(pk) != l.log_key() {
                 return Err(CliError::refused(format!(
-                    "{} is not the ledger authority's current key (key id {}); checkpoints are signed by the authority",
+                    "{} is not the ledger authority's current key (key id {}) or the bound log key ({}); checkpoints are signed by one of them",
                     k.display(),
-                    PublicKey(verifier.key).key_id()
+                    PublicKey(verifier.key).key_id(),
+                    l.log_key().map_or("none is bound".to_string(), |k| format!("key id {}", k.key_id()))
                 )));
             }
             let size = l.head().size;
@@ -132,16 +152,69 @@ pub fn checkpoint(cli: &Cli, key: Option<&Path>, out: Option<&Path>, verifier_ke
     Ok(())
 }
 
-/// Open a checkpoint with the ledger's own verifier.
-fn open_cp(text: &str, v: &Verifier, what: &str) -> Result<Checkpoint, CliError> {
-    Checkpoint::open(text, v).map_err(|e| CliError::refused(format!("{what}: {e}")))
+/// Open a checkpoint of this ledger: signed by any key the authority has
+/// held, or by the log key bound for its size (docs/formats.md §5.2). For
+/// the latter, also the binding entry's proof in the checkpoint's tree, for
+/// proof files that a verifier holding only the authority's key can check.
+pub(crate) fn open_ledger_cp(
+    l: &Ledger,
+    text: &str,
+    what: &str,
+) -> Result<(Checkpoint, Option<BindingProof>), CliError> {
+    let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
+    let auth = tinledger_core::rules::StateView::actor(&l.view(), &info.authority)
+        .map_err(|e| CliError::refused(e.to_string()))?
+        .ok_or_else(|| CliError::refused("the authority's record is missing; run `tinledger verify`"))?;
+    let keys: Vec<[u8; 32]> = auth.keys.iter().rev().map(|k| k.key.0).collect();
+    let (cp, by) =
+        checkpoint::open_for_ledger(text, info, &keys).map_err(|e| CliError::refused(format!("{what}: {e}")))?;
+    let binding = match by {
+        SignedBy::Authority(_) => None,
+        SignedBy::LogKey(_) => {
+            let b = info
+                .log_keys
+                .iter()
+                .rev()
+                .find(|b| b.seq < cp.size)
+                .ok_or_else(|| CliError::refused(format!("{what}: no log key binding below its size")))?;
+            if cp.size > l.head().size {
+                return Err(CliError::refused(format!(
+                    "{what}: tree size {} is beyond this ledger's {} entries",
+                    cp.size,
+                    l.head().size
+                )));
+            }
+            let e = l.get(b.seq)?.ok_or_else(|| CliError::refused(format!("entry {} is missing", b.seq)))?;
+            Some(BindingProof::new(b.seq, &e.to_bytes(), &l.inclusion_proof(b.seq, cp.size)?))
+        }
+    };
+    Ok((cp, binding))
 }
 
-/// Open a checkpoint with any key the authority has held.
-pub(crate) fn open_cp_any(text: &str, vs: &[Verifier], what: &str) -> Result<Checkpoint, CliError> {
-    Checkpoint::open_any(text, vs).map_err(|last| {
-        CliError::refused(format!("{what}: {}", last.map_or("the authority has no key".to_string(), |e| e.to_string())))
-    })
+/// Open a checkpoint file's note trusting only `trust` (the authority's
+/// keys): signed by one of them, or by a log key that `binding` shows the
+/// authority bound inside the checkpoint's tree.
+fn open_trusted(trust: &Trust, note: &str, binding: Option<&BindingProof>, what: &str) -> Result<Checkpoint, CliError> {
+    let v = trusted_verifier(trust, note)?;
+    match (Checkpoint::open(note, &v), binding) {
+        (Ok(cp), _) => Ok(cp),
+        (Err(tinledger_core::note::NoteError::Unsigned(_)), Some(b)) => {
+            let (entry, path) = b.entry()?;
+            let vs = trusted_verifiers(trust, note)?;
+            let mut last = String::new();
+            for v in &vs {
+                match checkpoint::open_with_binding(note, v, &entry, &path) {
+                    Ok(cp) => return Ok(cp),
+                    Err(e) => last = e,
+                }
+            }
+            Err(CliError::refused(format!("{what}: {last}")))
+        }
+        (Err(e @ tinledger_core::note::NoteError::Unsigned(_)), None) => Err(CliError::refused(format!(
+            "{what}: {e}; if the log key signed it, give the binding (--binding FILE from `tinledger prove log-key`)"
+        ))),
+        (Err(e), _) => Err(CliError::refused(format!("{what}: {e}"))),
+    }
 }
 
 /// Write a proof file's text to `out`, or print it (its JSON value with --json).
@@ -163,7 +236,6 @@ fn output(cli: &Cli, out: Option<&Path>, (text, value): (String, serde_json::Val
 
 pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
     let l = crate::open::ledger(cli)?;
-    let (_, _, verifiers) = ledger_verifier(&l)?;
     let latest = || -> Result<String, CliError> {
         Ok(l.latest_checkpoint()?
             .ok_or_else(|| {
@@ -178,7 +250,7 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 Some(f) => read_text(f, "checkpoint")?,
                 None => latest()?,
             };
-            let cp = open_cp_any(&note, &verifiers, "checkpoint")?;
+            let (cp, binding) = open_ledger_cp(&l, &note, "checkpoint")?;
             if *seq >= cp.size {
                 return Err(CliError::usage(format!(
                     "entry {seq} is not covered by the checkpoint (tree size {})",
@@ -191,7 +263,25 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
             }
             let e = l.get(*seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing")))?;
             let proof = l.inclusion_proof(*seq, cp.size)?;
-            let f = InclusionFile::new(*seq, &e.to_bytes(), cp.size, &proof, note);
+            let mut f = InclusionFile::new(*seq, &e.to_bytes(), cp.size, &proof, note);
+            f.log_key_binding = binding;
+            output(cli, out.as_deref(), f.to_text()?)
+        }
+        ProveCmd::LogKey { checkpoint, out } => {
+            let note = match checkpoint {
+                Some(f) => read_text(f, "checkpoint")?,
+                None => latest()?,
+            };
+            let (cp, binding) = open_ledger_cp(&l, &note, "checkpoint")?;
+            let Some(b) = binding else {
+                return Err(CliError::usage(format!(
+                    "the checkpoint (tree size {}) is signed by the authority, not by a log key: it needs no binding",
+                    cp.size
+                )));
+            };
+            let (entry, path) = b.entry()?;
+            let mut f = InclusionFile::new(b.seq, &entry.to_bytes(), cp.size, &path, note);
+            f.log_key_binding = Some(b);
             output(cli, out.as_deref(), f.to_text()?)
         }
         ProveCmd::Consistency { old, new, out } => {
@@ -201,8 +291,8 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 Some(f) => read_text(f, "new checkpoint")?,
                 None => latest()?,
             };
-            let o = open_cp_any(&old_note, &verifiers, "old checkpoint")?;
-            let n = open_cp_any(&new_note, &verifiers, "new checkpoint")?;
+            let (o, old_binding) = open_ledger_cp(&l, &old_note, "old checkpoint")?;
+            let (n, new_binding) = open_ledger_cp(&l, &new_note, "new checkpoint")?;
             if o.size > n.size {
                 return Err(CliError::usage(format!(
                     "old checkpoint (size {}) is newer than the new one (size {})",
@@ -225,7 +315,9 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
                 }
             }
             let proof = l.consistency_proof(o.size, n.size)?;
-            let f = ConsistencyFile::new(old_note, new_note, &proof);
+            let mut f = ConsistencyFile::new(old_note, new_note, &proof);
+            f.old_log_key_binding = old_binding;
+            f.new_log_key_binding = new_binding;
             output(cli, out.as_deref(), f.to_text()?)
         }
     }
@@ -267,10 +359,14 @@ fn parse_file<T>(path: &Path, what: &str, parse: fn(&str) -> Result<T, ProofErro
 
 pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
     match c {
-        CheckCmd::Checkpoint { checkpoint, trust } => {
+        CheckCmd::Checkpoint { checkpoint, trust, binding } => {
             let note = read_text(checkpoint, "checkpoint")?;
-            let v = trusted_verifier(trust, &note)?;
-            let cp = open_cp(&note, &v, "checkpoint")?;
+            let binding = binding
+                .as_deref()
+                .map(|p| parse_file(p, "log key binding", InclusionFile::parse))
+                .transpose()?
+                .map(|f| BindingProof { seq: f.seq, entry_hex: f.entry_hex, proof: f.proof });
+            let cp = open_trusted(trust, &note, binding.as_ref(), "checkpoint")?;
             if cli.json {
                 emit_json(&json!({"ok": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root)}));
             } else {
@@ -280,8 +376,7 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
         }
         CheckCmd::Inclusion { proof, trust } => {
             let f = parse_file(proof, "inclusion proof", InclusionFile::parse)?;
-            let v = trusted_verifier(trust, &f.checkpoint)?;
-            let cp = open_cp(&f.checkpoint, &v, "checkpoint")?;
+            let cp = open_trusted(trust, &f.checkpoint, f.log_key_binding.as_ref(), "checkpoint")?;
             if cp.size != f.tree_size {
                 return Err(CliError::refused(format!(
                     "proof is for tree size {} but the checkpoint has {}",
@@ -312,8 +407,8 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
             let f = parse_file(proof, "consistency proof", ConsistencyFile::parse)?;
             // Each note opens with any trusted key: the authority may have
             // rotated its key between the two checkpoints.
-            let o = open_cp(&f.old_checkpoint, &trusted_verifier(trust, &f.old_checkpoint)?, "old checkpoint")?;
-            let n = open_cp(&f.new_checkpoint, &trusted_verifier(trust, &f.new_checkpoint)?, "new checkpoint")?;
+            let o = open_trusted(trust, &f.old_checkpoint, f.old_log_key_binding.as_ref(), "old checkpoint")?;
+            let n = open_trusted(trust, &f.new_checkpoint, f.new_log_key_binding.as_ref(), "new checkpoint")?;
             if o.origin != n.origin {
                 return Err(CliError::refused(format!(
                     "the old checkpoint is for {} and the new one for {}: not the same ledger",

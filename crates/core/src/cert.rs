@@ -1068,8 +1068,25 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
             format!("the trusted key is for {:?}, but the certificate is for ledger {}", v.name, cert.ledger_id),
         ));
     }
-    let cp = Checkpoint::open(&cert.checkpoint, v)
-        .map_err(|e| err("checkpoint", format!("checkpoint does not verify with the trusted key: {e}")))?;
+    // Signed by the trusted (authority) key, or else by a log key: that one
+    // is checked once the replay has shown which key the authority bound.
+    let (cp, by_log_key) = match Checkpoint::open(&cert.checkpoint, v) {
+        Ok(cp) => (cp, None),
+        Err(unsigned @ crate::note::NoteError::Unsigned(_)) => {
+            let unverified =
+                crate::note::Note::parse(&cert.checkpoint)
+                    .and_then(|n| Checkpoint::parse_body(&n.text))
+                    .map_err(|e| err("checkpoint", format!("checkpoint does not verify with the trusted key: {e}")))?;
+            if unverified.origin != v.name {
+                return Err(err(
+                    "checkpoint",
+                    format!("checkpoint does not verify with the trusted key: {unsigned} (and its origin is not the trusted key's name)"),
+                ));
+            }
+            (unverified, Some(unsigned))
+        }
+        Err(e) => return Err(err("checkpoint", format!("checkpoint does not verify with the trusted key: {e}"))),
+    };
     if cert.entries.is_empty() || cert.entries[0].seq != 0 {
         return Err(err("order", "the certificate must start with the ledger's genesis entry (seq 0)"));
     }
@@ -1088,7 +1105,25 @@ pub fn verify_seeded(cert: &Certificate, v: &Verifier, seed: &[u8; 32]) -> Resul
         return Err(err("checkpoint", "the genesis entry is for another ledger"));
     }
     let authority = r.state.actors.get(&info.authority).ok_or_else(|| err("rule", "authority missing"))?;
-    if !authority.keys.iter().any(|k| k.key.0 == v.key) {
+    let trusted_is_authority = authority.keys.iter().any(|k| k.key.0 == v.key);
+    if let Some(unsigned) = by_log_key {
+        // Not signed by the trusted key: only the log key the authority
+        // bound in these entries may have signed it, and only if the
+        // trusted key is the authority's.
+        let by_bound = trusted_is_authority
+            && matches!(crate::checkpoint::open_for_ledger(&cert.checkpoint, info, &[]), Ok((signed, _)) if signed == cp);
+        if !by_bound {
+            let bound = match info.log_key_for_size(cp.size) {
+                Some(k) => format!(", nor by the log key {} its entries bind", k.key_id()),
+                None => ", and its entries bind no log key".to_string(),
+            };
+            return Err(err(
+                "checkpoint",
+                format!("checkpoint does not verify with the trusted key: {unsigned}{bound}"),
+            ));
+        }
+    }
+    if !trusted_is_authority {
         return Err(err("checkpoint", "the trusted key is not a key of this ledger's authority"));
     }
     let mut sig = [0u8; 64];

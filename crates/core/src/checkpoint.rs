@@ -92,6 +92,111 @@ impl Checkpoint {
     }
 }
 
+/// Who signed a ledger's checkpoint (see [`open_for_ledger`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedBy {
+    /// A key the authority holds or held.
+    Authority([u8; 32]),
+    /// The log key bound for the checkpoint's tree size (`bind_log_key`).
+    LogKey([u8; 32]),
+}
+
+impl SignedBy {
+    /// The signing key.
+    pub fn key(&self) -> &[u8; 32] {
+        match self {
+            SignedBy::Authority(k) | SignedBy::LogKey(k) => k,
+        }
+    }
+}
+
+/// Open a checkpoint note of the ledger described by `info`, accepting a
+/// signature by any of `authority_keys` (every key the authority has held)
+/// or by the log key that `info` binds for the note's own tree size: the
+/// key of the last `bind_log_key` entry with seq < size
+/// (docs/formats.md §5.2). `info` must include every binding below that
+/// size (the facts after replaying the tree's entries). The origin must be
+/// the ledger's. The caller still checks that the root matches the entries.
+pub fn open_for_ledger(
+    note: &str,
+    info: &crate::rules::LedgerInfo,
+    authority_keys: &[[u8; 32]],
+) -> Result<(Checkpoint, SignedBy), NoteError> {
+    let origin = origin_for(&info.ledger_id);
+    let parsed = Note::parse(note)?;
+    let unverified = Checkpoint::parse_body(&parsed.text)?;
+    let mut candidates: Vec<SignedBy> = authority_keys.iter().map(|k| SignedBy::Authority(*k)).collect();
+    let log_key = info.log_key_for_size(unverified.size).map(|k| k.0);
+    if let Some(k) = log_key {
+        candidates.push(SignedBy::LogKey(k));
+    }
+    let mut last = None;
+    for c in candidates {
+        let v = Verifier::new(&origin, *c.key())?;
+        match Checkpoint::open(note, &v) {
+            Ok(cp) => return Ok((cp, c)),
+            Err(NoteError::Unsigned(_)) => {}
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        NoteError::Unsigned(match log_key {
+            Some(k) => format!(
+                "the authority or the log key {} (bound for tree size {})",
+                crate::event::PublicKey(k).key_id(),
+                unverified.size
+            ),
+            None => format!("the authority (no log key is bound below tree size {})", unverified.size),
+        })
+    }))
+}
+
+/// Open a checkpoint note signed by a log key, trusting only the
+/// authority's key `authority` (a note verifier named after the ledger's
+/// origin): `binding` must be a `bind_log_key` entry signed with the
+/// authority's key, `path` its RFC 9162 inclusion proof in the tree the
+/// note commits to (so its seq is below the note's size), and the note must
+/// be signed by the key it binds (docs/formats.md §5.2, "Checkpoints signed
+/// by the log key"). This shows the key was bound inside the tree; it does
+/// not show that no later binding replaced it (a full audit does).
+pub fn open_with_binding(
+    note: &str,
+    authority: &Verifier,
+    binding: &crate::entry::Entry,
+    path: &[Hash],
+) -> Result<Checkpoint, String> {
+    let parsed = Note::parse(note).map_err(|e| e.to_string())?;
+    let unverified = Checkpoint::parse_body(&parsed.text).map_err(|e| e.to_string())?;
+    if unverified.origin != authority.name {
+        return Err(format!(
+            "checkpoint origin {} is not the trusted key's name {}",
+            crate::units::quoted(&unverified.origin),
+            crate::units::quoted(&authority.name)
+        ));
+    }
+    let bytes = binding.to_bytes();
+    crate::merkle::verify_inclusion(
+        &crate::merkle::leaf_hash(&bytes),
+        binding.seq,
+        unverified.size,
+        path,
+        &unverified.root,
+    )
+    .map_err(|e| format!("the log key binding (entry {}) is not in the checkpoint's tree: {e}", binding.seq))?;
+    let signed = binding.signed_event().map_err(|e| format!("the log key binding (entry {}): {e}", binding.seq))?;
+    let crate::event::EventBody::BindLogKey { key } = &signed.event().body else {
+        return Err(format!("entry {} is a {}, not a bind_log_key entry", binding.seq, signed.event().body.kind()));
+    };
+    if origin_for(&signed.event().ledger_id) != authority.name {
+        return Err(format!("the log key binding (entry {}) is for another ledger", binding.seq));
+    }
+    if !signed.verify(&crate::event::PublicKey(authority.key)) {
+        return Err(format!("the log key binding (entry {}) is not signed by the trusted authority key", binding.seq));
+    }
+    let v = Verifier::new(&authority.name, key.0).map_err(|e| e.to_string())?;
+    Checkpoint::open(note, &v).map_err(|e| format!("{e} (the log key bound at entry {})", binding.seq))
+}
+
 /// The checkpoint origin (and note key name) of a ledger: `tinledger/<ledger id hex>`.
 pub fn origin_for(ledger_id: &crate::LedgerId) -> String {
     format!("tinledger/{}", ledger_id.to_hex())

@@ -346,6 +346,15 @@ pub enum EventBody {
         /// Why the value was wrong, in the signer's words.
         reason: String,
     },
+    /// 16. The authority binds the log key: the dedicated Ed25519 key with
+    ///     which the log's server signs checkpoints (docs/server.md, "The log
+    ///     key"). From this entry on, a checkpoint of a tree that contains it
+    ///     may be signed by `key` instead of by the authority; a later
+    ///     binding replaces it. The key may not be, or become, an actor's key.
+    BindLogKey {
+        /// The log key (a registrable key, docs/formats.md §4.1).
+        key: PublicKey,
+    },
 }
 
 impl EventBody {
@@ -368,6 +377,7 @@ impl EventBody {
             EventBody::Manufacture { .. } => "manufacture",
             EventBody::Export { .. } => "export",
             EventBody::Correct { .. } => "correct",
+            EventBody::BindLogKey { .. } => "bind_log_key",
         }
     }
 
@@ -474,6 +484,7 @@ impl EventBody {
             }
             EventBody::ReinstateActor { .. } => {}
             EventBody::RotateKey { new_key, .. } => new_key.check()?,
+            EventBody::BindLogKey { key } => key.check()?,
             EventBody::Extract { material, mass_g, grade_ppm, licence, location, .. } => {
                 if !material.is_raw() {
                     return Err(format!("a mine extracts ore or concentrate, not {material}"));
@@ -677,6 +688,19 @@ pub fn event_id(event_bytes: &[u8]) -> [u8; 32] {
 }
 
 impl Event {
+    /// The actor whose history (the ledger's actor-history index, and what a
+    /// certificate includes for an actor) lists this entry: the subject of
+    /// an actor-management event, or the authority for `bind_log_key` (which
+    /// only the authority signs).
+    pub fn history_actor(&self) -> Option<&ActorId> {
+        match &self.body {
+            EventBody::BindLogKey { .. } => Some(&self.signer),
+            b => b.subject_actor(),
+        }
+    }
+}
+
+impl Event {
     /// One line describing what the event does, for people.
     pub fn describe(&self) -> String {
         let ev = self;
@@ -744,6 +768,7 @@ impl Event {
                 }
                 format!("corrected seq {entry_seq} on {lot}: {} ({reason})", values.join(", "))
             }
+            EventBody::BindLogKey { key } => format!("bound log key {} (signs checkpoints)", key.key_id()),
         }
     }
 }

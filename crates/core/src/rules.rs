@@ -47,6 +47,33 @@ pub struct LedgerInfo {
     /// The ledger authority: the only actor that may register, suspend,
     /// reinstate, revoke and re-key actors (docs/model.md §1).
     pub authority: ActorId,
+    /// Every `bind_log_key` entry so far, in order: the keys that may sign
+    /// checkpoints besides the authority (docs/server.md, "The log key").
+    /// The last one is the current log key.
+    pub log_keys: Vec<LogKeyBinding>,
+}
+
+/// One binding of the log key (a `bind_log_key` entry).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct LogKeyBinding {
+    /// Sequence number of the `bind_log_key` entry.
+    pub seq: u64,
+    /// The key it binds.
+    pub key: PublicKey,
+}
+
+impl LedgerInfo {
+    /// The log key currently bound, if any.
+    pub fn log_key(&self) -> Option<&PublicKey> {
+        self.log_keys.last().map(|b| &b.key)
+    }
+
+    /// The log key that may sign a checkpoint of a tree of `size` entries:
+    /// the one named by the last binding inside that tree (seq < size), if
+    /// any (docs/formats.md §5.2).
+    pub fn log_key_for_size(&self, size: u64) -> Option<&PublicKey> {
+        self.log_keys.iter().rev().find(|b| b.seq < size).map(|b| &b.key)
+    }
 }
 
 /// Whether an actor's key may sign (docs/model.md §2.1).
@@ -224,7 +251,8 @@ pub struct Compromise {
 /// What an accepted event changes. Written by the caller, atomically.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
-    /// Set by the genesis entry only.
+    /// The ledger facts after this entry: set by the genesis entry and by
+    /// `bind_log_key`.
     pub ledger: Option<LedgerInfo>,
     /// New states of the actors the event changes.
     pub actors: Vec<ActorState>,
@@ -682,7 +710,12 @@ fn apply_inner(
                     hint: sig_reason(signed, authority_key),
                 });
             }
-            let info = LedgerInfo { ledger_id: ev.ledger_id, name: ledger_name.clone(), authority: authority.clone() };
+            let info = LedgerInfo {
+                ledger_id: ev.ledger_id,
+                name: ledger_name.clone(),
+                authority: authority.clone(),
+                log_keys: vec![],
+            };
             d.actors.push(ActorState {
                 record: ActorRecord {
                     id: authority.clone(),
@@ -731,6 +764,7 @@ fn apply_inner(
             | EventBody::ReinstateActor { .. }
             | EventBody::RevokeActor { .. }
             | EventBody::RotateKey { .. }
+            | EventBody::BindLogKey { .. }
     );
     if is_actor_event {
         if ev.signer != ledger.authority {
@@ -810,6 +844,19 @@ fn apply_inner(
             a.last_seq = seq;
             d.keys.push((*new_key, actor.clone()));
             d.actors.push(a);
+        }
+        EventBody::BindLogKey { key } => {
+            if let Some(b) = ledger.log_keys.iter().find(|b| b.key == *key) {
+                return Err(RuleError::ActorState(format!(
+                    "key {} was bound as the log key at seq {}; a log key is never bound twice: make a new one with tinledger keygen",
+                    key.key_id(),
+                    b.seq
+                )));
+            }
+            fresh_key(view, key)?;
+            let mut info = ledger.clone();
+            info.log_keys.push(LogKeyBinding { seq, key: *key });
+            d.ledger = Some(info);
         }
         EventBody::Extract { lot, material, mass_g, grade_ppm, licence, .. } => {
             match &signer.record.attrs.iup {
@@ -1174,6 +1221,16 @@ fn tin_grams(gram_ppm: u128) -> String {
 fn fresh_key(view: &impl StateView, key: &PublicKey) -> Result<(), RuleError> {
     if let Some(owner) = view.actor_by_key(key)? {
         return Err(RuleError::KeyInUse { key_id: key.key_id(), actor: owner });
+    }
+    // A key that signs (or signed) checkpoints never signs events, and the
+    // other way round: a compromised log server must not be able to act as
+    // an actor.
+    if let Some(b) = view.ledger().and_then(|l| l.log_keys.iter().find(|b| b.key == *key).cloned()) {
+        return Err(RuleError::ActorState(format!(
+            "key {} is the ledger's log key (bound at seq {}); an actor needs its own key",
+            key.key_id(),
+            b.seq
+        )));
     }
     Ok(())
 }

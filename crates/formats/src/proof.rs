@@ -152,6 +152,42 @@ pub struct InclusionFile {
     pub proof: Vec<String>,
     /// The signed checkpoint (C2SP signed note) the proof leads to.
     pub checkpoint: String,
+    /// When the checkpoint is signed by the log key: the `bind_log_key`
+    /// entry that binds it and its inclusion proof in the same tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key_binding: Option<BindingProof>,
+}
+
+/// A `bind_log_key` entry and its inclusion proof in a checkpoint's tree,
+/// which lets a verifier that trusts only the authority's key accept a
+/// checkpoint signed by the log key (docs/formats.md §6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingProof {
+    /// The binding entry's seq (its leaf index).
+    pub seq: u64,
+    /// Its canonical entry bytes, hex.
+    pub entry_hex: String,
+    /// Sibling hashes, leaf to root, base64.
+    pub proof: Vec<String>,
+}
+
+impl BindingProof {
+    /// The proof of entry `seq` (canonical bytes `entry_bytes`).
+    pub fn new(seq: u64, entry_bytes: &[u8], proof: &[Hash]) -> BindingProof {
+        BindingProof { seq, entry_hex: hex::encode(entry_bytes), proof: proof.iter().map(hash_b64).collect() }
+    }
+
+    /// The entry (seq checked) and its path.
+    pub fn entry(&self) -> Result<(Entry, Vec<Hash>), ProofError> {
+        let bytes = hex::decode(&self.entry_hex).map_err(|_| ProofError::EntryNotHex)?;
+        let entry = Entry::from_bytes(&bytes).map_err(ProofError::Entry)?;
+        if entry.seq != self.seq {
+            return Err(ProofError::Seq { entry: entry.seq, proof: self.seq });
+        }
+        let path = self.proof.iter().map(|s| parse_hash(s, "proof")).collect::<Result<Vec<_>, _>>()?;
+        Ok((entry, path))
+    }
 }
 
 /// The entry an inclusion proof is about, decoded and checked against the file.
@@ -178,6 +214,7 @@ impl InclusionFile {
             tree_size,
             proof: proof.iter().map(hash_b64).collect(),
             checkpoint,
+            log_key_binding: None,
         }
     }
 
@@ -221,6 +258,12 @@ pub struct ConsistencyFile {
     pub new_checkpoint: String,
     /// RFC 9162 §2.1.4 proof, base64.
     pub proof: Vec<String>,
+    /// The log key binding for `old_checkpoint`, when the log key signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_log_key_binding: Option<BindingProof>,
+    /// The log key binding for `new_checkpoint`, when the log key signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_log_key_binding: Option<BindingProof>,
 }
 
 impl ConsistencyFile {
@@ -231,6 +274,8 @@ impl ConsistencyFile {
             old_checkpoint,
             new_checkpoint,
             proof: proof.iter().map(hash_b64).collect(),
+            old_log_key_binding: None,
+            new_log_key_binding: None,
         }
     }
 

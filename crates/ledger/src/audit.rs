@@ -146,10 +146,13 @@ pub struct AuditSnapshot {
     pub flags: Vec<Flag>,
 }
 
-/// File magic of an encoded snapshot (format 2: signed by the auditor).
-pub const SNAPSHOT_MAGIC: &[u8] = b"tinledger-audit-snapshot-v2\n";
+/// File magic of an encoded snapshot (format 3: signed by the auditor; its
+/// `LedgerInfo` lists the log key bindings).
+pub const SNAPSHOT_MAGIC: &[u8] = b"tinledger-audit-snapshot-v3\n";
 /// Format 1 (before 2: checksummed only, so anyone could forge one).
 const SNAPSHOT_MAGIC_V1: &[u8] = b"tinledger-audit-snapshot-v1\n";
+/// Format 2 (signed, but its `LedgerInfo` had no log keys).
+const SNAPSHOT_MAGIC_V2: &[u8] = b"tinledger-audit-snapshot-v2\n";
 /// Auditor public key (32 bytes) and Ed25519 signature (64) after the body.
 const SNAPSHOT_TRAILER: usize = 32 + 64;
 
@@ -207,6 +210,11 @@ impl AuditSnapshot {
     pub fn from_bytes(b: &[u8], auditor: &PublicKey) -> Result<AuditSnapshot, String> {
         if b.starts_with(SNAPSHOT_MAGIC_V1) {
             return Err("audit snapshot is of format 1, which is not signed and no longer read; \
+                        make a new one with a full audit (verify --snapshot CP --auditor-key KEY)"
+                .into());
+        }
+        if b.starts_with(SNAPSHOT_MAGIC_V2) {
+            return Err("audit snapshot is of format 2 (before log keys), which is no longer read; \
                         make a new one with a full audit (verify --snapshot CP --auditor-key KEY)"
                 .into());
         }
@@ -597,7 +605,6 @@ impl Ledger {
     fn check_checkpoints(&self, r: &Replay<'_>, plan: &Plan, n: u64) -> Option<Fault> {
         let info = r.st.ov.ledger.as_ref()?;
         let authority = r.st.ov.actors.get(&info.authority)?;
-        let origin = checkpoint::origin_for(&info.ledger_id);
         for (size, text) in &plan.stored {
             let size = *size;
             let bad = |reason: String| Some(Fault::at(Some(size.saturating_sub(1)), reason));
@@ -606,8 +613,8 @@ impl Ledger {
                     "stored checkpoint for tree size {size} is beyond the {n} entries: entries were removed"
                 ));
             }
-            let Some(cp) = open_checkpoint(text, &origin, authority) else {
-                return bad(format!("stored checkpoint for tree size {size} is not validly signed by the authority"));
+            let Some(cp) = open_checkpoint(text, info, authority) else {
+                return bad(format!("stored checkpoint for tree size {size} is not validly signed by the authority or its bound log key"));
             };
             if cp.size != size {
                 return bad(format!("stored checkpoint under size {size} says size {}", cp.size));
@@ -630,8 +637,8 @@ impl Ledger {
             if size > n {
                 return bad(format!("the checkpoint to snapshot at has tree size {size}, beyond the {n} entries"));
             }
-            let Some(cp) = open_checkpoint(text, &origin, authority) else {
-                return bad("the checkpoint to snapshot at is not validly signed by this ledger's authority".into());
+            let Some(cp) = open_checkpoint(text, info, authority) else {
+                return bad("the checkpoint to snapshot at is not validly signed by this ledger's authority or its bound log key".into());
             };
             if plan.roots.get(&size) != Some(&cp.root) {
                 return bad(format!(
@@ -772,11 +779,11 @@ fn state_differs<T: bincode::Decode<()> + bincode::Encode + PartialEq>(
     }
 }
 
-/// Open a checkpoint note with any key the authority has held.
-fn open_checkpoint(text: &str, origin: &str, authority: &ActorState) -> Option<checkpoint::Checkpoint> {
-    let vs: Vec<note::Verifier> =
-        authority.keys.iter().filter_map(|k| note::Verifier::new(origin, k.key.0).ok()).collect();
-    checkpoint::Checkpoint::open_any(text, &vs).ok()
+/// Open a checkpoint note with any key the authority has held, or with the
+/// log key bound for its tree size (docs/formats.md §5.2).
+fn open_checkpoint(text: &str, info: &LedgerInfo, authority: &ActorState) -> Option<checkpoint::Checkpoint> {
+    let keys: Vec<[u8; 32]> = authority.keys.iter().map(|k| k.key.0).collect();
+    checkpoint::open_for_ledger(text, info, &keys).ok().map(|(cp, _)| cp)
 }
 
 /// What the replay records besides the state.
@@ -1114,11 +1121,10 @@ impl<'l> Replay<'l> {
     /// it claims to be bound to (signed by the authority it records).
     fn from_snapshot(entries: &'l sled::Tree, s: &AuditSnapshot, note: &str) -> Result<Replay<'l>, String> {
         let info = s.ledger.as_ref().ok_or("the audit snapshot has no genesis facts")?;
-        let origin = checkpoint::origin_for(&info.ledger_id);
         let authority =
             s.actors.iter().find(|a| a.record.id == info.authority).ok_or("the audit snapshot has no authority")?;
-        let cp = open_checkpoint(note, &origin, authority)
-            .ok_or("the trusted checkpoint is not validly signed by this ledger's authority")?;
+        let cp = open_checkpoint(note, info, authority)
+            .ok_or("the trusted checkpoint is not validly signed by this ledger's authority or its bound log key")?;
         if cp.origin != s.origin || cp.size != s.size || cp.root != s.root {
             return Err(format!(
                 "the audit snapshot (size {}) was not taken at this checkpoint (size {})",
@@ -1221,7 +1227,7 @@ impl<'l> Replay<'l> {
             for lot in &delta.touched_lots {
                 d.lots.add(&d.key, TAG_LOT, &lot_entry_key(lot.as_str(), seq), &[]);
             }
-            if let Some(a) = signed.event().body.subject_actor() {
+            if let Some(a) = signed.event().history_actor() {
                 d.actors.add(&d.key, TAG_ACTOR, &lot_entry_key(a.as_str(), seq), &[]);
             }
             d.events.add(&d.key, TAG_EVENT, &event_key(&delta.event_id), &seq_key(seq));

@@ -56,7 +56,7 @@ impl Ledger {
                 for lot in &d.touched_lots {
                     lot_keys.push(lot_entry_key(lot.as_str(), n));
                 }
-                if let Some(a) = s.event().body.subject_actor() {
+                if let Some(a) = s.event().history_actor() {
                     actor_keys.push(lot_entry_key(a.as_str(), n));
                 }
                 st.absorb(n, &d);

@@ -349,9 +349,15 @@ impl Ledger {
     pub fn head(&self) -> Head {
         self.head
     }
-    /// Facts from the genesis entry.
+    /// Facts from the genesis entry (and the log keys bound since).
     pub fn info(&self) -> Option<&LedgerInfo> {
         self.info.as_ref()
+    }
+
+    /// The log key currently bound by the authority (`bind_log_key`), if
+    /// any: the key a log server must sign checkpoints with.
+    pub fn log_key(&self) -> Option<PublicKey> {
+        self.info.as_ref().and_then(|i| i.log_key().copied())
     }
 
     /// Whether an entry is stored at seq `size` (the first beyond a head of
@@ -605,7 +611,7 @@ impl Ledger {
                 for lot in &delta.touched_lots {
                     lot_keys.push(lot_entry_key(lot.as_str(), seq));
                 }
-                if let Some(a) = ev.event().body.subject_actor() {
+                if let Some(a) = ev.event().history_actor() {
                     actor_keys.push(lot_entry_key(a.as_str(), seq));
                 }
                 over.absorb(seq, &delta);
@@ -655,7 +661,8 @@ impl Ledger {
         if let Err((item, source)) = replayed {
             return Err(LedgerError::Refused { item, seq: first + item as u64, batch, source });
         }
-        let new_info = if self.info.is_none() { over.ledger.clone() } else { None };
+        // The genesis entry and `bind_log_key` change the ledger's facts.
+        let new_info = if over.ledger != self.info { over.ledger.clone() } else { None };
         let actors: Vec<(Vec<u8>, Vec<u8>)> =
             over.actors.values().map(|a| (a.record.id.as_str().as_bytes().to_vec(), codec::encode(a))).collect();
         let lots: Vec<(Vec<u8>, Vec<u8>)> =
