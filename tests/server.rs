@@ -152,10 +152,10 @@ impl Fixture {
         let ring = KeyRing::new().unwrap();
         tinledger_synth::serve::header_ledger(&dir, &ring).unwrap();
         let template = tinledger_synth::serve::independent_events(0, 1).unwrap().remove(0);
+        // header_ledger binds the synthetic log key; serve signs with it.
         let log_key = env.path("log.pem");
-        env.bare().args(["keygen", "--out"]).arg(&log_key).assert().success();
-        use ed25519_dalek::pkcs8::DecodePrivateKey;
-        let sk = ed25519_dalek::SigningKey::read_pkcs8_pem_file(&log_key).unwrap();
+        let sk = tinledger_synth::serve::log_key();
+        tinledger_formats::keyfile::write_signing_key(&log_key, &sk).unwrap();
         let verifier = Verifier::new(&origin_for(&tinledger_synth::LEDGER_ID), sk.verifying_key().to_bytes()).unwrap();
         Fixture { dir, log_key, verifier, template, ring }
     }
@@ -550,23 +550,11 @@ fn sigkill_under_load_loses_no_receipt_and_no_checkpoint_shrinks() {
     verify_passes(&env, &f.dir);
 }
 
-/// `tinledger verify` of a served ledger: every entry replays and the
-/// stored checkpoints are the log key's (until the authority binds the log
-/// key, verify names those as not the authority's, and nothing else).
+/// `tinledger verify` of a served ledger passes: every entry replays, and
+/// every stored checkpoint is signed by the log key bound below its size.
 fn verify_passes(env: &Env, dir: &Path) {
     let out = env.bare().arg("--ledger").arg(dir).arg("verify").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    if out.status.success() {
-        return;
-    }
-    let faults: Vec<&str> = text.lines().filter(|l| l.starts_with("FAULT")).collect();
-    assert!(!faults.is_empty(), "{text}");
-    for f in faults {
-        assert!(
-            f.contains("stored checkpoint for tree size") && f.ends_with("is not validly signed by the authority"),
-            "{text}"
-        );
-    }
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 /// VmRSS of `pid` in bytes.
@@ -722,7 +710,36 @@ fn remote_clients_submit_record_and_sign_batch_through_the_server() {
     env.demo();
     let log_key = env.path("log.pem");
     env.bare().args(["keygen", "--out"]).arg(&log_key).assert().success();
+    // Not bound yet: serve refuses to start, naming the command that binds it.
+    let mut c = env.cmd();
+    c.args(["serve", "--listen", "127.0.0.1:0", "--log-key"]).arg(&log_key);
+    let err = fails_with(c, 1);
+    assert!(err.contains("is not this ledger's log key: no log key is bound to it"), "{err}");
+    assert!(err.contains("record bind-log-key --key AUTHORITY.pem --public-key "), "{err}");
+    let mut c = env.cmd();
+    c.args(["record", "bind-log-key", "--key"])
+        .arg(env.key("AUTH-BABEL"))
+        .arg("--public-key")
+        .arg(env.path("log.pub.pem"));
+    c.assert().success();
+    // Another key than the bound one: refused too.
+    let other = env.path("other.pem");
+    env.bare().args(["keygen", "--out"]).arg(&other).assert().success();
+    let mut c = env.cmd();
+    c.args(["serve", "--listen", "127.0.0.1:0", "--log-key"]).arg(&other);
+    assert!(fails_with(c, 1).contains("is not this ledger's log key: the bound log key is key id "));
     let s = Server::start(&env.ledger(), &["--log-key", log_key.to_str().unwrap()]);
+    // A new binding over HTTP: 422, made with the server stopped instead.
+    let mut c = env.bare();
+    c.args(["sign", "bind-log-key", "--key"]).arg(env.key("AUTH-BABEL")).args(["--as", "AUTH-BABEL"]);
+    c.arg("--public-key").arg(env.path("other.pub.pem")).args(["--ledger-id", &remote_ledger_id(&s.base), "--out"]);
+    c.arg(env.path("bind.json")).assert().success();
+    let (st, rs) = post(&agent(), &s.base, &std::fs::read(env.path("bind.json")).unwrap()).unwrap();
+    assert_eq!(st, 422);
+    assert!(
+        rs[0]["error"].as_str().unwrap().starts_with("refused: a log key is bound with the server stopped"),
+        "{rs:?}"
+    );
     let url = s.base.clone();
     let mut c = env.bare();
     c.args(koba_extract(&env, "KOB-2026-0100", "2026-04-01T00:00:00Z"));

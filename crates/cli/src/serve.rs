@@ -44,15 +44,28 @@ pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
     let signer = match key {
         None => None,
         Some((path, key)) => {
-            let (ledger_id, authority) = crate::proofs::ledger_verifiers(&l)?;
+            let info = l.info().ok_or_else(|| CliError::refused("ledger has no genesis entry"))?;
             let pk = PublicKey::from(&key);
-            if authority.iter().any(|v| v.key == pk.0) {
+            // The authority binds the log key (docs/server.md §5): a server
+            // signing with any other key would serve checkpoints nobody
+            // can check, so it does not start.
+            if l.log_key() != Some(pk) {
+                let bound = match l.log_key() {
+                    Some(b) => format!("the bound log key is key id {}", b.key_id()),
+                    None => "no log key is bound to it".to_string(),
+                };
                 return Err(CliError::refused(format!(
-                    "{} is a key of the ledger's authority: the server signs checkpoints with a log key of its own",
-                    path.display()
+                    "{} (key id {}) is not this ledger's log key: {bound}",
+                    path.display(),
+                    pk.key_id()
                 ))
-                .hint("create one with `tinledger keygen --out log.pem` (docs/server.md, \"The log key\")"));
+                .hint(format!(
+                    "with the server stopped, the authority binds it: tinledger --ledger {} record bind-log-key --key AUTHORITY.pem --public-key {}",
+                    cli.ledger.display(),
+                    pk.to_hex()
+                )));
             }
+            let ledger_id = info.ledger_id;
             Some(NoteSigner::new(&origin_for(&ledger_id), key).map_err(|e| CliError::usage(e.to_string()))?)
         }
     };

@@ -19,7 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tinledger_core::checkpoint::Checkpoint;
 use tinledger_core::rules::StateView;
-use tinledger_core::SignedEvent;
+use tinledger_core::{EventBody, SignedEvent};
+
+/// What a `bind_log_key` event submitted over HTTP gets.
+pub const BIND_REFUSED: &str = "refused: a log key is bound with the server stopped: stop it, \
+    run `tinledger record bind-log-key` on the ledger host, and restart it with the new --log-key";
 use tinledger_ledger::{LedgerError, Receipt};
 
 /// Run until the queue is closed and drained, or storage fails (then the
@@ -88,6 +92,12 @@ fn decide(s: &Shared, flat: &[&SignedEvent]) -> Result<Vec<Outcome>, String> {
                 continue;
             }
             first_of.insert(id, i);
+            // The server signs with the bound log key and checks it at
+            // start: a new binding is made with the server stopped.
+            if matches!(ev.event().body, EventBody::BindLogKey { .. }) {
+                out[i] = Some(Outcome::Refused(BIND_REFUSED.to_string()));
+                continue;
+            }
             match view.seen_event(&id).map_err(|e| e.to_string())? {
                 Some(seq) => {
                     let e = l.get(seq).map_err(|e| e.to_string())?.ok_or_else(|| format!("entry {seq} is missing"))?;

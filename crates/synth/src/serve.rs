@@ -22,7 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tinledger_core::{Event, EventBody, LotId, SignedEvent};
+use tinledger_core::event::PublicKey;
+use tinledger_core::units::Timestamp;
+use tinledger_core::{ActorId, Event, EventBody, LotId, SignedEvent};
 use tinledger_formats::signed::SignedFile;
 use tinledger_ledger::Ledger;
 
@@ -88,10 +90,21 @@ pub fn log_key() -> ed25519_dalek::SigningKey {
 /// The label of [`log_key`].
 pub const LOG_KEY_LABEL: &str = "LOG-SYNTH";
 
-/// A scratch ledger holding the synthetic genesis and registrations.
+/// A scratch ledger holding the synthetic genesis and registrations, and
+/// the authority's binding of [`log_key`] (`bind_log_key`): what
+/// `tinledger serve --log-key` needs to start.
 pub fn header_ledger(dir: &Path, ring: &KeyRing) -> Result<(), SynthError> {
     let h = Synth::header_len() as usize;
-    let evs: Vec<Event> = Synth::new(crate::MIN_EVENTS)?.take(h).collect();
+    let mut evs: Vec<Event> = Synth::new(crate::MIN_EVENTS)?.take(h).collect();
+    let last = evs.last().ok_or_else(|| err("no synthetic events"))?;
+    let bind = Event {
+        ledger_id: crate::LEDGER_ID,
+        signer: ActorId::new(crate::AUTHORITY).map_err(err)?,
+        at: Timestamp(last.at.0 + 1),
+        note: None,
+        body: EventBody::BindLogKey { key: PublicKey::from(&log_key()) },
+    };
+    evs.push(bind);
     let signed = sign_all(&evs, ring)?;
     let (genesis, rest) = signed.split_first().ok_or_else(|| err("no synthetic events"))?;
     let (mut l, _) = Ledger::create(dir, genesis)?;
