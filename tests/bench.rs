@@ -6,7 +6,7 @@ use crate::util::{fails_with, Env};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const REQUIRED: [&str; 8] = [
+const REQUIRED: [&str; 12] = [
     "append_durable",
     "bulk_append",
     "verify",
@@ -15,6 +15,10 @@ const REQUIRED: [&str; 8] = [
     "cert_issue",
     "cert_verify",
     "bytes_per_event",
+    "serve_submit_durable",
+    "serve_submit_p50",
+    "serve_submit_p99",
+    "serve_submit_batch",
 ];
 const LIMITS: [&str; 8] = [
     "sign",
@@ -94,6 +98,15 @@ fn check_report(v: &Value) {
     let want = durable["value"].as_f64().unwrap_or(0.0) / limits["fsync_4k"];
     assert!(close(also[0]["ratio"].as_f64().unwrap_or(f64::NAN), want), "{durable}");
     assert!(fig("verify").get("also").is_none(), "only append_durable has further limits");
+    // The server figures: latencies against the 100 ms target, the batch
+    // figure also against import_presigned of the same run.
+    assert_eq!(fig("serve_submit_p99")["limit"].as_f64(), Some(100.0));
+    assert_eq!(unit_of("serve_submit_p50"), "ms");
+    assert!(fig("serve_submit_p50")["value"].as_f64() <= fig("serve_submit_p99")["value"].as_f64());
+    let batch = fig("serve_submit_batch");
+    let also = batch["also"].as_array().expect("serve_submit_batch has further limits");
+    assert_eq!(also[0]["limit_name"], "import_presigned");
+    assert_eq!(also[0]["limit"].as_f64(), fig("import_presigned")["value"].as_f64());
     assert_eq!(fig("verify_peak_rss")["limit"].as_f64(), Some(268_435_456.0));
     // verify --server of the published ledger against the local verify of the same run.
     assert_eq!(fig("remote_verify")["limit_name"], "verify");

@@ -27,6 +27,7 @@ mod reindex;
 mod remote;
 mod rules;
 mod scenario;
+mod server;
 mod snapshots;
 mod storage;
 mod tamper;

@@ -54,7 +54,8 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub wait: u64,
     /// Base URL of a served log (`tinledger serve`, or `publish` output behind a web server): read commands
-    /// (show, log, lot, prove, verify, cert issue) read it instead of --ledger (docs/server-publish.md).
+    /// (show, log, lot, prove, verify, cert issue) read it instead of --ledger; record (signs here, needs
+    /// --as), submit and sign-batch submit to it (`tinledger serve`) (docs/server.md).
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
     #[command(subcommand)]
@@ -268,6 +269,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Serve the ledger over HTTP: the C2SP tlog-tiles read API and group-committed submissions (docs/server.md).
+    #[command(
+        after_help = "Examples:\n  tinledger keygen --out log.pem                       # the log key that signs checkpoints\n  tinledger --ledger ./ledger serve --log-key log.pem --listen 127.0.0.1:8080\n  tinledger --ledger ./mirror serve --read-only --listen 127.0.0.1:8081"
+    )]
+    Serve(ServeArgs),
     /// Measure this machine: appends, verify and certificates on a synthetic ledger, next to raw limits.
     #[command(
         after_help = "Examples:\n  tinledger bench                                     # default size, temp dir\n  tinledger bench --events 1000000 --dir bench-1m --json   # keeps bench-1m/ledger; a rerun reuses it"
@@ -947,6 +953,46 @@ pub struct InputArgs {
     pub at: Option<String>,
     #[command(flatten)]
     pub numbers: NumberArgs,
+}
+
+/// `tinledger serve` (docs/server.md, "Flags").
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: a free port; the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The log key (PEM) that signs checkpoints; never the authority's key.
+    #[arg(long, value_name = "FILE", required_unless_present = "read_only")]
+    pub log_key: Option<PathBuf>,
+    /// Serve reads only: no submissions, no new checkpoints (a mirror).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Events sequenced together in one durable append at most.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
+    /// Milliseconds a batch waits for more events after its first.
+    #[arg(long, default_value_t = 5, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub batch_wait_ms: u64,
+    /// Least seconds between two signed checkpoints (one is signed whenever the tree grew).
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub checkpoint_interval: f64,
+    /// Largest request body in bytes (larger: 413).
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+    pub max_body: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Events waiting for the sequencer at most (more: 503 with Retry-After).
+    #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub queue: u64,
+    /// Seconds to receive a request's head or body, and to wait idle between requests.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub read_timeout: f64,
+    /// Seconds a response write may stall before the connection is closed.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub write_timeout: f64,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
 }
 
 /// `tinledger sign-batch`.

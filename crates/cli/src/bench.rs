@@ -109,12 +109,12 @@ fn print(json: bool, r: &Report) {
     }
     emit("");
     emit(&format!(
-        "{:<16} {:>14}  {:<9} {:<18} {:>14}  {:>6}",
+        "{:<20} {:>14}  {:<9} {:<18} {:>14}  {:>6}",
         "figure", "value", "unit", "limit", "limit value", "ratio"
     ));
     for f in figures.iter() {
         emit(&format!(
-            "{:<16} {:>14}  {:<9} {:<18} {:>14}  {:>6.2}{}",
+            "{:<20} {:>14}  {:<9} {:<18} {:>14}  {:>6.2}{}",
             f.name,
             num(f.value),
             f.unit,
@@ -125,7 +125,7 @@ fn print(json: bool, r: &Report) {
         ));
         for (name, limit) in &f.also {
             emit(&format!(
-                "{:<16} {:>14}  {:<9} {:<18} {:>14}  {:>6.2}",
+                "{:<20} {:>14}  {:<9} {:<18} {:>14}  {:>6.2}",
                 "",
                 "",
                 "",

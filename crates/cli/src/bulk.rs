@@ -314,8 +314,14 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
         )));
     }
     let key = keys::load_signing_key(&a.key)?;
+    let remote = cli.server.as_deref().map(crate::remote::Client::new).transpose()?;
+    if remote.is_some() && a.signer.is_none() {
+        return Err(CliError::usage(
+            "--as ACTOR is required with --server (the key's actor is not looked up remotely)",
+        ));
+    }
     // The ledger, if one is at --ledger and something must be read from it.
-    let ledger = if explicit_id.is_none() || a.signer.is_none() {
+    let ledger = if remote.is_none() && (explicit_id.is_none() || a.signer.is_none()) {
         match Ledger::open(&cli.ledger) {
             Ok(l) => Some(l),
             Err(LedgerError::NotFound(_)) => None,
@@ -326,6 +332,10 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
     };
     let ledger_id = match (explicit_id, ledger.as_ref().and_then(|l| l.info())) {
         (Some(id), _) => id,
+        (None, _) if remote.is_some() => match &remote {
+            Some(c) => crate::remote::ledger_id(c)?,
+            None => return Err(CliError::usage("no server")),
+        },
         (None, Some(info)) => info.ledger_id,
         (None, None) => {
             return Err(CliError::usage(format!(
@@ -360,6 +370,19 @@ pub fn sign_batch(cli: &Cli, a: &SignBatchArgs) -> Result<(), CliError> {
     let written = crate::output::write_atomic(&a.out, text.as_bytes(), false);
     pb.finish_and_clear();
     written?;
+    // The signed file is kept whatever the server says: it can be submitted again.
+    let results = match &remote {
+        Some(c) => {
+            let pb = prog.spinner(format!("submitting {} to {}", plural(n, "event"), c.url("submit")));
+            let r = crate::remote::post_events(c, &signed);
+            pb.finish_and_clear();
+            Some(r?)
+        }
+        None => None,
+    };
+    if let Some(results) = &results {
+        return crate::remote::report(cli, &signed, results);
+    }
 
     if cli.json {
         crate::output::report_json(

@@ -108,7 +108,7 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<(), CliError> {
 }
 
 /// Sign `body` as the holder of `signing.key`, resolving the signer.
-fn sign_body(
+pub(crate) fn sign_body(
     signing: &Signing,
     body: EventBody,
     ledger_id: LedgerId,

@@ -22,8 +22,10 @@ mod portable;
 mod proofs;
 mod publish;
 mod queries;
+mod remote;
 mod remote_cmds;
 mod remote_read;
+mod serve;
 mod shell;
 mod suggest;
 mod verify;
@@ -49,9 +51,16 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Key(KeyCmd::Show { key, .. }) => keycmd::show(cli, key),
         Command::Init(a) => commands::init(cli, a),
         Command::Actor(a) => commands::actor(cli, a),
-        Command::Record { kind } => commands::record(cli, kind),
+        Command::Record { kind } => match cli.server.as_deref() {
+            Some(url) => remote::record(cli, kind, url),
+            None => commands::record(cli, kind),
+        },
         Command::Sign { kind } => commands::sign(cli, kind),
-        Command::Submit { files } => commands::submit(cli, files),
+        Command::Submit { files } => match cli.server.as_deref() {
+            Some(url) => remote::submit(cli, files, url),
+            None => commands::submit(cli, files),
+        },
+        Command::Serve(a) => serve::serve(cli, a),
         Command::SignBatch(a) => bulk::sign_batch(cli, a),
         Command::Import(a) => bulk::import(cli, a),
         Command::Show { seq } => commands::show(cli, *seq),
@@ -106,8 +115,15 @@ fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
         | Command::Export { .. }
         | Command::Publish { .. }
         | Command::Reindex
-        | Command::Migrate => Err(CliError::usage(
-            "--server is not supported here: it is for show, log, lot ID, prove inclusion SEQ, prove consistency --old CP, verify and cert issue",
+        | Command::Migrate
+        | Command::Sign { .. }
+        | Command::Import(_)
+        | Command::Actor(_)
+        | Command::Serve(_)
+        | Command::Mirror { .. }
+        | Command::Init(_)
+        | Command::ImportLedger { .. } => Err(CliError::usage(
+            "--server is not supported here: it is for show, log, lot ID, prove inclusion SEQ, prove consistency --old CP, verify, cert issue, record, submit and sign-batch",
         )
         .hint("these forms read a local ledger (--ledger DIR); mirror the served log first: tinledger mirror URL --into DIR")),
         _ => return None,

@@ -449,7 +449,7 @@ impl Ledger {
 
     /// [`Ledger::append`] with the appender's clock given (tests inject it).
     pub fn append_at(&mut self, ev: &SignedEvent, now: Timestamp) -> Result<Receipt, LedgerError> {
-        let mut r = self.append_all(std::slice::from_ref(ev), false, now)?;
+        let mut r = self.append_all(std::slice::from_ref(ev), false, now, None)?;
         r.pop().ok_or_else(|| LedgerError::Storage("empty append".into()))
     }
 
@@ -463,10 +463,65 @@ impl Ledger {
 
     /// [`Ledger::append_batch`] with the appender's clock given.
     pub fn append_batch_at(&mut self, evs: &[SignedEvent], now: Timestamp) -> Result<Vec<Receipt>, LedgerError> {
-        self.append_all(evs, true, now)
+        self.append_all(evs, true, now, None)
     }
 
-    fn append_all(&mut self, evs: &[SignedEvent], batch: bool, now: Timestamp) -> Result<Vec<Receipt>, LedgerError> {
+    /// Append what passes of `evs` (the server's group commit): each event
+    /// is checked in order against the stored state plus the events of `evs`
+    /// accepted before it; the accepted ones are written as one atomic
+    /// append and made durable together, and a refused one changes nothing
+    /// and fails no other. The result holds one item per event: its receipt,
+    /// or why it was refused ([`LedgerError::Refused`] or
+    /// [`LedgerError::TooLarge`], with `batch: false`, so the message is the
+    /// one a single `append` gives). The outer error is a storage failure:
+    /// nothing of `evs` was acknowledged.
+    ///
+    /// A bad signature is only known once its batch of checks returns, after
+    /// later events may have relied on the refused one: the check then runs
+    /// again without every event found so far with a bad signature.
+    pub fn append_batch_partial(
+        &mut self,
+        evs: &[SignedEvent],
+        now: Timestamp,
+    ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+        let mut part = Partial { refused: evs.iter().map(|_| None).collect(), retry: false };
+        loop {
+            let keep: Vec<usize> = (0..evs.len()).filter(|i| part.refused[*i].is_none()).collect();
+            let sub: Vec<SignedEvent> = keep.iter().map(|i| evs[*i].clone()).collect();
+            let before: Vec<Option<LedgerError>> = std::mem::take(&mut part.refused);
+            part.refused = sub.iter().map(|_| None).collect();
+            part.retry = false;
+            let receipts = self.append_all(&sub, false, now, Some(&mut part))?;
+            // Back from the indices of `sub` to those of `evs`.
+            let mut refused = before;
+            for (j, r) in std::mem::take(&mut part.refused).into_iter().enumerate() {
+                if let (Some(r), Some(i)) = (r, keep.get(j)) {
+                    refused[*i] = Some(renumber(r, *i));
+                }
+            }
+            part.refused = refused;
+            if part.retry {
+                continue;
+            }
+            let mut receipts = receipts.into_iter();
+            let mut out = Vec::with_capacity(evs.len());
+            for r in part.refused.drain(..) {
+                out.push(match r {
+                    Some(e) => Err(e),
+                    None => receipts.next().ok_or_else(|| LedgerError::Storage("a receipt is missing".into())),
+                });
+            }
+            return Ok(out);
+        }
+    }
+
+    fn append_all(
+        &mut self,
+        evs: &[SignedEvent],
+        batch: bool,
+        now: Timestamp,
+        mut partial: Option<&mut Partial>,
+    ) -> Result<Vec<Receipt>, LedgerError> {
         if evs.is_empty() {
             return Ok(vec![]);
         }
@@ -480,6 +535,9 @@ impl Ledger {
         let mut lot_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
         let mut actor_seqs: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
         let mut receipts = Vec::with_capacity(evs.len());
+        // The item of `evs` behind each seq from `first` on (with `partial`,
+        // refused items take no seq).
+        let mut items: Vec<usize> = Vec::with_capacity(evs.len());
         let first = self.head.size;
         // Rules run in order on this thread; signatures are checked in
         // batches on rayon's pool meanwhile. A refusal names the lowest bad
@@ -487,6 +545,8 @@ impl Ledger {
         let (sig_tx, sig_rx) = std::sync::mpsc::channel::<Option<u64>>();
         let mut storage_err: Option<LedgerError> = None;
         let small = evs.len() < crate::SINGLE_CHECK_BELOW;
+        // With `partial`, every bad signature is reported, not only the first.
+        let every_bad = partial.is_some();
         let replayed: Result<(), (usize, rules::RuleError)> = rayon::in_place_scope(|scope| {
             let mut pending: Vec<SigCheck> = Vec::new();
             let flush = |pending: &mut Vec<SigCheck>| {
@@ -497,7 +557,20 @@ impl Ledger {
                 let tx = sig_tx.clone();
                 // Same criterion either way (docs/formats.md §4.1): below
                 // SINGLE_CHECK_BELOW items a batch equation saves nothing.
-                if small {
+                if every_bad {
+                    let check = move || {
+                        if !sigbatch::batch_ok(&b, &crate::batch_seed()) {
+                            for c in b.iter().filter(|c| c.verify().is_err()) {
+                                let _ = tx.send(Some(c.seq));
+                            }
+                        }
+                    };
+                    if small {
+                        check();
+                    } else {
+                        scope.spawn(move |_| check());
+                    }
+                } else if small {
                     let _ = tx.send(b.iter().find(|c| c.verify().is_err()).map(|c| c.seq));
                 } else {
                     scope.spawn(move |_| {
@@ -513,22 +586,32 @@ impl Ledger {
                 let (delta, key) = match applied {
                     Ok(r) => r,
                     Err(source) => {
+                        if let Some(p) = partial.as_deref_mut() {
+                            p.refused[item] = Some(LedgerError::Refused { item, seq, batch, source });
+                            continue;
+                        }
                         flush(&mut pending);
                         return Err((item, source));
                     }
                 };
-                sig_keys.push(key);
-                pending.push(key_cache.check(seq, ev.bytes().to_vec(), *ev.signature(), key));
-                if pending.len() == crate::VERIFY_BATCH {
-                    flush(&mut pending);
-                }
                 let entry = Entry::new(seq, head.hash, ev);
                 let bytes = entry.to_bytes();
                 // A bundle prefixes each entry with a uint16 length.
                 if bytes.len() > tinledger_core::tiles::MAX_ENTRY_LEN {
+                    let too_large = LedgerError::TooLarge { item, seq, batch, len: bytes.len() };
+                    if let Some(p) = partial.as_deref_mut() {
+                        p.refused[item] = Some(too_large);
+                        continue;
+                    }
                     flush(&mut pending);
-                    storage_err = Some(LedgerError::TooLarge { item, seq, batch, len: bytes.len() });
+                    storage_err = Some(too_large);
                     return Err((item, rules::RuleError::Storage(String::new())));
+                }
+                sig_keys.push(key);
+                items.push(item);
+                pending.push(key_cache.check(seq, ev.bytes().to_vec(), *ev.signature(), key));
+                if pending.len() == crate::VERIFY_BATCH {
+                    flush(&mut pending);
                 }
                 let hash = tinledger_core::entry::hash_entry_bytes(&bytes);
                 for lot in &delta.touched_lots {
@@ -558,7 +641,25 @@ impl Ledger {
         if let Some(e) = storage_err {
             return Err(e);
         }
-        if let Some(seq) = sig_rx.iter().flatten().min() {
+        let mut bad: Vec<u64> = sig_rx.iter().flatten().collect();
+        bad.sort_unstable();
+        if let Some(p) = partial {
+            // Every event with a bad signature is refused; the rest are
+            // checked again without them (they may have relied on one).
+            for seq in &bad {
+                let i = usize::try_from(seq - first).unwrap_or(0);
+                let (Some(item), Some(key)) = (items.get(i), sig_keys.get(i)) else { continue };
+                let source = rules::bad_signature_in(&over, &evs[*item], key);
+                p.refused[*item] = Some(LedgerError::Refused { item: *item, seq: *seq, batch, source });
+            }
+            if !bad.is_empty() {
+                p.retry = true;
+                return Ok(vec![]);
+            }
+            if receipts.is_empty() {
+                return Ok(vec![]);
+            }
+        } else if let Some(seq) = bad.first().copied() {
             let i = usize::try_from(seq - first).unwrap_or(0);
             let source = rules::bad_signature_in(&over, &evs[i], &sig_keys[i]);
             return Err(LedgerError::Refused { item: i, seq, batch, source });
@@ -844,6 +945,23 @@ fn histories(tree: &sled::Tree, new: &BTreeMap<Vec<u8>, Vec<u64>>) -> Result<Vec
         out.push((id.clone(), history_value(old.as_deref(), seqs)));
     }
     Ok(out)
+}
+
+/// Per-event outcomes of [`Ledger::append_batch_partial`]'s passes.
+struct Partial {
+    /// Why each item of the pass was refused, if it was.
+    refused: Vec<Option<LedgerError>>,
+    /// A bad signature was found: run the pass again without it.
+    retry: bool,
+}
+
+/// A refusal of item `j` of a pass, renamed item `i` of the whole batch.
+fn renumber(e: LedgerError, i: usize) -> LedgerError {
+    match e {
+        LedgerError::Refused { seq, batch, source, .. } => LedgerError::Refused { item: i, seq, batch, source },
+        LedgerError::TooLarge { seq, batch, len, .. } => LedgerError::TooLarge { item: i, seq, batch, len },
+        other => other,
+    }
 }
 
 fn batch_of<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> sled::Batch {

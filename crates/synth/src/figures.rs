@@ -530,6 +530,7 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
     let limits = measure::measure_limits(&s, scratch)?;
     let durable = append_durable(o, &ring, scratch)?;
     let (import_rate, _) = import_presigned(o, &ring, scratch)?;
+    let served = crate::loadgen::measure(o.exe, scratch, &ring, o.progress)?;
     let ledger = root.join("ledger");
     let (marker, reused) = match reuse {
         Some(m) => {
@@ -573,10 +574,29 @@ fn measure_all(o: &Options, root: &Path, scratch: &Path, reuse: Option<Marker>) 
     let mut durable =
         f("append_durable", durable, "events/s", Kind::Rate, "sled_insert_flush", limit(&limits, "sled_insert_flush"));
     durable.also.push(("fsync_4k", limit(&limits, "fsync_4k")));
+    // Group commit: many durable submissions per sync, so the single durable
+    // insert is the limit it should beat; the batch figure is compared with
+    // `import_presigned` of this run (issue #13: at least 0.8).
+    let serve_durable = f(
+        "serve_submit_durable",
+        served.durable_rate,
+        "events/s",
+        Kind::Rate,
+        "sled_insert_flush",
+        limit(&limits, "sled_insert_flush"),
+    );
+    let p99_target = crate::loadgen::P99_TARGET_MS;
+    let mut serve_batch =
+        f("serve_submit_batch", served.batch_rate, "events/s", Kind::Rate, bulk_limit_name, bulk_limit);
+    serve_batch.also.push(("import_presigned", import_rate));
     let figures = vec![
         durable,
         bulk,
         f("import_presigned", import_rate, "events/s", Kind::Rate, bulk_limit_name, bulk_limit),
+        serve_durable,
+        f("serve_submit_p50", served.p50_ms, "ms", Kind::Time, "p99_target", p99_target),
+        f("serve_submit_p99", served.p99_ms, "ms", Kind::Time, "p99_target", p99_target),
+        serve_batch,
         f("verify", verify_rate, "events/s", Kind::Rate, sig_name, sig),
         f("verify_peak_rss", rss as f64, "bytes", Kind::Size, "rss_target", RSS_TARGET as f64),
         f("remote_verify", remote_rate, "events/s", Kind::Rate, "verify", verify_rate),

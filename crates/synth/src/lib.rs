@@ -35,6 +35,7 @@
 
 mod error;
 pub mod figures;
+pub mod loadgen;
 pub mod measure;
 pub mod scenario;
 pub mod serve;

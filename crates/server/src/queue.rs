@@ -1,0 +1,161 @@
+//! The bounded submission queue between the HTTP handlers and the
+//! sequencer: counted in events, refused (503) when full, closed at
+//! shutdown. Each job carries its reply channel.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tinledger_core::SignedEvent;
+use tinledger_ledger::Receipt;
+
+/// What became of one submitted event.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Appended and durable.
+    Appended(Receipt),
+    /// Already in the log: its receipt (seq, entry hash).
+    Duplicate(Receipt),
+    /// Refused by the rules: the one-line message.
+    Refused(String),
+}
+
+/// The sequencer's answer to one request: an outcome per event, or a
+/// storage failure (the server then stops; nothing of the batch was
+/// acknowledged).
+pub type Reply = Result<Vec<Outcome>, String>;
+
+/// One request's events and where its answer goes.
+pub struct Job {
+    /// The decoded events, in body order.
+    pub events: Vec<SignedEvent>,
+    /// Where the outcomes go.
+    pub reply: tokio::sync::oneshot::Sender<Reply>,
+}
+
+/// Why a job was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// The queue holds too many events: try again later.
+    Full,
+    /// The server is shutting down.
+    Closed,
+}
+
+struct State {
+    jobs: VecDeque<Job>,
+    events: usize,
+    closed: bool,
+}
+
+/// The queue.
+pub struct Queue {
+    cap: usize,
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+/// What [`Queue::take`] found.
+pub struct Taken {
+    /// Jobs to sequence together (possibly none: the wait ran out).
+    pub jobs: Vec<Job>,
+    /// The queue is closed and now empty: the sequencer may stop.
+    pub done: bool,
+}
+
+impl Queue {
+    /// A queue of at most `cap` events.
+    pub fn new(cap: usize) -> Queue {
+        Queue {
+            cap,
+            state: Mutex::new(State { jobs: VecDeque::new(), events: 0, closed: false }),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// Queue a job, unless it would take the queue over its bound. A job
+    /// larger than the whole bound is still taken into an empty queue.
+    pub fn push(&self, job: Job) -> Result<(), (PushError, Job)> {
+        let Ok(mut s) = self.state.lock() else { return Err((PushError::Closed, job)) };
+        if s.closed {
+            return Err((PushError::Closed, job));
+        }
+        let n = job.events.len();
+        if s.events > 0 && s.events + n > self.cap {
+            return Err((PushError::Full, job));
+        }
+        s.events += n;
+        s.jobs.push_back(job);
+        drop(s);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Stop taking jobs; those queued are still handed out.
+    pub fn close(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.closed = true;
+        }
+        self.ready.notify_all();
+    }
+
+    /// Close the queue and answer every queued job with `msg` (the
+    /// sequencer stopped: nothing of them was appended).
+    pub fn fail_all(&self, msg: &str) {
+        let jobs: Vec<Job> = match self.state.lock() {
+            Ok(mut s) => {
+                s.closed = true;
+                s.events = 0;
+                s.jobs.drain(..).collect()
+            }
+            Err(_) => vec![],
+        };
+        self.ready.notify_all();
+        for j in jobs {
+            let _ = j.reply.send(Err(msg.to_string()));
+        }
+    }
+
+    /// Wait until `idle` has passed or a job arrives; then, from the first
+    /// job's arrival here, gather jobs until they hold `batch` events or
+    /// `wait` has passed, and hand them out (always whole jobs: a request
+    /// is never split across appends).
+    pub fn take(&self, batch: usize, wait: Duration, idle: Duration) -> Taken {
+        let Ok(mut s) = self.state.lock() else { return Taken { jobs: vec![], done: true } };
+        let idle_end = Instant::now() + idle;
+        while s.jobs.is_empty() && !s.closed {
+            let now = Instant::now();
+            if now >= idle_end {
+                return Taken { jobs: vec![], done: false };
+            }
+            s = match self.ready.wait_timeout(s, idle_end - now) {
+                Ok((g, _)) => g,
+                Err(_) => return Taken { jobs: vec![], done: true },
+            };
+        }
+        let end = Instant::now() + wait;
+        while s.events < batch && !s.closed {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            s = match self.ready.wait_timeout(s, end - now) {
+                Ok((g, _)) => g,
+                Err(_) => return Taken { jobs: vec![], done: true },
+            };
+        }
+        let mut jobs = Vec::new();
+        let mut n = 0;
+        while let Some(j) = s.jobs.front() {
+            if n > 0 && n + j.events.len() > batch {
+                break;
+            }
+            n += j.events.len();
+            if let Some(j) = s.jobs.pop_front() {
+                jobs.push(j);
+            }
+        }
+        s.events -= n;
+        let done = s.closed && s.jobs.is_empty();
+        Taken { jobs, done }
+    }
+}
