@@ -1,4 +1,4 @@
-//! The network read path (docs/server-publish.md): `publish` output served
+//! The network read path (docs/server.md): `publish` output served
 //! by a real nginx (headers, gzip, 404s) and read back by `verify
 //! --server`, by the independent PyPI client tlog-scales, and by `mirror`
 //! (catching up twice, refusing a rewritten history); the remote read

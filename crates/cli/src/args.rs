@@ -194,7 +194,7 @@ pub enum Command {
     },
     /// Write the read API (checkpoint, tiles, entry bundles, lots, actors) as static files for any web server.
     #[command(
-        after_help = "Incremental: a later run writes only what is new; the checkpoint is replaced last (docs/server-publish.md).\n\nExample:\n  tinledger --ledger ./ledger publish --out /srv/tinledger"
+        after_help = "Incremental: a later run writes only what is new; the checkpoint is replaced last (docs/server.md).\n\nExample:\n  tinledger --ledger ./ledger publish --out /srv/tinledger"
     )]
     Publish {
         /// Directory to write (created if missing).

@@ -89,7 +89,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
-/// The read commands that take `--server URL` (docs/server-publish.md);
+/// The read commands that take `--server URL` (docs/server.md);
 /// `None` for a command that does not read a served log.
 fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
     use args::ProveCmd;

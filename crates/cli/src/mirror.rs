@@ -1,6 +1,6 @@
 //! `tinledger mirror URL --into DIR`: copy a served log (tinledger serve,
 //! or publish's files behind a web server) into a local ledger, checking
-//! everything (docs/server-publish.md §4).
+//! everything (docs/server.md §4).
 //!
 //! Checked, in order: (1) on a later run, that the source's checkpoint is
 //! not smaller than the mirror's and that the served tiles prove it

@@ -1,5 +1,5 @@
 //! `tinledger publish --out DIR`: the read API of tlog-tiles as plain
-//! files, for any static web server (docs/server-publish.md).
+//! files, for any static web server (docs/server.md).
 //!
 //! Order of writes: every tile, bundle, lot and actor file is written to a
 //! temporary name in its directory, fsynced and renamed; then every

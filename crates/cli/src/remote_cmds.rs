@@ -1,5 +1,5 @@
 //! Read commands with `--server URL`: the same output as their local forms,
-//! from a served log (docs/server-publish.md, "Remote read clients").
+//! from a served log (docs/server.md, "Remote read clients").
 //! Every entry printed is first proved included in the served checkpoint,
 //! whose signature is checked with the authority's keys.
 
@@ -220,7 +220,7 @@ fn current_key(log: &RemoteLog, a: &ActorId) -> Result<Option<PublicKey>, CliErr
 /// one; the root of the entries must be the checkpoint's, whose signature
 /// `RemoteLog::open` checked. With `--since CP`: only the consistency of CP
 /// with the served checkpoint and the new entries' chain and inclusion
-/// (docs/server-publish.md §6).
+/// (docs/server.md §6).
 pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
     if a.snapshot.is_some() || a.indices || a.expect_head.is_some() || a.auditor_key.is_some() {
         return Err(CliError::usage(

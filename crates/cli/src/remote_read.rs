@@ -1,6 +1,6 @@
 //! The remote read client: the C2SP tlog-tiles read API of `tinledger
 //! serve` or of `tinledger publish`'s files behind any web server
-//! (docs/server-publish.md). Every request has a timeout and a cap on the
+//! (docs/server.md). Every request has a timeout and a cap on the
 //! response size; connection failures and 5xx answers are retried with
 //! backoff; every error is one line naming the URL and what failed.
 //!

@@ -1,6 +1,6 @@
 //! A minimal static file server on loopback, on threads: serves `tinledger
 //! publish` output for the `remote_verify` figure and for tests where
-//! nginx is not the point (docs/server-publish.md). GET only, one request
+//! nginx is not the point (docs/server.md). GET only, one request
 //! per connection (`Connection: close`), paths limited to the read API's
 //! characters (no `..`), bounded request size, connections and time.
 //! Tests can replace any path's whole raw response (`overrides`) to serve
