@@ -32,7 +32,7 @@
 //! is undone by a power cut leaves a file sled ignores or removes again.
 
 use crate::error::LedgerError;
-use crate::store::sync_tree;
+use crate::store::{sync_file_if_present, sync_tree};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -105,7 +105,9 @@ fn sync_new(dir: &Path, new: &[&OsString]) -> Result<(), LedgerError> {
         let p = dir.join(name);
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => sync_tree(&p)?,
-            Ok(m) if m.is_file() => sync_path(&p, false)?,
+            // sled's flusher may collect a replaced blob between our stat
+            // and our open: a file gone by then needs no sync.
+            Ok(m) if m.is_file() => sync_file_if_present(&p)?,
             // Removed since the listing (a collected blob): nothing to keep.
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -175,5 +177,19 @@ mod tests {
         let e = sync_flushed(&db).unwrap_err().to_string();
         assert!(e.contains("cannot fsync") && e.contains("db/db"), "{e}");
         assert_eq!(snapshot(&db), None);
+    }
+
+    #[test]
+    fn a_blob_collected_between_listing_and_fsync_is_not_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let blobs = t.path().join(BLOBS);
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::fs::write(blobs.join("7"), b"blob").unwrap();
+        let gone = OsString::from("8");
+        let kept = OsString::from("7");
+        // "8" was listed but sled collected it before the fsync.
+        sync_new(&blobs, &[&kept, &gone]).unwrap();
+        sync_file_if_present(&blobs.join("8")).unwrap();
+        sync_file_if_present(&blobs.join("7")).unwrap();
     }
 }

@@ -179,19 +179,25 @@ pub fn sync_tree(path: &Path) -> Result<(), LedgerError> {
         if ft.is_dir() {
             sync_tree(&p)?;
         } else if ft.is_file() {
-            match File::open(&p).and_then(|f| f.sync_all()) {
-                Ok(()) => {}
-                // sled deletes a replaced blob (db/blobs/) after its flush: a
-                // file listed here may be gone when opened, and what is gone
-                // needs no fsync.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LedgerError::io(format!("cannot fsync {}", p.display()), e)),
-            }
+            sync_file_if_present(&p)?;
         }
     }
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| LedgerError::io(format!("cannot fsync {}", path.display()), e))
+}
+
+/// fsync the file `p` unless it is gone. sled's flusher thread deletes a
+/// replaced blob (`db/blobs/`) whenever it likes, so a file listed or
+/// stat'ed a moment ago may be gone when opened, and what is gone needs no
+/// fsync. (Treating that as an error failed a durable append under load
+/// with `cannot fsync db/blobs/<LSN>: No such file or directory`.)
+pub(crate) fn sync_file_if_present(p: &Path) -> Result<(), LedgerError> {
+    match File::open(p).and_then(|f| f.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LedgerError::io(format!("cannot fsync {}", p.display()), e)),
+    }
 }
 
 impl Ledger {
