@@ -85,20 +85,36 @@ impl Verifier {
     }
     /// Parse `name+hash+base64(0x01 ‖ key)`.
     pub fn parse(s: &str) -> Result<Self, NoteError> {
-        let s = s.trim();
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("verifier key is not name+hash+base64".into()));
-        };
-        check_name(name)?;
-        let key_bytes = parse_alg_key(b64)?;
-        let v = Verifier { name: name.to_string(), key: key_bytes };
-        if hash.len() != 8 || u32::from_str_radix(hash, 16).ok() != Some(v.hash()) {
-            return Err(NoteError::BadKey(format!("verifier key hash {hash} does not match its name and key")));
-        }
-        VerifyingKey::from_bytes(&v.key).map_err(|_| NoteError::BadKey("not an Ed25519 public key".into()))?;
-        Ok(v)
+        let (name, key) = parse_vkey(s, ALG_ED25519, "verifier key", key_hash)?;
+        Ok(Verifier { name, key })
     }
+}
+
+/// Parse a verifier key `name+hash+base64(alg ‖ key)` of signature type
+/// `alg` whose key hash is `hash(name, key)`.
+pub(crate) fn parse_vkey(
+    s: &str,
+    alg: u8,
+    what: &str,
+    hash: fn(&str, &[u8; 32]) -> u32,
+) -> Result<(String, [u8; 32]), NoteError> {
+    let s = s.trim();
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(h), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadKey(format!("{what} is not name+hash+base64")));
+    };
+    check_name(name)?;
+    let raw = B64.decode(b64).map_err(|_| NoteError::BadKey(format!("{what} is not base64")))?;
+    if raw.len() != 33 || raw[0] != alg {
+        return Err(NoteError::BadKey(format!("{what} is not an Ed25519 key of signature type 0x{alg:02x}")));
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&raw[1..]);
+    if h.len() != 8 || u32::from_str_radix(h, 16).ok() != Some(hash(name, &key)) {
+        return Err(NoteError::BadKey(format!("{what} hash {h} does not match its name and key")));
+    }
+    VerifyingKey::from_bytes(&key).map_err(|_| NoteError::BadKey("not an Ed25519 public key".into()))?;
+    Ok((name.to_string(), key))
 }
 
 fn parse_alg_key(b64: &str) -> Result<[u8; 32], NoteError> {
