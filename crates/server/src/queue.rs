@@ -62,6 +62,9 @@ pub struct Taken {
     pub done: bool,
 }
 
+/// A batch closes when no job arrived for `batch wait / BATCH_GAP_DIVISOR`.
+pub const BATCH_GAP_DIVISOR: u32 = 5;
+
 impl Queue {
     /// A queue of at most `cap` events.
     pub fn new(cap: usize) -> Queue {
@@ -116,8 +119,8 @@ impl Queue {
     }
 
     /// Wait until `idle` has passed or a job arrives; then, from the first
-    /// job's arrival here, gather jobs until they hold `batch` events or
-    /// `wait` has passed, and hand them out (always whole jobs: a request
+    /// job's arrival here, gather jobs until they hold `batch` events,
+    /// `wait` has passed, or no job arrived for `wait / 5`, and hand them out (always whole jobs: a request
     /// is never split across appends).
     pub fn take(&self, batch: usize, wait: Duration, idle: Duration) -> Taken {
         let Ok(mut s) = self.state.lock() else { return Taken { jobs: vec![], done: true } };
@@ -132,13 +135,23 @@ impl Queue {
                 Err(_) => return Taken { jobs: vec![], done: true },
             };
         }
-        let end = Instant::now() + wait;
+        // A batch also closes once no job arrived for a fifth of the wait:
+        // clients that all wait for their receipts have sent what they will
+        // send, and holding the batch open longer only delays them.
+        let start = Instant::now();
+        let end = start + wait;
+        let gap = wait / BATCH_GAP_DIVISOR;
+        let (mut last_len, mut last_at) = (s.jobs.len(), start);
         while s.events < batch && !s.closed {
             let now = Instant::now();
-            if now >= end {
+            if s.jobs.len() != last_len {
+                (last_len, last_at) = (s.jobs.len(), now);
+            }
+            let deadline = end.min(last_at + gap);
+            if now >= deadline {
                 break;
             }
-            s = match self.ready.wait_timeout(s, end - now) {
+            s = match self.ready.wait_timeout(s, deadline - now) {
                 Ok((g, _)) => g,
                 Err(_) => return Taken { jobs: vec![], done: true },
             };
@@ -157,5 +170,47 @@ impl Queue {
         s.events -= n;
         let done = s.closed && s.jobs.is_empty();
         Taken { jobs, done }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn job() -> Job {
+        Job { events: vec![], reply: tokio::sync::oneshot::channel().0 }
+    }
+
+    #[test]
+    fn jobs_arriving_closer_than_the_gap_share_a_batch_and_a_quiet_queue_closes_it() {
+        let q = Arc::new(Queue::new(100));
+        assert!(q.push(job()).is_ok());
+        let pusher = {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                for _ in 0..4 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    assert!(q.push(job()).is_ok());
+                }
+            })
+        };
+        // wait 10 s, gap 2 s: every job, 10 ms apart, lands in the batch,
+        // which then closes on the gap, about 2 s after the last one.
+        let taken = q.take(1000, Duration::from_secs(10), Duration::ZERO);
+        pusher.join().unwrap();
+        assert_eq!(taken.jobs.len(), 5);
+        assert!(!taken.done);
+    }
+
+    #[test]
+    fn a_closed_queue_hands_out_what_it_holds_at_once() {
+        let q = Queue::new(100);
+        assert!(q.push(job()).is_ok());
+        assert!(q.push(job()).is_ok());
+        q.close();
+        let taken = q.take(1000, Duration::from_secs(3600), Duration::ZERO);
+        assert_eq!(taken.jobs.len(), 2);
+        assert!(taken.done);
     }
 }
