@@ -277,7 +277,7 @@ pub enum Command {
     /// Run a C2SP tlog-witness: cosign checkpoints of trusted logs that are consistent with what it cosigned before (docs/witness.md).
     #[command(
         subcommand,
-        after_help = "Examples:\n  tinledger keygen --out witness.pem\n  tinledger witness key --key witness.pem --name witness.example/w1      # the vkey for tlog-policy files\n  tinledger witness serve --key witness.pem --name witness.example/w1 --listen 127.0.0.1:7380 --state ./witness-state --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\""
+        after_help = "Examples:\n  tinledger keygen --out witness.pem\n  tinledger witness key --key witness.pem --name witness.example/w1   # for tlog-policy files\n  tinledger witness serve --key witness.pem --name witness.example/w1 --state ./witness-state \\\n      --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\""
     )]
     Witness(WitnessCmd),
     /// Measure this machine: appends, verify and certificates on a synthetic ledger, next to raw limits.
@@ -1012,8 +1012,14 @@ pub struct HttpTimeouts {
 #[derive(Subcommand, Debug)]
 pub enum WitnessCmd {
     /// Serve POST /add-checkpoint (C2SP tlog-witness v1) and GET /checkpoint/<origin>.
+    #[command(
+        after_help = "Example:\n  tinledger witness serve --key witness.pem --name witness.example/w1 --state ./witness-state \\\n      --listen 127.0.0.1:7380 --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\"\nThe state directory is the witness's memory: never restore an old copy (docs/witness.md)."
+    )]
     Serve(WitnessServeArgs),
     /// Print the witness's cosignature/v1 verifier key (name+hash+base64), the line a tlog-policy file lists.
+    #[command(
+        after_help = "Example:\n  tinledger witness key --key witness.pem --name witness.example/w1\n  witness.example/w1+d9ed62c5+BO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR"
+    )]
     Key {
         /// The witness's private key (PEM, from `tinledger keygen`).
         #[arg(long, value_name = "FILE")]
