@@ -319,6 +319,21 @@ fn add_checkpoint_status_matrix_and_independent_cosignatures() {
     assert_eq!((st, b.as_str()), (409, "12\n"));
     assert_eq!(get(&a, &format!("{}checkpoint/{ORIGIN}", w.base)).2, served);
     assert_eq!(add(&a, &w, &grow(&t, 12, 20, &log)).unwrap().0, 200);
+    // SIGTERM: a clean stop, exit 0.
+    let pid = w.child.lock().unwrap().id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = w.child.lock().unwrap().try_wait().unwrap() {
+            assert!(st.success(), "SIGTERM exit: {st:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the witness did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = s.env.bare().args(["--json", "witness", "key", "--key", "w.pem", "--name", NAME]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["name"].as_str(), v["verifier_key"].as_str()), (Some(NAME), Some(ind.vkey().as_str())));
 }
 
 #[test]
@@ -387,7 +402,7 @@ fn sigkill_at_random_points_never_cosigns_two_inconsistent_checkpoints() {
     let mut cosigned: Vec<Seen> = Vec::new();
     let mut in_flight: Option<Seen> = None;
     let mut size = 0u64; // what the client believes the witness's size is
-    let (mut oks, mut conflicts, mut refused) = (0, 0, 0);
+    let (mut oks, mut conflicts, mut refused, mut unanswered) = (0, 0, 0, 0);
     for round in 0..KILLS {
         assert!(started.elapsed() < Duration::from_secs(300), "the test ran out of time at round {round}");
         let w = s.start();
@@ -404,6 +419,7 @@ fn sigkill_at_random_points_never_cosigns_two_inconsistent_checkpoints() {
                     assert!(consistent(c, &f, &hists), "round {round}: persisted {f:?} forks from {c:?}");
                 }
                 cosigned.push(f);
+                unanswered += 1;
             } else {
                 assert!(last.is_some_and(got), "round {round}: persisted {cp:?} is neither {last:?} nor {in_flight:?}");
             }
@@ -451,7 +467,10 @@ fn sigkill_at_random_points_never_cosigns_two_inconsistent_checkpoints() {
         }
         killer.join().unwrap();
     }
-    eprintln!("{KILLS} kills: {oks} cosigned, {conflicts} conflicts, {refused} refused, {:?}", started.elapsed());
+    eprintln!(
+        "{KILLS} kills ({unanswered} left a persisted state whose 200 never arrived): {oks} cosigned, {conflicts} conflicts, {refused} refused, {:?}",
+        started.elapsed()
+    );
     assert!(oks > KILLS, "too few cosignatures to mean anything: {oks}");
     assert!(refused > 0, "the forked history was never refused");
 }

@@ -189,7 +189,14 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     }
     if let Some(origin) = path.strip_prefix("/checkpoint/") {
         return match method {
-            Method::GET | Method::HEAD => latest(&s, origin),
+            Method::GET | Method::HEAD => {
+                // The origin's lock is held across an fsync: wait for it off the async threads.
+                let origin = origin.to_string();
+                match tokio::task::spawn_blocking(move || latest(&s, &origin)).await {
+                    Ok(r) => r,
+                    Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the read failed"),
+                }
+            }
             _ => error(StatusCode::METHOD_NOT_ALLOWED, "only GET reads this path"),
         };
     }
