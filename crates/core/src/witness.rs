@@ -405,4 +405,44 @@ mod tests {
         assert_eq!(parse_request(ok63.as_bytes()).unwrap().proof.len(), 63);
         assert_eq!(add(&w, None, &[0xff, b'\n']).unwrap_err().status(), 400);
     }
+    #[test]
+    fn size_zero_is_the_empty_tree() {
+        let w = witness();
+        let t = MemTree::new();
+        let a = add(&w, None, &body(0, &[], &t, 0, &log())).unwrap();
+        assert_eq!(a.state.checkpoint.root, empty_root());
+        // A size-0 checkpoint with another root is a different tree: 409.
+        let bad = Checkpoint { origin: ORIGIN.into(), size: 0, root: [1; 32], extensions: vec![] };
+        let req = format!("old 0\n\n{}", bad.sign(&log()).unwrap());
+        let e = add(&w, None, req.as_bytes()).unwrap_err();
+        assert_eq!((e.status(), e.witness_size()), (409, Some(0)));
+        // From size 0 any tree is consistent, with an empty proof.
+        let t = tree(5, 1);
+        assert!(add(&w, Some(&a.state), &body(0, &[], &t, 5, &log())).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_gets_a_status_never_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            flips in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 0..4),
+        ) {
+            let w = witness();
+            let t = tree(12, 1);
+            let state = add(&w, None, &body(0, &[], &t, 5, &log())).unwrap().state;
+            let p = consistency_proof(&t, 5, 12).unwrap();
+            // Random bytes, and a valid body with a few bytes changed.
+            let mut valid = body(5, &p, &t, 12, &log());
+            for (at, b) in flips {
+                let n = valid.len();
+                valid[at % n] = b;
+            }
+            for b in [bytes, valid] {
+                match add(&w, Some(&state), &b) {
+                    Ok(a) => proptest::prop_assert!(a.state.checkpoint.size >= 5),
+                    Err(e) => proptest::prop_assert!([400, 403, 404, 409, 422].contains(&e.status())),
+                }
+            }
+        }
+    }
 }

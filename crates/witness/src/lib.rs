@@ -234,6 +234,7 @@ async fn add_checkpoint(s: Arc<Shared>, req: Request) -> Response {
     let bytes = match tokio::time::timeout(s.cfg.read_timeout, body.collect()).await {
         Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "request body not received in time"),
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
+        Ok(Err(e)) if timed_out(&*e) => return error(StatusCode::REQUEST_TIMEOUT, "request body not received in time"),
         Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "request body is truncated or malformed"),
         Ok(Ok(c)) => c.to_bytes(),
     };
@@ -242,6 +243,18 @@ async fn add_checkpoint(s: Arc<Shared>, req: Request) -> Response {
         Ok(r) => r,
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed"),
     }
+}
+
+/// Whether a body error comes from the connection's read timeout.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// Check and persist under the origin's lock, then build the answer.
