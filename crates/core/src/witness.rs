@@ -143,8 +143,7 @@ pub fn parse_request(body: &[u8]) -> Result<AddCheckpoint, Rejection> {
     let text = std::str::from_utf8(body).map_err(|_| malformed("the body is not UTF-8"))?;
     let (first, mut rest) = text.split_once('\n').ok_or_else(|| malformed("no old size line"))?;
     let n = first.strip_prefix("old ").ok_or_else(|| malformed("the first line is not 'old <size>'"))?;
-    let canonical = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
-    if !canonical {
+    if !canonical_decimal(n) {
         return Err(malformed("the old size is not a decimal number without leading zeroes"));
     }
     let old: u64 = n.parse().map_err(|_| malformed("the old size is out of range"))?;
@@ -166,6 +165,37 @@ pub fn parse_request(body: &[u8]) -> Result<AddCheckpoint, Rejection> {
     let note = Note::parse(rest).map_err(|e| malformed(format!("the checkpoint: {e}")))?;
     let checkpoint = Checkpoint::parse_body(&note.text).map_err(|e| malformed(e.to_string()))?;
     Ok(AddCheckpoint { old, proof, note: rest.to_string(), checkpoint })
+}
+
+/// The `add-checkpoint` body a client (a log) sends: `old <old>`, the
+/// proof lines, an empty line, the checkpoint note. [`parse_request`]
+/// reads it back unchanged.
+pub fn request_body(old: u64, proof: &[Hash], note: &str) -> String {
+    let mut s = format!("old {old}\n");
+    for h in proof {
+        s.push_str(&B64.encode(h));
+        s.push('\n');
+    }
+    s.push('\n');
+    s.push_str(note);
+    s
+}
+
+/// The witness's size from a 409 body (`<size>\n`, decimal, no leading
+/// zeroes), for a client that retries with `old <size>`; `None` if the
+/// body is anything else.
+pub fn parse_size_response(body: &[u8]) -> Option<u64> {
+    let n = std::str::from_utf8(body).ok()?.strip_suffix('\n')?;
+    if canonical_decimal(n) {
+        n.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// ASCII decimal digits without leading zeroes ("0" for zero).
+fn canonical_decimal(n: &str) -> bool {
+    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'))
 }
 
 /// The latest checkpoint a witness cosigned for one log.
@@ -313,14 +343,7 @@ mod tests {
             root: crate::merkle::root(t, size).unwrap_or_else(|_| empty_root()),
             extensions: vec![],
         };
-        let mut s = format!("old {old}\n");
-        for h in proof {
-            s.push_str(&B64.encode(h));
-            s.push('\n');
-        }
-        s.push('\n');
-        s.push_str(&cp.sign(signer).unwrap());
-        s.into_bytes()
+        request_body(old, proof, &cp.sign(signer).unwrap()).into_bytes()
     }
 
     fn add(w: &Witness, st: Option<&LogState>, b: &[u8]) -> Result<Accepted, Rejection> {
@@ -405,6 +428,21 @@ mod tests {
         assert_eq!(parse_request(ok63.as_bytes()).unwrap().proof.len(), 63);
         assert_eq!(add(&w, None, &[0xff, b'\n']).unwrap_err().status(), 400);
     }
+    #[test]
+    fn request_bodies_round_trip_and_409_bodies_parse() {
+        let t = tree(9, 1);
+        let p = consistency_proof(&t, 3, 9).unwrap();
+        let note = String::from_utf8(body(3, &p, &t, 9, &log())).unwrap();
+        let r = parse_request(note.as_bytes()).unwrap();
+        assert_eq!(request_body(r.old, &r.proof, &r.note), note);
+        assert_eq!((r.old, r.proof, r.checkpoint.size), (3, p, 9));
+        assert_eq!(parse_size_response(b"12\n"), Some(12));
+        assert_eq!(parse_size_response(b"0\n"), Some(0));
+        for bad in [&b"12"[..], b"012\n", b" 1\n", b"\n", b"1\n\n", b"-1\n"] {
+            assert_eq!(parse_size_response(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn size_zero_is_the_empty_tree() {
         let w = witness();
