@@ -50,14 +50,7 @@ fn note(t: &MemTree, size: u64, signer: &NoteSigner) -> String {
 
 /// An add-checkpoint body: `old N`, the proof lines, an empty line, the note.
 fn body(old: u64, proof: &[Hash], note: &str) -> Vec<u8> {
-    let mut s = format!("old {old}\n");
-    for h in proof {
-        s.push_str(&B64.encode(h));
-        s.push('\n');
-    }
-    s.push('\n');
-    s.push_str(note);
-    s.into_bytes()
+    tinledger_core::witness::request_body(old, proof, note).into_bytes()
 }
 
 /// The honest request from `old` to `size` of history `t`.
