@@ -183,7 +183,7 @@ fn issue_10_architecture_doc_matches_the_manifests() {
         }
     }
     let mut manifests = vec![("tinledger".to_string(), root.join("Cargo.toml"))];
-    for c in ["core", "ledger", "formats", "synth", "server"] {
+    for c in ["core", "ledger", "formats", "synth", "server", "witness"] {
         manifests.push((format!("tinledger-{c}"), root.join("crates").join(c).join("Cargo.toml")));
     }
     for (name, path) in manifests {

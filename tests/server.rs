@@ -25,7 +25,8 @@ pub struct Server {
     pub base: String,
     /// `127.0.0.1:PORT`
     pub addr: String,
-    /// Everything it printed on stderr (drained by a thread).
+    /// Everything it printed on stderr (drained by a thread), for failure messages.
+    #[allow(dead_code)]
     pub stderr: Arc<Mutex<String>>,
 }
 
@@ -34,43 +35,10 @@ impl Server {
     /// and wait (at most 60 s) for its `listening on` line.
     pub fn start(ledger: &Path, args: &[&str]) -> Server {
         let exe = assert_cmd::cargo::cargo_bin("tinledger");
-        let mut child = Command::new(exe)
-            .arg("--ledger")
-            .arg(ledger)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("TINLEDGER_LEDGER")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tinledger serve");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                log.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut guard = Server { child, base: String::new(), addr: String::new(), stderr };
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(a) = line.strip_prefix("listening on http://") {
-                        guard.addr = a.trim().to_string();
-                        guard.base = format!("http://{}/", guard.addr);
-                        return guard;
-                    }
-                }
-                Err(_) => panic!("serve did not start: {}", guard.stderr.lock().unwrap()),
-            }
-        }
+        let mut cmd = Command::new(exe);
+        cmd.arg("--ledger").arg(ledger).args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        let (child, addr, stderr) = spawn_listening(cmd);
+        Server { child, base: format!("http://{addr}/"), addr, stderr }
     }
 
     pub fn pid(&self) -> u32 {
@@ -101,6 +69,46 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Spawn `cmd` (a `tinledger` that serves) and wait (at most 60 s) for its
+/// `listening on http://ADDR` line: (the child, ADDR, everything it prints
+/// on stderr, drained by a thread). The child is killed if it never says so.
+pub fn spawn_listening(mut cmd: Command) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = cmd
+        .env_remove("TINLEDGER_LEDGER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tinledger");
+    let err = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let log = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(a) = line.strip_prefix("listening on http://") {
+                    return (child, a.trim().to_string(), stderr);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start: {}", stderr.lock().unwrap());
+            }
+        }
     }
 }
 

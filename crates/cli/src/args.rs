@@ -274,6 +274,12 @@ pub enum Command {
         after_help = "Examples:\n  tinledger keygen --out log.pem                       # the log key that signs checkpoints\n  tinledger --ledger ./ledger serve --log-key log.pem --listen 127.0.0.1:8080\n  tinledger --ledger ./mirror serve --read-only --listen 127.0.0.1:8081"
     )]
     Serve(ServeArgs),
+    /// Run a C2SP tlog-witness: cosign checkpoints of trusted logs that are consistent with what it cosigned before (docs/witness.md).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tinledger keygen --out witness.pem\n  tinledger witness key --key witness.pem --name witness.example/w1   # for tlog-policy files\n  tinledger witness serve --key witness.pem --name witness.example/w1 --state ./witness-state \\\n      --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\""
+    )]
+    Witness(WitnessCmd),
     /// Measure this machine: appends, verify and certificates on a synthetic ledger, next to raw limits.
     #[command(
         after_help = "Examples:\n  tinledger bench                                     # default size, temp dir\n  tinledger bench --events 1000000 --dir bench-1m --json   # keeps bench-1m/ledger; a rerun reuses it"
@@ -985,12 +991,71 @@ pub struct ServeArgs {
     /// Events waiting for the sequencer at most (more: 503 with Retry-After).
     #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub queue: u64,
+    #[command(flatten)]
+    pub timeouts: HttpTimeouts,
+    #[command(flatten)]
+    pub pass: PassphraseEnv,
+}
+
+/// The read and write timeouts of `serve` and `witness serve`.
+#[derive(Args, Debug)]
+pub struct HttpTimeouts {
     /// Seconds to receive a request's head or body, and to wait idle between requests.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub read_timeout: f64,
     /// Seconds a response write may stall before the connection is closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub write_timeout: f64,
+}
+
+/// `tinledger witness ...` (docs/witness.md).
+#[derive(Subcommand, Debug)]
+pub enum WitnessCmd {
+    /// Serve POST /add-checkpoint (C2SP tlog-witness v1) and GET /checkpoint/<origin>.
+    #[command(
+        after_help = "Example:\n  tinledger witness serve --key witness.pem --name witness.example/w1 --state ./witness-state \\\n      --listen 127.0.0.1:7380 --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\"\nThe state directory is the witness's memory: never restore an old copy (docs/witness.md)."
+    )]
+    Serve(WitnessServeArgs),
+    /// Print the witness's cosignature/v1 verifier key (name+hash+base64), the line a tlog-policy file lists.
+    #[command(
+        after_help = "Example:\n  tinledger witness key --key witness.pem --name witness.example/w1\n  witness.example/w1+d9ed62c5+BO1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR"
+    )]
+    Key {
+        /// The witness's private key (PEM, from `tinledger keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The witness's name (a schema-less URL such as witness.example/w1; no spaces or '+').
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        pass: PassphraseEnv,
+    },
+}
+
+/// `tinledger witness serve` (docs/witness.md, "Operating a witness").
+#[derive(Args, Debug)]
+pub struct WitnessServeArgs {
+    /// The witness's private key (PEM, from `tinledger keygen`); never a log's or the authority's key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The witness's name (a schema-less URL such as witness.example/w1; no spaces or '+').
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Address to listen on (port 0: a free port; the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:7380", value_name = "ADDR")]
+    pub listen: String,
+    /// State directory: the latest cosigned checkpoint of each log (never restore an old copy).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// A trusted log's note verifier key name+hash+base64 (type 0x01; its name is the log's origin), as
+    /// `tinledger checkpoint --log-verifier-key` prints it. Repeatable.
+    #[arg(long = "log", value_name = "VKEY", required = true)]
+    pub logs: Vec<String>,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    #[command(flatten)]
+    pub timeouts: HttpTimeouts,
     #[command(flatten)]
     pub pass: PassphraseEnv,
 }

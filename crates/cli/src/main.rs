@@ -29,6 +29,7 @@ mod serve;
 mod shell;
 mod suggest;
 mod verify;
+mod witness;
 
 use args::{Cli, Command, KeyCmd};
 use clap::{CommandFactory, FromArgMatches};
@@ -61,6 +62,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             None => commands::submit(cli, files),
         },
         Command::Serve(a) => serve::serve(cli, a),
+        Command::Witness(w) => witness::run(cli, w),
         Command::SignBatch(a) => bulk::sign_batch(cli, a),
         Command::Import(a) => bulk::import(cli, a),
         Command::Show { seq } => commands::show(cli, *seq),
@@ -120,6 +122,7 @@ fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
         | Command::Import(_)
         | Command::Actor(_)
         | Command::Serve(_)
+        | Command::Witness(_)
         | Command::Mirror { .. }
         | Command::Init(_)
         | Command::ImportLedger { .. } => Err(CliError::usage(

@@ -11,18 +11,23 @@ use tinledger_core::event::PublicKey;
 use tinledger_core::note::NoteSigner;
 use tinledger_server::Config;
 
-fn secs(flag: &str, v: f64) -> Result<Duration, CliError> {
+pub(crate) fn secs(flag: &str, v: f64) -> Result<Duration, CliError> {
     if !v.is_finite() || !(0.001..=86_400.0).contains(&v) {
         return Err(CliError::usage(format!("--{flag} {v} is out of range: give 0.001 to 86400 seconds")));
     }
     Ok(Duration::from_secs_f64(v))
 }
 
-pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
-    let listen: SocketAddr = a.listen.parse().map_err(|_| {
-        CliError::usage(format!("--listen {}: not an address and port", tinledger_core::units::quoted(&a.listen)))
+/// `--listen ADDR`: an IP address and port.
+pub(crate) fn listen_addr(s: &str) -> Result<SocketAddr, CliError> {
+    s.parse().map_err(|_| {
+        CliError::usage(format!("--listen {}: not an address and port", tinledger_core::units::quoted(s)))
             .hint("for example --listen 127.0.0.1:8080 (port 0: any free port)")
-    })?;
+    })
+}
+
+pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
+    let listen = listen_addr(&a.listen)?;
     let cfg = Config {
         listen,
         read_only: a.read_only,
@@ -32,8 +37,8 @@ pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
         max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
         queue: usize::try_from(a.queue).unwrap_or(usize::MAX),
-        read_timeout: secs("read-timeout", a.read_timeout)?,
-        write_timeout: secs("write-timeout", a.write_timeout)?,
+        read_timeout: secs("read-timeout", a.timeouts.read_timeout)?,
+        write_timeout: secs("write-timeout", a.timeouts.write_timeout)?,
     };
     // The key first: a wrong passphrase must not hold the ledger's lock.
     let key = match (&a.log_key, a.read_only) {

@@ -31,6 +31,7 @@ pub mod sigbatch;
 pub mod testkeys;
 pub mod tiles;
 pub mod units;
+pub mod witness;
 
 pub use codec::CodecError;
 pub use entry::{Entry, EntryHash, ENTRY_VERSION};
