@@ -32,5 +32,6 @@ mod snapshots;
 mod storage;
 mod tamper;
 mod tiles;
+mod trust;
 mod units;
 mod unix;
