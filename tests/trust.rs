@@ -146,6 +146,22 @@ fn policies_on_cosigned_checkpoints_certificates_and_tlog_proofs() {
     let err = stderr(&o);
     assert!(err.contains("certificate INVALID") && err.contains("missing cosignatures from smelters"), "{err}");
 
+    // The page for people lists the witnesses that cosigned; short of the
+    // quorum, nothing is written.
+    let render = |pol: &Path, out: &str| {
+        let mut c = env.bare();
+        c.args(["cert", "render"]).arg(&cert).arg("--html").arg(env.path(out));
+        c.arg("--authority-key").arg(&auth).arg("--policy").arg(pol).output().unwrap()
+    };
+    let o = render(&p2, "page.html");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(env.path("page.html")).unwrap();
+    assert!(page.contains("Witnesses that cosigned") && page.contains("esdm-babel, auditor"));
+    let o = render(&p3, "page3.html");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing cosignatures from smelters"));
+    assert!(!env.path("page3.html").exists());
+
     // A malformed policy: exit 2, naming the file and the line.
     let bad = write(&env, "bad.policy", "log x\nquorum none\n");
     let o = verify(&[&bad]);

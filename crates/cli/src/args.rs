@@ -983,8 +983,10 @@ pub enum CertCmd {
         #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
         verifier_key: Vec<String>,
         /// Render without verifying; the page then says NOT VERIFIED on every printed page.
-        #[arg(long, conflicts_with_all = ["authority_key", "verifier_key"])]
+        #[arg(long, conflicts_with_all = ["authority_key", "verifier_key", "policy"])]
         unverified: bool,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
 }
 

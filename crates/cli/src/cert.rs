@@ -20,13 +20,13 @@ pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
     match c {
         CertCmd::Issue { lot, key, out, at, .. } => issue(cli, lot, key, out, at.as_deref()),
         CertCmd::Verify { cert, trust, policy } => verify(cli, cert, trust, policy.policy.as_deref()),
-        CertCmd::Render { cert, html, authority_key, verifier_key, unverified } => {
+        CertCmd::Render { cert, html, authority_key, verifier_key, unverified, policy } => {
             let trust = (!unverified).then(|| Trust {
                 authority_key: authority_key.clone(),
                 verifier_key: verifier_key.clone(),
                 pass: PassphraseEnv { var: None },
             });
-            render(cli, cert, html, trust.as_ref())
+            render(cli, cert, html, trust.as_ref(), policy.policy.as_deref())
         }
     }
 }
@@ -231,7 +231,8 @@ pub fn cosignature_names(note: &str) -> Vec<String> {
     names
 }
 
-fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>) -> Result<(), CliError> {
+fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>, policy: Option<&Path>) -> Result<(), CliError> {
+    let policy = crate::policyfile::load_opt(policy)?;
     let (c, text) = load_with_bytes(path)?;
     // A page is only rendered as verified after the same checks as `cert
     // verify`; a certificate that fails them is refused (nothing written)
@@ -244,7 +245,18 @@ fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>) -> Result<
                 ),
                 _ => e,
             })?;
-            Checked::Verified { authority_key }
+            match &policy {
+                None => Checked::Verified { authority_key },
+                Some(p) => {
+                    let vd = crate::policyfile::require(p, &c.checkpoint, "certificate INVALID: its checkpoint")
+                        .map_err(|e| e.hint("nothing was written"))?;
+                    Checked::VerifiedWithPolicy {
+                        authority_key,
+                        witnesses: vd.cosigned.into_iter().map(|(n, _)| n).collect(),
+                        quorum: p.quorum_rule(),
+                    }
+                }
+            }
         }
         None => Checked::Unverified,
     };
