@@ -264,6 +264,30 @@ fn monitor_finds_split_views_that_check_split_view_confirms_and_stays_quiet_for_
     assert!(stdout(&o).contains("0 new checkpoints, 1 stored"), "{}", stdout(&o));
     assert_eq!(std::fs::read_to_string(env.path("state/checkpoints.jsonl")).unwrap().lines().count(), 1);
 
+    // A torn last line (a crash while appending) is cut off on start;
+    // two rounds print two lines.
+    let state = env.path("state/checkpoints.jsonl");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&state).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"source\":\"x\",\"seen").unwrap();
+    drop(f);
+    let o = env
+        .bare()
+        .args(["monitor", "--rounds", "2", "--interval", "0", "--policy"])
+        .arg(&pol)
+        .arg("--state")
+        .arg(env.path("state"))
+        .arg(honest.url())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("round ")).count(), 2, "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(&state).unwrap().lines().count(), 1);
+    // A policy without a log line cannot drive a monitor.
+    let nolog = write(&env, "nolog.policy", &policy(None, "any", &[]));
+    let o = monitor(&env, &nolog, "state9", &[honest.url()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the policy lists no log"), "{}", stderr(&o));
+
     // A fork of the same size: same genesis, entry 250 rewritten.
     let fork = served(&env, "fork", 300, Some(250));
     let o = monitor(&env, &pol, "state", &[honest.url(), fork.url()]);
