@@ -149,7 +149,7 @@ fn raw_get(port: u16, path: &str, extra: &str) -> (u16, HashMap<String, String>,
 
 /// The synthetic ledger's first `n` events, signed; with `rewrite`, the
 /// event at that index carries a different note (a rewritten history).
-fn synthetic(n: u64, rewrite: Option<usize>) -> Vec<SignedEvent> {
+pub(crate) fn synthetic(n: u64, rewrite: Option<usize>) -> Vec<SignedEvent> {
     let mut evs: Vec<Event> = tinledger_synth::Synth::new(n).unwrap().collect();
     if let Some(i) = rewrite {
         evs[i].note = Some("rewritten".into());
@@ -157,12 +157,12 @@ fn synthetic(n: u64, rewrite: Option<usize>) -> Vec<SignedEvent> {
     tinledger_synth::sign_all(&evs, &tinledger_synth::KeyRing::new().unwrap()).unwrap()
 }
 
-fn authority_key() -> ed25519_dalek::SigningKey {
+pub(crate) fn authority_key() -> ed25519_dalek::SigningKey {
     let ring = tinledger_synth::KeyRing::new().unwrap();
     ring.get(&ActorId::new(tinledger_synth::AUTHORITY).unwrap()).unwrap().clone()
 }
 
-fn authority_hex() -> String {
+pub(crate) fn authority_hex() -> String {
     hex::encode(authority_key().verifying_key().to_bytes())
 }
 
@@ -172,7 +172,7 @@ fn open(dir: &Path) -> Ledger {
 
 /// Append `events` (creating the ledger from the first if `dir` has none)
 /// and store a checkpoint of the head signed by the authority.
-fn grow(dir: &Path, events: &[SignedEvent]) {
+pub(crate) fn grow(dir: &Path, events: &[SignedEvent]) {
     let mut l = if dir.exists() {
         open(dir)
     } else {
@@ -195,7 +195,7 @@ fn tl(env: &Env) -> assert_cmd::Command {
     env.bare()
 }
 
-fn publish(env: &Env, ledger: &Path, out: &Path) -> serde_json::Value {
+pub(crate) fn publish(env: &Env, ledger: &Path, out: &Path) -> serde_json::Value {
     let o = tl(env).arg("--ledger").arg(ledger).args(["publish", "--json", "--out"]).arg(out).output().unwrap();
     assert!(o.status.success(), "publish failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()

@@ -32,6 +32,7 @@ mod snapshots;
 mod storage;
 mod tamper;
 mod tiles;
+mod trust;
 mod units;
 mod unix;
 mod witness;

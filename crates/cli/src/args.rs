@@ -214,6 +214,8 @@ pub enum Command {
         /// The authority's public key (64 hex digits or a PEM file): required on the first run; may be repeated.
         #[arg(long, value_name = "KEY")]
         authority_key: Vec<String>,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
     /// Rebuild every index and the Merkle tree from the entries (never touches entries).
     #[command(after_help = "Example:\n  tinledger reindex && tinledger verify")]
@@ -280,6 +282,11 @@ pub enum Command {
         after_help = "Examples:\n  tinledger keygen --out witness.pem\n  tinledger witness key --key witness.pem --name witness.example/w1   # for tlog-policy files\n  tinledger witness serve --key witness.pem --name witness.example/w1 --state ./witness-state \\\n      --log \"$(tinledger --ledger ./ledger checkpoint --log-verifier-key)\""
     )]
     Witness(WitnessCmd),
+    /// Watch logs, mirrors and witnesses for a split view: keep every checkpoint seen, check they are consistent.
+    #[command(
+        after_help = "Exit codes: 0 no split view seen, 3 split view (evidence written), 1 or 2 as elsewhere (docs/witness.md, \"Monitoring\").\n\nExamples:\n  tinledger monitor --policy babel.policy --state ./monitor https://ledger.example/ https://mirror.example/\n  tinledger monitor --policy babel.policy --state ./monitor --once https://ledger.example/"
+    )]
+    Monitor(MonitorArgs),
     /// Measure this machine: appends, verify and certificates on a synthetic ledger, next to raw limits.
     #[command(
         after_help = "Examples:\n  tinledger bench                                     # default size, temp dir\n  tinledger bench --events 1000000 --dir bench-1m --json   # keeps bench-1m/ledger; a rerun reuses it"
@@ -789,6 +796,9 @@ pub enum ProveCmd {
         /// Write the proof to FILE instead of stdout (`-` is stdout too).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Write a C2SP tlog-proof (docs/formats.md, "tlog-proof") to FILE instead of the JSON proof.
+        #[arg(long, value_name = "FILE", conflicts_with = "out")]
+        tlog_proof: Option<PathBuf>,
     },
     /// Prove that a newer checkpoint extends an older one (history not rewritten).
     #[command(after_help = "Example:\n  tinledger prove consistency --old cp-march.txt --out cons.json")]
@@ -840,6 +850,8 @@ pub enum CheckCmd {
         proof: PathBuf,
         #[command(flatten)]
         trust: Trust,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
     /// Check a consistency proof from `prove consistency`.
     #[command(
@@ -862,7 +874,70 @@ pub enum CheckCmd {
         /// (`tinledger prove log-key`), so that the authority's key suffices.
         #[arg(long, value_name = "FILE")]
         binding: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
+    /// Check a C2SP tlog-proof from `prove inclusion --tlog-proof` offline, with a trust policy.
+    #[command(
+        after_help = "Example:\n  tinledger check tlog-proof entry-35.tlog-proof --policy babel.policy\n  tinledger check tlog-proof entry-35.tlog-proof --policy babel.policy --entry entry-35.bin"
+    )]
+    TlogProof {
+        /// The tlog-proof file (`-` for standard input).
+        proof: PathBuf,
+        /// The trust policy: its log lines name the keys that may sign the checkpoint, its quorum the witnesses.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// The entry's bytes (default: the entry carried on the proof's `extra` line).
+        #[arg(long, value_name = "FILE")]
+        entry: Option<PathBuf>,
+        /// For a policy without log lines: the note verifier key that signs the checkpoint (may be repeated).
+        #[arg(long, value_name = "VKEY")]
+        verifier_key: Vec<String>,
+    },
+    /// Confirm split-view evidence from `monitor` offline: two checkpoints of one log key that cannot be joined.
+    #[command(after_help = "Example:\n  tinledger check split-view monitor/split-view-1.json --log-key log.pub.pem")]
+    SplitView {
+        /// The evidence file (JSON, docs/witness.md "Split-view evidence"; `-` for standard input).
+        evidence: PathBuf,
+        /// The log's public key: a PEM public key file, 64 hex digits, or a note verifier key (name+hash+base64).
+        #[arg(long, value_name = "KEY")]
+        log_key: String,
+    },
+}
+
+/// A trust policy a checkpoint must satisfy as well (docs/witness.md, "Trust policies").
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArg {
+    /// Also require the checkpoint to satisfy this C2SP tlog-policy: signed by one of its logs (if it lists any)
+    /// and cosigned by its quorum of witnesses.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// `tinledger monitor` (docs/witness.md, "Monitoring").
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Base URLs of logs, mirrors or static copies (tlog-tiles): each is asked for URL/checkpoint.
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+    /// The trust policy: its logs sign the checkpoints watched; its witnesses with a URL are polled too.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Directory for the checkpoints seen (append-only, kept across runs) and, by default, the evidence.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// One round, then stop.
+    #[arg(long, conflicts_with = "rounds")]
+    pub once: bool,
+    /// Stop after N rounds (default: run until stopped or a split view is found).
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u64>,
+    /// Seconds between rounds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub interval: u64,
+    /// Where to write split-view evidence (never overwritten; default: STATE/split-view-N.json).
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -894,6 +969,8 @@ pub enum CertCmd {
         cert: PathBuf,
         #[command(flatten)]
         trust: Trust,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
     /// Verify a certificate offline, then render it as a self-contained HTML page.
     #[command(
@@ -912,8 +989,10 @@ pub enum CertCmd {
         #[arg(long, value_name = "VKEY", conflicts_with = "authority_key")]
         verifier_key: Vec<String>,
         /// Render without verifying; the page then says NOT VERIFIED on every printed page.
-        #[arg(long, conflicts_with_all = ["authority_key", "verifier_key"])]
+        #[arg(long, conflicts_with_all = ["authority_key", "verifier_key", "policy"])]
         unverified: bool,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
 }
 
@@ -944,6 +1023,9 @@ pub struct VerifyArgs {
     /// trusted as found and its authority key printed); may be repeated.
     #[arg(long, value_name = "KEY")]
     pub authority_key: Vec<String>,
+    /// With --server: the served checkpoint must also satisfy this C2SP tlog-policy (its logs, its witness quorum).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassphraseEnv,
 }

@@ -19,14 +19,14 @@ use tinledger_ledger::Ledger;
 pub fn run(cli: &Cli, c: &CertCmd) -> Result<(), CliError> {
     match c {
         CertCmd::Issue { lot, key, out, at, .. } => issue(cli, lot, key, out, at.as_deref()),
-        CertCmd::Verify { cert, trust } => verify(cli, cert, trust),
-        CertCmd::Render { cert, html, authority_key, verifier_key, unverified } => {
+        CertCmd::Verify { cert, trust, policy } => verify(cli, cert, trust, policy.policy.as_deref()),
+        CertCmd::Render { cert, html, authority_key, verifier_key, unverified, policy } => {
             let trust = (!unverified).then(|| Trust {
                 authority_key: authority_key.clone(),
                 verifier_key: verifier_key.clone(),
                 pass: PassphraseEnv { var: None },
             });
-            render(cli, cert, html, trust.as_ref())
+            render(cli, cert, html, trust.as_ref(), policy.policy.as_deref())
         }
     }
 }
@@ -130,7 +130,7 @@ fn verify_with(c: &Certificate, trust: &Trust) -> Result<(cert::Verified, Public
         .map_err(|e| (e.code, CliError::refused(format!("certificate INVALID: {e}"))))
 }
 
-fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
+fn verify(cli: &Cli, path: &Path, trust: &Trust, policy: Option<&Path>) -> Result<(), CliError> {
     // With --json every failure is one JSON object on stdout (docs/cli.md,
     // cert): `usage` for what stops the check before it starts (exit 2),
     // otherwise the code of the failing step (exit 1).
@@ -143,15 +143,25 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
         emit_json(&json!({"ok": false, "error": {"code": code, "reason": reason}}));
         CliError { code: e.code, msg: String::new(), hint: None }
     };
+    let policy = crate::policyfile::load_opt(policy).map_err(|e| fail("usage", e))?;
     let c = load(path).map_err(|e| fail("format", e))?;
     let ok = verify_with(&c, trust);
     match ok {
         Err((code, e)) => Err(fail(code, e)),
         Ok((vf, _)) => {
+            // The policy adds the witnesses' requirement to the checks above.
+            let verdict = policy
+                .map(|p| crate::policyfile::require(&p, &c.checkpoint, "certificate INVALID: its checkpoint"))
+                .transpose()
+                .map_err(|e| fail("policy", e))?;
             let s = &c.summary;
             if cli.json {
-                emit_json(&json!({"ok": true, "lot": c.lot, "exporter": c.exporter, "entries": vf.entries,
-                    "tree_size": vf.checkpoint.size, "summary": s}));
+                let mut v = json!({"ok": true, "lot": c.lot, "exporter": c.exporter, "entries": vf.entries,
+                    "tree_size": vf.checkpoint.size, "summary": s});
+                if let Some(vd) = &verdict {
+                    v["cosigned_by"] = crate::policyfile::cosigned_json(vd);
+                }
+                emit_json(&v);
                 return Ok(());
             }
             emit(&format!("certificate OK: lot {} issued by {} at {}", c.lot, c.exporter, c.issued_at));
@@ -159,6 +169,18 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
                 "  {} entries proven in {} at tree size {}",
                 vf.entries, vf.checkpoint.origin, vf.checkpoint.size
             ));
+            match &verdict {
+                Some(vd) => emit(&format!("  witnesses: policy OK, {}", crate::policyfile::cosigned_line(vd))),
+                None => {
+                    let names = cosignature_names(&c.checkpoint);
+                    if !names.is_empty() {
+                        emit(&format!(
+                            "  witnesses: cosignature lines by {} (not checked: give --policy FILE)",
+                            names.join(", ")
+                        ));
+                    }
+                }
+            }
             emit(&format!(
                 "  lot: {} {}, {}, contained tin {} ({})",
                 s.lot.material,
@@ -200,7 +222,17 @@ fn verify(cli: &Cli, path: &Path, trust: &Trust) -> Result<(), CliError> {
     }
 }
 
-fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>) -> Result<(), CliError> {
+/// The key names on a note's cosignature lines (unverified: only a policy
+/// knows the witnesses' keys).
+pub fn cosignature_names(note: &str) -> Vec<String> {
+    let Ok((_, lines)) = tinledger_core::note::Note::parse_lines(note) else { return vec![] };
+    let mut names: Vec<String> = lines.into_iter().filter(|l| l.cosignature().is_some()).map(|l| l.name).collect();
+    names.dedup();
+    names
+}
+
+fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>, policy: Option<&Path>) -> Result<(), CliError> {
+    let policy = crate::policyfile::load_opt(policy)?;
     let (c, text) = load_with_bytes(path)?;
     // A page is only rendered as verified after the same checks as `cert
     // verify`; a certificate that fails them is refused (nothing written)
@@ -213,7 +245,18 @@ fn render(cli: &Cli, path: &Path, html: &Path, trust: Option<&Trust>) -> Result<
                 ),
                 _ => e,
             })?;
-            Checked::Verified { authority_key }
+            match &policy {
+                None => Checked::Verified { authority_key },
+                Some(p) => {
+                    let vd = crate::policyfile::require(p, &c.checkpoint, "certificate INVALID: its checkpoint")
+                        .map_err(|e| e.hint("nothing was written"))?;
+                    Checked::VerifiedWithPolicy {
+                        authority_key,
+                        witnesses: vd.cosigned.into_iter().map(|(n, _)| n).collect(),
+                        quorum: p.quorum_rule(),
+                    }
+                }
+            }
         }
         None => Checked::Unverified,
     };

@@ -16,8 +16,10 @@ mod keycmd;
 mod keys;
 mod migrate;
 mod mirror;
+mod monitor;
 mod open;
 mod output;
+mod policyfile;
 mod portable;
 mod proofs;
 mod publish;
@@ -27,7 +29,9 @@ mod remote_cmds;
 mod remote_read;
 mod serve;
 mod shell;
+mod splitview;
 mod suggest;
+mod tlogproof;
 mod verify;
 mod witness;
 
@@ -77,7 +81,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Check(c) => proofs::check(cli, c),
         Command::Cert(c) => cert::run(cli, c),
         Command::Publish { out } => publish::publish(cli, out),
-        Command::Mirror { url, into, authority_key } => mirror::mirror(cli, url, into, authority_key),
+        Command::Mirror { url, into, authority_key, policy } => {
+            mirror::mirror(cli, url, into, authority_key, policy.policy.as_deref())
+        }
+        Command::Monitor(a) => monitor::monitor(cli, a),
         Command::Reindex => commands::reindex(cli),
         Command::Migrate => migrate::migrate(cli),
         Command::Export { out } => portable::export(cli, out),
@@ -101,7 +108,7 @@ fn run_remote(cli: &Cli, url: &str) -> Option<Result<(), CliError>> {
         Command::Lot(a) if a.cmd.is_none() && !a.tree => {
             remote_cmds::lot(cli, url, a.id.as_deref().unwrap_or_default())
         }
-        Command::Prove(ProveCmd::Inclusion { seq, checkpoint: None, out }) => {
+        Command::Prove(ProveCmd::Inclusion { seq, checkpoint: None, out, tlog_proof: None }) => {
             remote_cmds::prove_inclusion(cli, url, *seq, out.as_deref())
         }
         Command::Prove(ProveCmd::Consistency { old, new: None, out }) => {

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tinledger_core::event::PublicKey;
 use tinledger_core::merkle;
+use tinledger_core::policy::Policy;
 use tinledger_core::rules::StateView;
 use tinledger_core::tiles::{TileReader, TILE_WIDTH};
 use tinledger_core::{Entry, SignedEvent};
@@ -44,10 +45,18 @@ pub struct Mirrored {
     pub bytes: u64,
 }
 
-pub fn mirror(cli: &crate::args::Cli, url: &str, into: &Path, authority_keys: &[String]) -> Result<(), CliError> {
+pub fn mirror(
+    cli: &crate::args::Cli,
+    url: &str,
+    into: &Path,
+    authority_keys: &[String],
+    policy: Option<&Path>,
+) -> Result<(), CliError> {
     let pinned =
         authority_keys.iter().map(|k| crate::keys::parse_public_key(k)).collect::<Result<Vec<PublicKey>, _>>()?;
+    let policy = crate::policyfile::load_opt(policy)?;
     let client = Client::new(url)?;
+    let policy = policy.as_ref();
     let m =
         if into.join("db").exists() || into.exists() && std::fs::read_dir(into).is_ok_and(|mut d| d.next().is_some()) {
             let tell = crate::open::tell(cli);
@@ -56,7 +65,7 @@ pub fn mirror(cli: &crate::args::Cli, url: &str, into: &Path, authority_keys: &[
             if !pinned.is_empty() {
                 check_pinned(&l, &pinned)?;
             }
-            catch_up(&client, &mut l, cli.json)?
+            catch_up(&client, &mut l, cli.json, policy)?
         } else {
             if pinned.is_empty() {
                 return Err(CliError::usage(format!(
@@ -67,7 +76,7 @@ pub fn mirror(cli: &crate::args::Cli, url: &str, into: &Path, authority_keys: &[
                 "get it from the authority out of band (tinledger key show authority.pem); later runs trust the mirror",
             ));
             }
-            first_mirror(&client, into, &pinned, cli.json)?
+            first_mirror(&client, into, &pinned, cli.json, policy)?
         };
     if cli.json {
         crate::output::emit_json(&serde_json::json!({
@@ -121,10 +130,16 @@ fn temp_dir_for(into: &Path) -> PathBuf {
 
 /// First run: build the mirror in a temporary directory and rename it into
 /// place only when every check passed (a failure leaves nothing).
-fn first_mirror(client: &Client, into: &Path, pinned: &[PublicKey], json: bool) -> Result<Mirrored, CliError> {
+fn first_mirror(
+    client: &Client,
+    into: &Path,
+    pinned: &[PublicKey],
+    json: bool,
+    policy: Option<&Policy>,
+) -> Result<Mirrored, CliError> {
     let tmp = temp_dir_for(into);
     let _ = std::fs::remove_dir_all(&tmp);
-    let res = copy_new_ledger(client, &tmp, pinned, json).map(|(m, _)| m);
+    let res = copy_new_ledger(client, &tmp, pinned, json, policy).map(|(m, _)| m);
     let m = match res {
         Ok(m) => m,
         Err(e) => {
@@ -153,8 +168,10 @@ fn copy_new_ledger(
     dir: &Path,
     pinned: &[PublicKey],
     json: bool,
+    policy: Option<&Policy>,
 ) -> Result<(Mirrored, Ledger), CliError> {
     let note = client.checkpoint_note()?;
+    check_policy(client, &note, policy)?;
     let claimed = remote_read::unverified_body(&note)
         .map_err(|e| CliError::refused(format!("{}: {e}", client.url("checkpoint"))))?;
     if claimed.size == 0 {
@@ -186,9 +203,20 @@ fn copy_new_ledger(
     Ok((m, l))
 }
 
+/// With `--policy`, the served checkpoint must satisfy it before anything
+/// is fetched or written (the signature by the authority's keys and the
+/// root are still checked after the copy).
+fn check_policy(client: &Client, note: &str, policy: Option<&Policy>) -> Result<(), CliError> {
+    let Some(p) = policy else { return Ok(()) };
+    crate::policyfile::require(p, note, &client.url("checkpoint"))
+        .map(|_| ())
+        .map_err(|e| e.hint("nothing was changed; the mirror keeps its last checkpoint"))
+}
+
 /// A later run: catch up from the mirror's head.
-fn catch_up(client: &Client, l: &mut Ledger, json: bool) -> Result<Mirrored, CliError> {
+fn catch_up(client: &Client, l: &mut Ledger, json: bool, policy: Option<&Policy>) -> Result<Mirrored, CliError> {
     let note = client.checkpoint_note()?;
+    check_policy(client, &note, policy)?;
     let claimed = remote_read::unverified_body(&note)
         .map_err(|e| CliError::refused(format!("{}: {e}", client.url("checkpoint"))))?;
     let (old_size, old_note) = l.latest_checkpoint()?.ok_or_else(|| {

@@ -245,7 +245,7 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
             .1)
     };
     match p {
-        ProveCmd::Inclusion { seq, checkpoint, out } => {
+        ProveCmd::Inclusion { seq, checkpoint, out, tlog_proof } => {
             let note = match checkpoint {
                 Some(f) => read_text(f, "checkpoint")?,
                 None => latest()?,
@@ -263,6 +263,16 @@ pub fn prove(cli: &Cli, p: &ProveCmd) -> Result<(), CliError> {
             }
             let e = l.get(*seq)?.ok_or_else(|| CliError::refused(format!("entry {seq} is missing")))?;
             let proof = l.inclusion_proof(*seq, cp.size)?;
+            if let Some(path) = tlog_proof {
+                let text = crate::tlogproof::write(*seq, &e.to_bytes(), &proof, &note);
+                write_atomic(path, text.as_bytes(), false)?;
+                if cli.json {
+                    crate::output::report_json(path, &json!({"file": path, "seq": seq, "tree_size": cp.size}));
+                } else {
+                    crate::output::report(path, &format!("wrote {}", crate::output::out_name(path)));
+                }
+                return Ok(());
+            }
             let mut f = InclusionFile::new(*seq, &e.to_bytes(), cp.size, &proof, note);
             f.log_key_binding = binding;
             output(cli, out.as_deref(), f.to_text()?)
@@ -359,7 +369,8 @@ fn parse_file<T>(path: &Path, what: &str, parse: fn(&str) -> Result<T, ProofErro
 
 pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
     match c {
-        CheckCmd::Checkpoint { checkpoint, trust, binding } => {
+        CheckCmd::Checkpoint { checkpoint, trust, binding, policy } => {
+            let policy = crate::policyfile::load_opt(policy.policy.as_deref())?;
             let note = read_text(checkpoint, "checkpoint")?;
             let binding = binding
                 .as_deref()
@@ -367,16 +378,28 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
                 .transpose()?
                 .map(|f| BindingProof { seq: f.seq, entry_hex: f.entry_hex, proof: f.proof });
             let cp = open_trusted(trust, &note, binding.as_ref(), "checkpoint")?;
+            let verdict = policy.map(|p| crate::policyfile::require(&p, &note, "checkpoint")).transpose()?;
             if cli.json {
-                emit_json(&json!({"ok": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root)}));
+                let mut v = json!({"ok": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root)});
+                if let Some(vd) = &verdict {
+                    v["cosigned_by"] = crate::policyfile::cosigned_json(vd);
+                }
+                emit_json(&v);
             } else {
                 emit(&format!("checkpoint OK: {} at tree size {}, root {}", cp.origin, cp.size, b64(&cp.root)));
+                if let Some(vd) = &verdict {
+                    emit(&format!("  policy OK: {}", crate::policyfile::cosigned_line(vd)));
+                }
             }
             Ok(())
         }
-        CheckCmd::Inclusion { proof, trust } => {
+        CheckCmd::Inclusion { proof, trust, policy } => {
+            let policy = crate::policyfile::load_opt(policy.policy.as_deref())?;
             let f = parse_file(proof, "inclusion proof", InclusionFile::parse)?;
             let cp = open_trusted(trust, &f.checkpoint, f.log_key_binding.as_ref(), "checkpoint")?;
+            if let Some(p) = &policy {
+                crate::policyfile::require(p, &f.checkpoint, "checkpoint")?;
+            }
             if cp.size != f.tree_size {
                 return Err(CliError::refused(format!(
                     "proof is for tree size {} but the checkpoint has {}",
@@ -427,5 +450,9 @@ pub fn check(cli: &Cli, c: &CheckCmd) -> Result<(), CliError> {
             }
             Ok(())
         }
+        CheckCmd::TlogProof { proof, policy, entry, verifier_key } => {
+            crate::tlogproof::check(cli, proof, policy, entry.as_deref(), verifier_key)
+        }
+        CheckCmd::SplitView { evidence, log_key } => crate::splitview::check(cli, evidence, log_key),
     }
 }

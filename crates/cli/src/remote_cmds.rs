@@ -228,11 +228,13 @@ pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
         ));
     }
     let pinned = pinned(&a.authority_key)?;
+    let policy = crate::policyfile::load_opt(a.policy.as_deref())?;
     let client = Client::new(url)?;
     if let Some(cp) = &a.since {
-        return verify_since(cli, &client, cp, &pinned);
+        return verify_since(cli, &client, cp, &pinned, policy.as_ref());
     }
     let log = RemoteLog::open(&client, &pinned)?;
+    let verdict = served_policy(&log, policy.as_ref())?;
     if pinned.is_empty() && !cli.json {
         crate::output::note(&format!(
             "trusting the authority key the log's genesis names for {}: {} (pin it with --authority-key)",
@@ -283,6 +285,12 @@ pub fn verify(cli: &Cli, url: &str, a: &VerifyArgs) -> Result<(), CliError> {
         ));
     }
     crate::verify::report_audit(cli.json, &rep, None);
+    if let (Some(vd), true, false) = (&verdict, rep.ok, cli.json) {
+        crate::output::emit(&format!(
+            "policy OK: the served checkpoint (size {size}) is {}",
+            crate::policyfile::cosigned_line(vd)
+        ));
+    }
     if rep.ok {
         Ok(())
     } else {
@@ -457,9 +465,26 @@ impl Iterator for BundleStream<'_> {
 }
 
 /// `verify --server URL --since CP`.
-fn verify_since(cli: &Cli, client: &Client, cp: &Path, pinned: &[PublicKey]) -> Result<(), CliError> {
+/// The served checkpoint must satisfy `--policy` (after its signature
+/// was checked with the authority's keys by `RemoteLog::open`).
+fn served_policy(
+    log: &RemoteLog,
+    policy: Option<&tinledger_core::policy::Policy>,
+) -> Result<Option<tinledger_core::policy::Verdict>, CliError> {
+    let what = log.client.url("checkpoint");
+    policy.map(|p| crate::policyfile::require(p, &log.note, &what)).transpose()
+}
+
+fn verify_since(
+    cli: &Cli,
+    client: &Client,
+    cp: &Path,
+    pinned: &[PublicKey],
+    policy: Option<&tinledger_core::policy::Policy>,
+) -> Result<(), CliError> {
     let old_note = crate::proofs::read_text(cp, "checkpoint")?;
     let log = RemoteLog::open(client, pinned)?;
+    served_policy(&log, policy)?;
     let o = check_old(&log, &old_note)?;
     // The new entries: each decodes, has its seq, links to the one before
     // and is proved included in the served checkpoint.

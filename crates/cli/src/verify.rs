@@ -63,6 +63,10 @@ fn read_snapshot(cp: &Path, auditor: &PublicKey) -> Result<AuditSnapshot, CliErr
 }
 
 pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
+    if a.policy.is_some() {
+        return Err(CliError::usage("--policy is for `verify --server URL` (the served checkpoint)")
+            .hint("for a local ledger's checkpoint: tinledger checkpoint --out cp.txt && tinledger check checkpoint cp.txt --policy FILE --authority-key KEY"));
+    }
     let opts = AuditOptions { expect: a.expect_head.as_deref().map(parse_expect).transpose()?, indices: a.indices };
     for (flag, cp) in [("--since", &a.since), ("--snapshot", &a.snapshot)] {
         if cp.as_deref().is_some_and(crate::input::is_std) {

@@ -142,6 +142,16 @@ pub enum Checked {
     },
     /// Rendered under `--unverified`: the page says so on every printed page.
     Unverified,
+    /// `cert verify --policy`'s checks passed: also the witness quorum of a
+    /// trust policy (docs/witness.md).
+    VerifiedWithPolicy {
+        /// The trusted authority key that opened the checkpoint.
+        authority_key: PublicKey,
+        /// The policy's names of the witnesses whose cosignatures verified.
+        witnesses: Vec<String>,
+        /// The quorum rule, spelled out.
+        quorum: String,
+    },
 }
 
 /// SHA-256 of the certificate file's bytes, lowercase hex (what
@@ -522,15 +532,17 @@ pub fn page(c: &Certificate, file: &[u8], checked: &Checked) -> String {
 /// The banner saying whether the certificate was verified before rendering.
 fn verdict(h: &mut String, checked: &Checked, view: Option<&CertView>) {
     match checked {
-        Checked::Verified { authority_key } => h.push_str(&format!(
-            "<div class=\"verdict ok\"><strong>{}</strong> tinledger verified this certificate file before \
+        Checked::Verified { authority_key } | Checked::VerifiedWithPolicy { authority_key, .. } => {
+            h.push_str(&format!(
+                "<div class=\"verdict ok\"><strong>{}</strong> tinledger verified this certificate file before \
              rendering this page, trusting the authority key <span class=\"mono\">{}</span>{}: checkpoint signature, \
              every inclusion proof and event signature, the custody rules, the summary and the exporter's signature. \
              Keep the file: it, not this page, is the evidence.</div>\n",
-            bi("Verified when rendered", "Terverifikasi saat dirender"),
-            esc(&authority_key.key_id()),
-            view.map(|v| format!(" ({})", esc(&v.authority.name))).unwrap_or_default(),
-        )),
+                bi("Verified when rendered", "Terverifikasi saat dirender"),
+                esc(&authority_key.key_id()),
+                view.map(|v| format!(" ({})", esc(&v.authority.name))).unwrap_or_default(),
+            ))
+        }
         Checked::Unverified => h.push_str(&format!(
             "<div class=\"verdict bad\" role=\"alert\"><strong>{}</strong> This page was rendered with \
              <code>--unverified</code>: nobody checked this certificate's signatures, proofs or summary, and what it \
@@ -637,7 +649,7 @@ fn authority(h: &mut String, checked: &Checked, view: &Result<CertView, String>)
         ),
     }
     let (key, how) = match (checked, view) {
-        (Checked::Verified { authority_key }, _) => {
+        (Checked::Verified { authority_key } | Checked::VerifiedWithPolicy { authority_key, .. }, _) => {
             (Some(*authority_key), "the trusted key that opened the checkpoint")
         }
         (Checked::Unverified, Ok(v)) => (Some(v.authority.key), "as the certificate's entries state it (not checked)"),
@@ -655,6 +667,16 @@ fn authority(h: &mut String, checked: &Checked, view: &Result<CertView, String>)
             "<div class=\"span3\"><dt>{}</dt><dd class=\"muted\">unknown</dd></div>\n",
             bi("Authority key fingerprint", "Sidik jari kunci otoritas")
         )),
+    }
+    if let Checked::VerifiedWithPolicy { witnesses, quorum, .. } = checked {
+        let names = if witnesses.is_empty() { "none needed".to_string() } else { witnesses.join(", ") };
+        h.push_str(&format!(
+            "<div class=\"span3\"><dt>{}</dt><dd>{}<span class=\"sub\">their cosignatures on the checkpoint verified \
+             and meet the trust policy's quorum: {}</span></dd></div>\n",
+            bi("Witnesses that cosigned", "Saksi yang ikut menandatangani"),
+            esc(&names),
+            esc(quorum)
+        ));
     }
     h.push_str("</dl>\n");
 }

@@ -29,6 +29,7 @@ pub mod rows;
 pub mod signed;
 #[cfg(test)]
 mod test_events;
+pub mod tlog_proof;
 pub mod values;
 
 pub use error::FormatError;
