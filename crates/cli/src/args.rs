@@ -991,6 +991,12 @@ pub struct ServeArgs {
     /// Seconds a response write may stall before the connection is closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub write_timeout: f64,
+    /// A C2SP tlog-policy file: every new checkpoint goes to its witnesses (each with a URL) before it is served.
+    #[arg(long, value_name = "POLICY_FILE", conflicts_with = "read_only")]
+    pub witnesses: Option<PathBuf>,
+    /// Seconds all witnesses together may take per checkpoint (a slow one delays publication no longer).
+    #[arg(long, default_value_t = 3.0, value_name = "SECS", requires = "witnesses")]
+    pub witness_timeout: f64,
     #[command(flatten)]
     pub pass: PassphraseEnv,
 }
