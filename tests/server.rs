@@ -33,44 +33,10 @@ impl Server {
     /// Start `tinledger --ledger LEDGER serve --listen 127.0.0.1:0 ARGS…`
     /// and wait (at most 60 s) for its `listening on` line.
     pub fn start(ledger: &Path, args: &[&str]) -> Server {
-        let exe = assert_cmd::cargo::cargo_bin("tinledger");
-        let mut child = Command::new(exe)
-            .arg("--ledger")
-            .arg(ledger)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("TINLEDGER_LEDGER")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tinledger serve");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                log.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut guard = Server { child, base: String::new(), addr: String::new(), stderr };
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(a) = line.strip_prefix("listening on http://") {
-                        guard.addr = a.trim().to_string();
-                        guard.base = format!("http://{}/", guard.addr);
-                        return guard;
-                    }
-                }
-                Err(_) => panic!("serve did not start: {}", guard.stderr.lock().unwrap()),
-            }
-        }
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("tinledger"));
+        cmd.arg("--ledger").arg(ledger).args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        let (child, addr, stderr) = start_listening(cmd);
+        Server { child, base: format!("http://{addr}/"), addr, stderr }
     }
 
     pub fn pid(&self) -> u32 {
@@ -101,6 +67,46 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Spawn `cmd` (a `tinledger` server of any kind) and wait (at most 60 s)
+/// for its `listening on http://ADDR` line: (the child, ADDR, its stderr so
+/// far and from now on, drained by a thread). Panics with that stderr if
+/// it does not start; the child is killed then.
+pub fn start_listening(mut cmd: Command) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = cmd
+        .env_remove("TINLEDGER_LEDGER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let err = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let log = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if let Some(a) = line.strip_prefix("listening on http://") {
+                    return (child, a.trim().to_string(), stderr);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{cmd:?} did not start: {}", stderr.lock().unwrap())
+            }
+        }
     }
 }
 

@@ -34,3 +34,4 @@ mod tamper;
 mod tiles;
 mod units;
 mod unix;
+mod witness_net;
