@@ -185,6 +185,19 @@ impl Setup {
     }
 }
 
+/// `tinledger mirror URL --into DIR` (first run: with the authority key), run by `c`.
+fn mirror_into(mut c: Command, url: &str, dir: &Path) {
+    let o = c.args(["mirror", url, "--into"]).arg(dir).args(["--authority-key", &authority_hex()]).output().unwrap();
+    assert!(o.status.success(), "mirror: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The synthetic authority's public key, hex (mirror's first run).
+fn authority_hex() -> String {
+    let ring = tinledger_synth::KeyRing::new().unwrap();
+    let k = ring.get(&tinledger_core::ActorId::new(tinledger_synth::AUTHORITY).unwrap()).unwrap();
+    hex::encode(k.verifying_key().to_bytes())
+}
+
 fn size_of(note: &str) -> u64 {
     note.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0)
 }
@@ -196,14 +209,14 @@ fn size_of(note: &str) -> u64 {
 fn a_two_of_three_quorum_across_hosts_survives_one_cut_witness_and_refuses_a_rewritten_log() {
     let env = Env::new();
     let exe = assert_cmd::cargo::cargo_bin("tinledger");
-    // Hosts: 1 the log, 2..4 the witnesses.
-    let (_net, hosts) = match namespaces(4) {
+    // Hosts: 1 the log, 2..4 the witnesses, 5 a mirror.
+    let (_net, hosts) = match namespaces(5) {
         Ok(x) => x,
         Err(why) => {
             eprintln!(
                 "network namespaces unavailable ({why}): falling back to loopback addresses, SIGSTOP for link down"
             );
-            let hosts = (1..=4).map(|i| Host { ns: None, ip: format!("127.0.0.{}", i + 1) }).collect();
+            let hosts = (1..=5).map(|i| Host { ns: None, ip: format!("127.0.0.{}", i + 1) }).collect();
             (Net { names: vec![] }, hosts)
         }
     };
@@ -213,7 +226,7 @@ fn a_two_of_three_quorum_across_hosts_survives_one_cut_witness_and_refuses_a_rew
     // Witness keys and the policy.
     let mut policy = format!("log {log_vkey}\n");
     let mut wargs = Vec::new();
-    for (n, h) in hosts[1..].iter().enumerate() {
+    for (n, h) in hosts[1..4].iter().enumerate() {
         let name = format!("W{}", n + 1);
         let sk = SigningKey::from_bytes(&[40 + n as u8; 32]);
         let key = env.path(&format!("{name}.pem"));
@@ -284,6 +297,18 @@ fn a_two_of_three_quorum_across_hosts_survives_one_cut_witness_and_refuses_a_rew
     cut(2, false);
     let (note, _) = s.submit_and_wait(&env, 4);
     s.check(&note).unwrap_or_else(|e| panic!("{e}\n{note}\n{}", log.log()));
+
+    // A mirror on its own host copies the cosigned checkpoint and serves it.
+    let mhost = &hosts[4];
+    let mdir = env.path("mirror");
+    mirror_into(mhost.command(&exe), &s.log_url, &mdir);
+    let mut c = mhost.command(&exe);
+    c.arg("--ledger").arg(&mdir).args(["serve", "--read-only", "--listen", &format!("{}:8080", mhost.ip)]);
+    let mirror = Proc::start(c);
+    let (st, mnote) = curl(mhost, &[&format!("http://{}:8080/checkpoint", mhost.ip)]);
+    assert_eq!((st, &mnote), (200, &note));
+    s.check(&mnote).unwrap();
+    drop(mirror);
     drop(log);
 
     // A rewritten history: the same genesis and log key, other entries,
@@ -360,6 +385,15 @@ fn dead_and_silent_witnesses_delay_publication_by_at_most_the_timeout() {
     let err = srv.stderr.lock().unwrap().clone();
     assert!(err.contains(&format!("witness D: checkpoint {}: cannot connect to {dead}", size_of(&note))), "{err}");
     assert!(err.contains(&format!("witness S: checkpoint {}: no answer within 1 s", size_of(&note))), "{err}");
+    // `mirror` copies the served note as it is.
+    let mdir = env.path("mirror");
+    mirror_into(
+        Host { ns: None, ip: String::new() }.command(&assert_cmd::cargo::cargo_bin("tinledger")),
+        &srv.base,
+        &mdir,
+    );
+    let (cp_size, cp_note) = tinledger_ledger::Ledger::open(&mdir).unwrap().latest_checkpoint().unwrap().unwrap();
+    assert_eq!((cp_size, cp_note.as_str()), (size_of(&note), note.as_str()));
     drop(srv);
     drop(silent);
 
