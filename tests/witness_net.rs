@@ -191,6 +191,20 @@ fn mirror_into(mut c: Command, url: &str, dir: &Path) {
     assert!(o.status.success(), "mirror: {}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The checkpoint `base` serves once it is beyond size `min` (at most 30 s).
+fn served(a: &ureq::Agent, base: &str, min: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (st, _, body) = crate::server::get(a, &format!("{base}checkpoint"));
+        let note = String::from_utf8(body).unwrap();
+        if st == 200 && size_of(&note) > min {
+            return note;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint beyond {min} within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The synthetic authority's public key, hex (mirror's first run).
 fn authority_hex() -> String {
     let ring = tinledger_synth::KeyRing::new().unwrap();
@@ -339,7 +353,7 @@ fn a_two_of_three_quorum_across_hosts_survives_one_cut_witness_and_refuses_a_rew
 /// before it starts.
 #[test]
 fn dead_and_silent_witnesses_delay_publication_by_at_most_the_timeout() {
-    use crate::server::{agent, get, post};
+    use crate::server::{agent, post};
     let env = Env::new();
     let fx = Fixture::new(&env);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -360,25 +374,13 @@ fn dead_and_silent_witnesses_delay_publication_by_at_most_the_timeout() {
         fx.serve(&["--witnesses", pf.to_str().unwrap(), "--witness-timeout", "1", "--checkpoint-interval", "0.1"]);
     let a = agent();
     // The header's checkpoint is published after its (failed) cosigning.
-    let served = |min: u64| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (st, _, body) = get(&a, &format!("{}checkpoint", srv.base));
-            let note = String::from_utf8(body).unwrap();
-            if st == 200 && size_of(&note) > min {
-                return note;
-            }
-            assert!(Instant::now() < deadline, "no checkpoint beyond {min} within 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let start = size_of(&served(0));
+    let start = size_of(&served(&a, &srv.base, 0));
     let t = Instant::now();
     let (st, _) = post(&a, &srv.base, line(&fx.event(1)).as_bytes()).unwrap();
     assert_eq!(st, 200);
     // The receipt does not wait for witnesses (no timed assertion: the
     // checkpoint, below, is what the timeout bounds).
-    let note = served(start);
+    let note = served(&a, &srv.base, start);
     assert!(t.elapsed() < Duration::from_secs(1 + 5), "publication took {:?}", t.elapsed());
     let e = Policy::parse(policy.as_bytes()).unwrap().check(&note).expect_err("no witness cosigned");
     assert!(e.to_string().contains('D') && e.to_string().contains('S'), "{e}");
@@ -413,4 +415,114 @@ fn dead_and_silent_witnesses_delay_publication_by_at_most_the_timeout() {
     assert_eq!(o.status.code(), Some(2));
     let msg = String::from_utf8_lossy(&o.stderr);
     assert!(msg.contains("policy.txt: witness D has no URL"), "{msg}");
+}
+
+/// A one-thread witness that cosigns whatever it is sent (no proof
+/// checks: the real witness is tested elsewhere), on loopback; it stops
+/// when dropped.
+struct CosigningFake {
+    addr: std::net::SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CosigningFake {
+    fn start(signer: CosignatureSigner) -> CosigningFake {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((st, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                st.set_nonblocking(false).unwrap();
+                st.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut r = BufReader::new(st.try_clone().unwrap());
+                let mut len = 0usize;
+                for _ in 0..100 {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len.min(1 << 20)];
+                if r.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let body = String::from_utf8_lossy(&body).to_string();
+                let note = &body[body.find("\n\n").map_or(0, |i| i + 2)..];
+                let text = &note[..note.find("\n\n").map_or(0, |i| i + 1)];
+                let line = signer.cosign(text, 1_700_000_000).unwrap_or_default();
+                let _ = (&st).write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}", line.len())
+                        .as_bytes(),
+                );
+            }
+        });
+        CosigningFake { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for CosigningFake {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The whole server path without the witness command: two witnesses
+/// cosign, the served checkpoint carries both cosignatures and meets a
+/// 2-of-2 policy, it is the stored note (`publish` writes it), and a
+/// SIGTERM publishes the last checkpoint before the exit.
+#[test]
+fn cosignatures_are_stored_served_and_published() {
+    use crate::server::{agent, post};
+    let env = Env::new();
+    let fx = Fixture::new(&env);
+    let signers: Vec<CosignatureSigner> = (0..2u8)
+        .map(|i| CosignatureSigner::new(&format!("F{i}"), SigningKey::from_bytes(&[60 + i; 32])).unwrap())
+        .collect();
+    let mut policy = String::new();
+    for s in &signers {
+        policy.push_str(&format!("witness {} {} ", s.name, s.verifier().to_key_string()));
+        policy.push_str("http://ADDR/\n");
+    }
+    let fakes: Vec<CosigningFake> = signers.into_iter().map(CosigningFake::start).collect();
+    let mut policy_text = String::new();
+    for (l, f) in policy.lines().zip(&fakes) {
+        policy_text.push_str(&l.replace("ADDR", &f.addr.to_string()));
+        policy_text.push('\n');
+    }
+    policy_text.push_str("group both all F0 F1\nquorum both\n");
+    let pf = env.path("policy.txt");
+    std::fs::write(&pf, &policy_text).unwrap();
+    let p = Policy::parse(policy_text.as_bytes()).unwrap();
+    let srv = fx.serve(&["--witnesses", pf.to_str().unwrap(), "--checkpoint-interval", "0.1"]);
+    let a = agent();
+    let first = served(&a, &srv.base, 0);
+    p.check(&first).unwrap_or_else(|e| panic!("{e}\n{first}\n{}", srv.stderr.lock().unwrap()));
+    assert_eq!(post(&a, &srv.base, line(&fx.event(1)).as_bytes()).unwrap().0, 200);
+    let note = served(&a, &srv.base, size_of(&first));
+    p.check(&note).unwrap();
+    assert_eq!(note.matches("\u{2014} F").count(), 2, "{note}");
+    // The last events before a SIGTERM still get their cosigned checkpoint.
+    assert_eq!(post(&a, &srv.base, line(&fx.event(2)).as_bytes()).unwrap().0, 200);
+    assert!(srv.terminate().success());
+    let out = env.path("pub");
+    let o = env.bare().arg("--ledger").arg(&fx.dir).args(["publish", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let published = std::fs::read_to_string(out.join("checkpoint")).unwrap();
+    assert_eq!(size_of(&published), size_of(&note) + 1);
+    p.check(&published).unwrap_or_else(|e| panic!("{e}\n{published}"));
+    drop(fakes);
 }
