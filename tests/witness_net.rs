@@ -526,3 +526,36 @@ fn cosignatures_are_stored_served_and_published() {
     p.check(&published).unwrap_or_else(|e| panic!("{e}\n{published}"));
     drop(fakes);
 }
+
+/// `Ledger::add_checkpoint_signatures` only ever adds signature lines to a
+/// stored note: anything else is refused and nothing changes.
+#[test]
+fn a_stored_checkpoint_only_gains_signature_lines() {
+    use tinledger_core::checkpoint::Checkpoint;
+    use tinledger_core::cosig::add_signature_lines;
+    use tinledger_core::note::NoteSigner;
+    let env = Env::new();
+    let fx = Fixture::new(&env);
+    let l = tinledger_ledger::Ledger::open(&fx.dir).unwrap();
+    let size = l.head().size;
+    let origin = fx.verifier.name.clone();
+    let signer = NoteSigner::new(&origin, tinledger_synth::loadgen::log_key()).unwrap();
+    let note =
+        Checkpoint { origin, size, root: l.merkle_root(size).unwrap(), extensions: vec![] }.sign(&signer).unwrap();
+    assert!(l.add_checkpoint_signatures(size, &note).unwrap_err().to_string().contains("no checkpoint is stored"));
+    l.store_checkpoint(size, &note).unwrap();
+    let w = CosignatureSigner::new("W", SigningKey::from_bytes(&[5; 32])).unwrap();
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let cosigned = add_signature_lines(&note, &[w.cosign(text, 7).unwrap()]).unwrap();
+    // Not an extension: another text, or a stored line dropped.
+    let other = cosigned.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 1), 1);
+    let dropped = format!("{text}\n{}", w.cosign(text, 7).unwrap());
+    for bad in [&other, &dropped] {
+        let e = l.add_checkpoint_signatures(size, bad).unwrap_err().to_string();
+        assert!(e.contains("does not extend"), "{e}");
+        assert_eq!(l.latest_checkpoint().unwrap().unwrap().1, note);
+    }
+    assert_eq!(l.add_checkpoint_signatures(size, &cosigned).unwrap(), cosigned);
+    assert_eq!(l.latest_checkpoint().unwrap().unwrap(), (size, cosigned.clone()));
+    w.verifier().verify(&l.latest_checkpoint().unwrap().unwrap().1).unwrap();
+}
