@@ -6,7 +6,8 @@
 //! API, `/lot/` and `/actor/`, `POST /submit`), its bounds (connections,
 //! body size, events per request, queue, read and write timeouts), and the
 //! sequencer that group-commits submissions ([`sequencer`]) and signs
-//! checkpoints with the log key. What it never does: decide a rule (core
+//! checkpoints with the log key, and the client that has them cosigned by
+//! the witnesses of a policy before they are served ([`witnesses`]). What it never does: decide a rule (core
 //! does, through `Ledger::append_batch_partial`), hold any key but the log
 //! key, read key files or prompt (the CLI hands it the key), print (the
 //! caller is told the address it listens on), or answer before an event is
