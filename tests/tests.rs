@@ -36,3 +36,4 @@ mod trust;
 mod units;
 mod unix;
 mod witness;
+mod witness_net;

@@ -1073,6 +1073,12 @@ pub struct ServeArgs {
     /// Events waiting for the sequencer at most (more: 503 with Retry-After).
     #[arg(long, default_value_t = 65_536, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub queue: u64,
+    /// A C2SP tlog-policy file: every new checkpoint goes to its witnesses (each with a URL) before it is served.
+    #[arg(long, value_name = "POLICY_FILE", conflicts_with = "read_only")]
+    pub witnesses: Option<PathBuf>,
+    /// Seconds all witnesses together may take per checkpoint (a slow one delays publication no longer).
+    #[arg(long, default_value_t = 3.0, value_name = "SECS", requires = "witnesses")]
+    pub witness_timeout: f64,
     #[command(flatten)]
     pub timeouts: HttpTimeouts,
     #[command(flatten)]

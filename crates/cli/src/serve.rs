@@ -9,6 +9,8 @@ use std::time::Duration;
 use tinledger_core::checkpoint::origin_for;
 use tinledger_core::event::PublicKey;
 use tinledger_core::note::NoteSigner;
+use tinledger_core::policy::Policy;
+use tinledger_server::witnesses::WitnessSet;
 use tinledger_server::Config;
 
 pub(crate) fn secs(flag: &str, v: f64) -> Result<Duration, CliError> {
@@ -16,6 +18,25 @@ pub(crate) fn secs(flag: &str, v: f64) -> Result<Duration, CliError> {
         return Err(CliError::usage(format!("--{flag} {v} is out of range: give 0.001 to 86400 seconds")));
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// The witnesses of the policy file at `path` (read bounded: policies are
+/// at most 1 MiB).
+fn witness_set(path: &std::path::Path, timeout: Duration) -> Result<WitnessSet, CliError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| CliError::usage(format!("--witnesses {}: cannot read it: {e}", path.display())))?;
+    let mut src = Vec::new();
+    f.take(1 << 20 | 1)
+        .read_to_end(&mut src)
+        .map_err(|e| CliError::usage(format!("--witnesses {}: cannot read it: {e}", path.display())))?;
+    let policy = Policy::parse(&src).map_err(|e| CliError::usage(format!("--witnesses {}: {e}", path.display())))?;
+    let log: tinledger_server::witnesses::Log = std::sync::Arc::new(|m: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{m}");
+    });
+    WitnessSet::from_policy(&policy, timeout, log)
+        .map_err(|e| CliError::usage(format!("--witnesses {}: {e}", path.display())))
 }
 
 /// `--listen ADDR`: an IP address and port.
@@ -39,6 +60,10 @@ pub fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), CliError> {
         queue: usize::try_from(a.queue).unwrap_or(usize::MAX),
         read_timeout: secs("read-timeout", a.timeouts.read_timeout)?,
         write_timeout: secs("write-timeout", a.timeouts.write_timeout)?,
+        witnesses: match &a.witnesses {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(witness_set(p, secs("witness-timeout", a.witness_timeout)?)?)),
+        },
     };
     // The key first: a wrong passphrase must not hold the ledger's lock.
     let key = match (&a.log_key, a.read_only) {

@@ -875,6 +875,38 @@ impl Ledger {
             .map_err(|_| LedgerError::Corrupt { seq: None, reason: "stored checkpoint is not UTF-8".into() })
     }
 
+    /// Replace the stored checkpoint note for `size` by `note`, which must
+    /// be the stored note with signature lines added (the same text, every
+    /// stored signature line kept, in order): the log server stores its
+    /// own signed checkpoint first, then adds the witnesses' cosignatures.
+    /// Synced before it returns; returns the note now stored. A note that
+    /// is not such an extension is refused and nothing changes.
+    pub fn add_checkpoint_signatures(&self, size: u64, note: &str) -> Result<String, LedgerError> {
+        let key = size.to_be_bytes();
+        let old = guard("reading a checkpoint", || Ok(self.t.checkpoints.get(key)?))?
+            .ok_or_else(|| LedgerError::Storage(format!("no checkpoint is stored for tree size {size}")))?;
+        let old_note = std::str::from_utf8(&old)
+            .map_err(|_| LedgerError::Corrupt { seq: None, reason: "stored checkpoint is not UTF-8".into() })?;
+        // The stored note ends with its signature block and a newline: an
+        // extension only appends lines after it.
+        if !(note.len() >= old_note.len() && note.starts_with(old_note) && note.ends_with('\n')) {
+            return Err(LedgerError::Storage(format!(
+                "the new note for tree size {size} does not extend the stored checkpoint's signatures"
+            )));
+        }
+        if note.len() == old_note.len() {
+            return Ok(note.to_string());
+        }
+        let swapped = guard("storing a checkpoint", || {
+            Ok(self.t.checkpoints.compare_and_swap(key, Some(old.as_ref()), Some(note.as_bytes()))?)
+        })?;
+        if swapped.is_err() {
+            return Err(LedgerError::Storage(format!("the checkpoint for tree size {size} changed while signing")));
+        }
+        self.sync()?;
+        Ok(note.to_string())
+    }
+
     /// The newest stored checkpoint note (size, note).
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, LedgerError> {
         guard("reading checkpoints", || {

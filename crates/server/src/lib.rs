@@ -6,7 +6,8 @@
 //! API, `/lot/` and `/actor/`, `POST /submit`), its bounds (connections,
 //! body size, events per request, queue, read and write timeouts), and the
 //! sequencer that group-commits submissions ([`sequencer`]) and signs
-//! checkpoints with the log key. What it never does: decide a rule (core
+//! checkpoints with the log key, and the client that has them cosigned by
+//! the witnesses of a policy before they are served ([`witnesses`]). What it never does: decide a rule (core
 //! does, through `Ledger::append_batch_partial`), hold any key but the log
 //! key, read key files or prompt (the CLI hands it the key), print (the
 //! caller is told the address it listens on), or answer before an event is
@@ -18,6 +19,7 @@
 pub mod paths;
 pub mod queue;
 pub mod sequencer;
+pub mod witnesses;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -67,6 +69,9 @@ pub struct Config {
     pub read_timeout: Duration,
     /// Time a write of the response may stall.
     pub write_timeout: Duration,
+    /// The witnesses every new checkpoint is sent to before it is served
+    /// (`--witnesses`, `--witness-timeout`); `None`: none.
+    pub witnesses: Option<Arc<witnesses::WitnessSet>>,
 }
 
 impl Default for Config {
@@ -82,6 +87,7 @@ impl Default for Config {
             queue: 65_536,
             read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            witnesses: None,
         }
     }
 }
@@ -120,16 +126,24 @@ pub struct Shared {
     cps: RwLock<Checkpoints>,
     queue: Queue,
     cfg: Config,
+    /// The checkpoint being cosigned (its size and task), at most one.
+    publishing: std::sync::Mutex<Option<(u64, tokio::task::JoinHandle<()>)>>,
+    rt: tokio::runtime::Handle,
 }
 
 impl Shared {
     fn checkpointed_size(&self) -> u64 {
         self.cps.read().ok().and_then(|c| c.latest.as_ref().map(|(s, _)| *s)).unwrap_or(0)
     }
-    /// Whether the head is beyond the latest checkpoint.
+    /// The size of the checkpoint out for cosigning, if one is.
+    fn publishing(&self) -> Option<u64> {
+        self.publishing.lock().ok().and_then(|p| p.as_ref().map(|(s, _)| *s))
+    }
+    /// Whether the head is beyond the latest checkpoint (served or out for
+    /// cosigning).
     fn grown(&self) -> bool {
         let head = self.ledger.read().map(|l| l.head().size).unwrap_or(0);
-        head > self.checkpointed_size()
+        head > self.checkpointed_size().max(self.publishing().unwrap_or(0))
     }
     fn serve_checkpoint(&self, size: u64, note: String) {
         if let Ok(mut c) = self.cps.write() {
@@ -172,6 +186,8 @@ pub fn serve(
         cps: RwLock::new(checkpoints),
         queue: Queue::new(cfg.queue.max(1)),
         cfg,
+        publishing: std::sync::Mutex::new(None),
+        rt: rt.handle().clone(),
     });
     rt.block_on(run(shared, listening))
 }
@@ -179,7 +195,7 @@ pub fn serve(
 async fn run(s: Arc<Shared>, listening: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     // A ledger that grew while no server ran gets its checkpoint before
     // the first request.
-    sequencer::checkpoint(&s).map_err(ServerError::Storage)?;
+    sequencer::checkpoint(&s, false).map_err(ServerError::Storage)?;
     let addr = s.cfg.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
@@ -245,6 +261,11 @@ async fn run(s: Arc<Shared>, listening: impl FnOnce(SocketAddr)) -> Result<(), S
         Some(h) => tokio::task::spawn_blocking(move || h.join()).await.ok(),
         None => Some(Ok(Ok(()))),
     };
+    // The last checkpoint's cosigning (bounded by the witness timeout).
+    let last = s.publishing.lock().ok().and_then(|mut p| p.take());
+    if let Some((_, h)) = last {
+        let _ = h.await;
+    }
     // The clients of the last batch get their answers before the exit.
     let _ = tokio::time::timeout(s.cfg.write_timeout, graceful.shutdown()).await;
     match joined {

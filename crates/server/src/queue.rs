@@ -45,6 +45,8 @@ struct State {
     jobs: VecDeque<Job>,
     events: usize,
     closed: bool,
+    /// Set by [`Queue::wake`]: the next idle wait ends at once.
+    kicked: bool,
 }
 
 /// The queue.
@@ -70,7 +72,7 @@ impl Queue {
     pub fn new(cap: usize) -> Queue {
         Queue {
             cap,
-            state: Mutex::new(State { jobs: VecDeque::new(), events: 0, closed: false }),
+            state: Mutex::new(State { jobs: VecDeque::new(), events: 0, closed: false, kicked: false }),
             ready: Condvar::new(),
         }
     }
@@ -91,6 +93,15 @@ impl Queue {
         drop(s);
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// End the sequencer's current (or next) idle wait: a checkpoint
+    /// publication finished and the next one may be due.
+    pub fn wake(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.kicked = true;
+        }
+        self.ready.notify_all();
     }
 
     /// Stop taking jobs; those queued are still handed out.
@@ -127,7 +138,8 @@ impl Queue {
         let idle_end = Instant::now() + idle;
         while s.jobs.is_empty() && !s.closed {
             let now = Instant::now();
-            if now >= idle_end {
+            if now >= idle_end || s.kicked {
+                s.kicked = false;
                 return Taken { jobs: vec![], done: false };
             }
             s = match self.ready.wait_timeout(s, idle_end - now) {

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tinledger_core::checkpoint::Checkpoint;
+use tinledger_core::cosig::add_signature_lines;
 use tinledger_core::rules::StateView;
 use tinledger_core::{EventBody, SignedEvent};
 
@@ -32,13 +33,19 @@ pub fn run(s: &Arc<Shared>) -> Result<(), String> {
     let mut last_cp = Instant::now();
     loop {
         let since = last_cp.elapsed();
-        let idle = if s.grown() { s.cfg.checkpoint_interval.saturating_sub(since) } else { Duration::from_secs(1) };
+        // While a checkpoint is out for cosigning the next one waits; the
+        // publication wakes this loop when it is done.
+        let idle = if s.grown() && s.publishing().is_none() {
+            s.cfg.checkpoint_interval.saturating_sub(since)
+        } else {
+            Duration::from_secs(1)
+        };
         let taken = s.queue.take(s.cfg.batch_size, s.cfg.batch_wait, idle);
         if !taken.jobs.is_empty() {
             sequence(s, taken.jobs)?;
         }
         if s.grown() && (last_cp.elapsed() >= s.cfg.checkpoint_interval || taken.done) {
-            checkpoint(s)?;
+            checkpoint(s, taken.done)?;
             last_cp = Instant::now();
         }
         if taken.done {
@@ -141,9 +148,31 @@ fn decide(s: &Shared, flat: &[&SignedEvent]) -> Result<Vec<Outcome>, String> {
 }
 
 /// Sign and store a checkpoint for the head if the tree grew since the
-/// latest one; then serve it.
-pub fn checkpoint(s: &Shared) -> Result<(), String> {
+/// latest one; then serve it, or, with witnesses, hand it to a
+/// publication task that collects their cosignatures (for at most the
+/// witness timeout), adds them to the stored note and serves that. One
+/// publication at a time: while one runs this returns at once, or with
+/// `wait` (the last checkpoint at shutdown) waits for it first.
+///
+/// Crash windows: the log-signed note is stored (synced) before any witness
+/// sees it, so a size a witness cosigned is always a stored checkpoint the
+/// log can prove from after a restart; a crash before the cosignatures are
+/// added leaves that size's stored note with the log's signature only,
+/// and it is served so after the restart.
+pub fn checkpoint(s: &Arc<Shared>, wait: bool) -> Result<(), String> {
     let Some(signer) = &s.signer else { return Ok(()) };
+    if s.cfg.witnesses.is_some() {
+        let running = s.publishing.lock().map_err(|_| "the publication lock is poisoned".to_string())?.take();
+        if let Some((size, h)) = running {
+            if !wait && !h.is_finished() {
+                if let Ok(mut p) = s.publishing.lock() {
+                    *p = Some((size, h));
+                }
+                return Ok(());
+            }
+            let _ = s.rt.block_on(h);
+        }
+    }
     let l = s.ledger.read().map_err(|_| "the ledger lock is poisoned".to_string())?;
     let size = l.head().size;
     if size == 0 || s.checkpointed_size() >= size {
@@ -155,6 +184,75 @@ pub fn checkpoint(s: &Shared) -> Result<(), String> {
     // Stored and synced before it is served: a served checkpoint survives a crash.
     let stored = l.store_checkpoint(size, &note).map_err(|e| e.to_string())?;
     drop(l);
-    s.serve_checkpoint(size, stored);
+    let Some(ws) = s.cfg.witnesses.clone() else {
+        s.serve_checkpoint(size, stored);
+        return Ok(());
+    };
+    let s2 = s.clone();
+    let task = s.rt.spawn(async move {
+        let proofs = proof_source(&s2, size);
+        let lines = ws.cosign(&stored, size, proofs).await;
+        let s3 = s2.clone();
+        let kept = stored.clone();
+        let served =
+            tokio::task::spawn_blocking(move || add_cosignatures(&s3, size, &kept, &lines)).await.unwrap_or(stored);
+        s2.serve_checkpoint(size, served);
+        if let Ok(mut p) = s2.publishing.lock() {
+            if p.as_ref().is_some_and(|(n, _)| *n == size) {
+                *p = None;
+            }
+        }
+        s2.queue.wake();
+    });
+    if let Ok(mut p) = s.publishing.lock() {
+        *p = Some((size, task));
+    }
     Ok(())
+}
+
+/// Consistency proofs to `size`, from 0, from `size` itself, or from a
+/// size the log has a stored checkpoint for.
+fn proof_source(s: &Arc<Shared>, size: u64) -> crate::witnesses::ProofSource {
+    let s = s.clone();
+    Arc::new(move |old: u64| {
+        if old == 0 || old == size {
+            return Some(vec![]);
+        }
+        if old > size || !s.cps.read().ok()?.sizes.contains(&old) {
+            return None;
+        }
+        s.ledger.read().ok()?.consistency_proof(old, size).ok()
+    })
+}
+
+/// The stored note for `size` with `lines` added (stored and synced), or
+/// the note as it was when there are none or storing fails (logged).
+fn add_cosignatures(s: &Shared, size: u64, note: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return note.to_string();
+    }
+    let log = |m: String| {
+        if let Some(ws) = &s.cfg.witnesses {
+            ws.log(&m);
+        }
+    };
+    let cosigned = match add_signature_lines(note, lines) {
+        Ok(n) => n,
+        Err(e) => {
+            log(format!("checkpoint {size}: cannot add the cosignatures: {e}"));
+            return note.to_string();
+        }
+    };
+    let stored = s
+        .ledger
+        .read()
+        .map_err(|_| "the ledger lock is poisoned".to_string())
+        .and_then(|l| l.add_checkpoint_signatures(size, &cosigned).map_err(|e| e.to_string()));
+    match stored {
+        Ok(n) => n,
+        Err(e) => {
+            log(format!("checkpoint {size}: cannot store the cosignatures, serving it without them: {e}"));
+            note.to_string()
+        }
+    }
 }
