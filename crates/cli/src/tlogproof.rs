@@ -15,6 +15,10 @@ use tinledger_core::note::Verifier;
 use tinledger_core::Entry;
 use tinledger_formats::tlog_proof::TlogProof;
 
+/// Largest tlog-proof file read (a proof is a few kilobytes; the entry and
+/// the cosigned checkpoint add at most about 130 KiB).
+const MAX_TLOG_PROOF: u64 = 16 * 1024 * 1024;
+
 /// The proof text for entry `seq` (bytes `entry`) with `path` in the tree
 /// of the checkpoint `note` (kept verbatim, cosignatures included).
 pub fn write(seq: u64, entry: &[u8], path: &[Hash], note: &str) -> String {
@@ -33,7 +37,7 @@ pub fn check(
 ) -> Result<(), CliError> {
     crate::input::stdin_once([file, policy].into_iter().chain(entry))?;
     let policy = crate::policyfile::load(policy)?;
-    let text = crate::proofs::read_text(file, "tlog-proof")?;
+    let text = crate::input::read_text_capped(file, "tlog-proof", MAX_TLOG_PROOF)?;
     let p = TlogProof::parse(&text).map_err(|e| CliError::usage(format!("{}: {e}", crate::input::name(file))))?;
     let bytes = match (entry, &p.extra) {
         (Some(f), _) => crate::input::read_capped(f, "entry", MAX_ENTRY)?,
