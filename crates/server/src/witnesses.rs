@@ -18,8 +18,6 @@
 
 use axum::body::Bytes;
 use axum::http::{header, Request};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -180,18 +178,6 @@ impl WitnessSet {
     }
 }
 
-/// `old <N>\n`, the proof lines, a blank line, the note.
-fn request_body(old: u64, proof: &[Hash], note: &str) -> String {
-    let mut b = format!("old {old}\n");
-    for h in proof {
-        b.push_str(&B64.encode(h));
-        b.push('\n');
-    }
-    b.push('\n');
-    b.push_str(note);
-    b
-}
-
 async fn proof_from(proofs: &ProofSource, old: u64) -> Option<Vec<Hash>> {
     let p = proofs.clone();
     tokio::task::spawn_blocking(move || p(old)).await.ok().flatten()
@@ -203,7 +189,7 @@ async fn submit(w: &Witness, note: &str, size: u64, proofs: &ProofSource) -> Res
     for attempt in 0..2 {
         let proof =
             proof_from(proofs, old).await.ok_or_else(|| format!("the log cannot prove consistency from size {old}"))?;
-        let (status, ctype, body) = post(&w.target, request_body(old, &proof, note)).await?;
+        let (status, ctype, body) = post(&w.target, tinledger_core::witness::request_body(old, &proof, note)).await?;
         match status {
             200 => {
                 let lines = cosignatures(&w.verifier, note, &body)?;
@@ -241,14 +227,16 @@ fn first_line(body: &[u8]) -> String {
     out
 }
 
-/// The body of a 409: a decimal size and a newline.
+/// The body of a 409: a decimal size and a newline (read as the witness
+/// parses it, `tinledger_core::witness`; a missing final newline is
+/// forgiven).
 fn parse_size(body: &[u8]) -> Result<u64, String> {
-    let s = std::str::from_utf8(body).map_err(|_| "answered 409 with a body that is not text".to_string())?;
-    let t = s.strip_suffix('\n').unwrap_or(s);
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || (t.len() > 1 && t.starts_with('0')) {
-        return Err(format!("answered 409 with a body that is not a size: {}", first_line(body)));
+    let mut b = body.to_vec();
+    if !b.ends_with(b"\n") {
+        b.push(b'\n');
     }
-    t.parse().map_err(|_| format!("answered 409 with a size out of range: {}", first_line(body)))
+    tinledger_core::witness::parse_size_response(&b)
+        .ok_or_else(|| format!("answered 409 with a body that is not a size: {}", first_line(body)))
 }
 
 /// The lines of a 200 body that are cosignatures of `note` by `v`; an
@@ -316,6 +304,8 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
     use ed25519_dalek::SigningKey;
     use tinledger_core::checkpoint::Checkpoint;
     use tinledger_core::cosig::CosignatureSigner;
