@@ -54,14 +54,6 @@ fn write(env: &Env, name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn policies_on_cosigned_checkpoints_certificates_and_tlog_proofs() {
     let env = Env::new();

@@ -14,14 +14,6 @@ fn bin() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("tinledger")
 }
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Before: `--out -` wrote a file named `-` and `submit -` read it.
 #[test]
 fn dash_is_standard_output_and_input() {

@@ -251,3 +251,13 @@ fn edit_bundle(db: &sled::Db, seq: u64, f: impl FnOnce(&mut Vec<Vec<u8>>)) -> Op
     t.insert(k, tinledger_core::tiles::encode_bundle(&es).expect("encodes")).expect("write");
     Some(())
 }
+
+/// A finished command's standard output, as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A finished command's standard error, as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
